@@ -1,0 +1,5 @@
+"""`python -m mailhub` runs the command line."""
+
+from mailhub.cli import main
+
+main()

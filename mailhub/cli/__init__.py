@@ -1,0 +1,94 @@
+"""The `mailhub` command line: one typer app, one sub-app per area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mailhub import db
+from mailhub.cli.common import MailhubGroup, err, instance, make_app, out
+from mailhub.cli.community import community_app, theme_app
+from mailhub.cli.member import member_app
+from mailhub.cli.outbox import outbox_app
+from mailhub.communities import seed_from_settings
+from mailhub.config import DEFAULT_SECRET
+
+app = typer.Typer(
+    cls=MailhubGroup,
+    help="mailhub: moderated e-mail discussions, digests and newsletters for communities of practice.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+db_app = make_app("The store's schema.")
+app.add_typer(community_app, name="community")
+app.add_typer(theme_app, name="theme")
+app.add_typer(member_app, name="member")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        envvar="MAILHUB_CONFIG",
+        help="Configuration file (default: ./config.toml if present, else built-in defaults).",
+    ),
+) -> None:
+    """Options shared by every command."""
+    ctx.obj = {"config_path": config}
+
+
+@app.command("init")
+def init(ctx: typer.Context) -> None:
+    """Create the data folder and the store, and add the communities and themes of the config."""
+    app_ = instance(ctx)
+    settings = app_.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.upgrade(app_.engine)
+    with app_.session() as session:
+        made = seed_from_settings(session, settings, app_.now())
+    out.print(f"store ready: {settings.database_url}", markup=False)
+    for line in made:
+        out.print(f"created {line}", markup=False)
+    if settings.instance.secret == DEFAULT_SECRET:
+        err.print("warning: instance.secret is the example value; set MAILHUB_SECRET or edit the config")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    ctx: typer.Context,
+    revision: str = typer.Option("head", help="Target revision (default: the newest)."),
+) -> None:
+    """Apply schema migrations; safe to run again."""
+    app_ = instance(ctx)
+    db.upgrade(app_.engine, revision)
+    out.print(f"schema at {db.current_revision(app_.engine)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the schema revision of the store."""
+    out.print(db.current_revision(instance(ctx).engine) or "empty store (run 'mailhub init')")
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    no_smtp: bool = typer.Option(False, "--no-smtp", help="Do not listen for SMTP."),
+    no_send: bool = typer.Option(False, "--no-send", help="Do not deliver the outbox."),
+    no_work: bool = typer.Option(False, "--no-work", help="Do not process the spool."),
+) -> None:
+    """Run the service: SMTP listener, spool worker and sender, until SIGTERM or SIGINT."""
+    from mailhub.service import run_service
+
+    raise typer.Exit(run_service(instance(ctx), smtp=not no_smtp, send=not no_send, work=not no_work))
+
+
+def main() -> None:
+    app()

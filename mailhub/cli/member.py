@@ -1,0 +1,240 @@
+"""`mailhub member`: add, import, list, show, update and remove members of a community."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from sqlmodel import Session
+
+from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
+from mailhub.communities import get_community, known_theme_slugs, list_communities
+from mailhub.errors import InvalidInput, NotFound
+from mailhub.member_import import import_members
+from mailhub.members import (
+    MemberFields,
+    add_member,
+    check_country,
+    check_email,
+    check_themes,
+    find_person,
+    list_members,
+    member_record,
+    memberships_of_person,
+    remove_member,
+    update_member,
+)
+from mailhub.models import Affiliation, Community, Delivery, MembershipStatus, Role
+
+member_app = make_app("Add, import, list, show, update and remove members.")
+
+COMMUNITY_HELP = "Community slug (may be left out when there is only one)."
+
+
+def resolve_community(session: Session, slug: str | None) -> Community:
+    if slug:
+        return get_community(session, slug)
+    communities = list_communities(session)
+    if len(communities) == 1:
+        return communities[0]
+    if not communities:
+        raise InvalidInput("no community yet: create one with 'mailhub community create'")
+    raise InvalidInput("--community is required when there are several communities")
+
+
+def _fields(
+    session: Session,
+    email: str,
+    *,
+    name: str | None,
+    affiliation: Affiliation | None,
+    country: str | None,
+    organisation: str | None,
+    themes: list[str] | None,
+    role: Role | None,
+    delivery: Delivery | None,
+    moderated: bool | None,
+    status: MembershipStatus | None = None,
+) -> MemberFields:
+    return MemberFields(
+        email=check_email(email),
+        name=name,
+        affiliation=affiliation.value if affiliation else None,
+        country=check_country(country) if country else None,
+        clear_country=country == "",
+        organisation=organisation,
+        themes=check_themes(themes, known_theme_slugs(session)) if themes is not None else None,
+        role=role.value if role else None,
+        delivery=delivery.value if delivery else None,
+        moderated=moderated,
+        status=status.value if status else None,
+    )
+
+
+NAME = typer.Option(None, help="Full name.")
+AFFILIATION = typer.Option(None, help="Constituency the member belongs to.")
+COUNTRY = typer.Option(None, help="ISO 3166-1 alpha-2 country code, e.g. KE.")
+ORGANISATION = typer.Option(None, help="Organisation or ministry.")
+THEMES = typer.Option(None, "--theme", help="Theme slug; repeat for several.")
+ROLE = typer.Option(None, help="member, moderator or admin.")
+DELIVERY = typer.Option(None, help="each (every post), digest or none.")
+MODERATED = typer.Option(None, "--moderated/--unmoderated", help="Hold every post of this member.")
+
+
+@member_app.command("add")
+def add(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The member's e-mail address."),
+    community: str | None = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP),
+    name: str | None = NAME,
+    affiliation: Affiliation | None = AFFILIATION,
+    country: str | None = COUNTRY,
+    organisation: str | None = ORGANISATION,
+    themes: list[str] | None = THEMES,
+    role: Role | None = ROLE,
+    delivery: Delivery | None = DELIVERY,
+    moderated: bool | None = MODERATED,
+) -> None:
+    """Add one member (an admin adds directly: no confirmation mail)."""
+    app = instance(ctx)
+    with app.session() as session:
+        target = resolve_community(session, community)
+        fields = _fields(
+            session, email, name=name, affiliation=affiliation, country=country,
+            organisation=organisation, themes=themes, role=role, delivery=delivery,
+            moderated=moderated,
+        )
+        person, _membership = add_member(session, target, fields, app.now())
+    out.print(f"added {person.email} to {target.slug}", markup=False)
+
+
+@member_app.command("update")
+def update(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The member's e-mail address."),
+    community: str | None = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP),
+    name: str | None = NAME,
+    affiliation: Affiliation | None = AFFILIATION,
+    country: str | None = typer.Option(None, help="ISO 3166-1 alpha-2 code; '' clears it."),
+    organisation: str | None = ORGANISATION,
+    themes: list[str] | None = THEMES,
+    role: Role | None = ROLE,
+    delivery: Delivery | None = DELIVERY,
+    moderated: bool | None = MODERATED,
+    status: MembershipStatus | None = typer.Option(None, help="active, pending, unsubscribed or banned."),
+) -> None:
+    """Change the given fields of a member; the others stay as they are."""
+    app = instance(ctx)
+    with app.session() as session:
+        target = resolve_community(session, community)
+        fields = _fields(
+            session, email, name=name, affiliation=affiliation, country=country,
+            organisation=organisation, themes=themes, role=role, delivery=delivery,
+            moderated=moderated, status=status,
+        )
+        person, _m, changed = update_member(session, target, fields, app.now())
+    out.print(f"{'updated' if changed else 'nothing to change for'} {person.email}", markup=False)
+
+
+@member_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The member's e-mail address."),
+    community: str | None = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP),
+    ban: bool = typer.Option(False, "--ban", help="Keep the address as banned: its mail is discarded."),
+) -> None:
+    """Remove a member from a community (or ban them)."""
+    app = instance(ctx)
+    with app.session() as session:
+        target = resolve_community(session, community)
+        remove_member(session, target, email, app.now(), ban=ban)
+    out.print(f"{'banned' if ban else 'removed'} {check_email(email)} from {target.slug}", markup=False)
+
+
+@member_app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="CSV file with a header row; 'email' is required."),
+    community: str | None = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP),
+) -> None:
+    """Import members from CSV: good rows are applied, bad rows reported by line; re-running
+    the same file changes nothing. Columns: email, name, affiliation, country, organisation,
+    themes (';'-separated), role, delivery, moderated, status."""
+    app = instance(ctx)
+    with app.session() as session:
+        target = resolve_community(session, community)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task(f"importing into {target.slug}", total=None)
+            report = import_members(
+                session, target, path, app.now(), lambda n: progress.advance(task, n)
+            )
+    for bad in report.bad:
+        err.print(f"{path}:{bad.line}: {bad.reason}", markup=False)
+    out.print(
+        f"{report.created} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.bad)} bad row(s)",
+        markup=False,
+    )
+    if report.bad:
+        raise typer.Exit(1)
+
+
+@member_app.command("list")
+def list_(
+    ctx: typer.Context,
+    community: str | None = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP),
+    role: Role | None = typer.Option(None, help="Only this role."),
+    delivery: Delivery | None = typer.Option(None, help="Only this delivery mode."),
+    status: MembershipStatus | None = typer.Option(None, help="Only this status."),
+    affiliation: Affiliation | None = typer.Option(None, help="Only this affiliation."),
+    country: str | None = typer.Option(None, help="Only this country (ISO code)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the members of a community."""
+    with instance(ctx).session() as session:
+        target = resolve_community(session, community)
+        rows = list_members(
+            session, target,
+            role=role.value if role else None,
+            delivery=delivery.value if delivery else None,
+            status=status.value if status else None,
+            affiliation=affiliation.value if affiliation else None,
+            country=check_country(country) if country else None,
+        )
+        records = [member_record(p, m) for p, m in rows]
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        ("email", "name", "affiliation", "country", "role", "delivery", "status"),
+        (
+            (r["email"], r["name"], r["affiliation"], r["country"], r["role"], r["delivery"], r["status"])
+            for r in records
+        ),
+    )
+
+
+@member_app.command("show")
+def show(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The member's e-mail address."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a person and each of their memberships."""
+    with instance(ctx).session() as session:
+        person = find_person(session, email)
+        if person is None:
+            raise NotFound(f"no member with address {check_email(email)}")
+        records = []
+        for membership, slug in memberships_of_person(session, person):
+            record = member_record(person, membership)
+            record["community"] = slug
+            records.append(record)
+    if as_json:
+        print_json(records)
+        return
+    for record in records:
+        print_record(record)
+        out.print()
+

@@ -1,0 +1,217 @@
+"""Settings: `config.toml` read with tomllib, validated into typed objects.
+
+A bad value is reported as the dotted key, what was found and the form expected, and the
+CLI exits 2 without a traceback. Environment variables override the file:
+MAILHUB_CONFIG (the file), MAILHUB_DATABASE_URL and MAILHUB_SECRET.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_SECRET = "change-me-to-a-long-random-string"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (expected e.g. 'Europe/Geneva')") from exc
+    return value
+
+
+class InstanceSettings(Section):
+    name: str = "mailhub"
+    secret: str = DEFAULT_SECRET
+    data_dir: Path = Path("data")
+    domain: str = "lists.example.org"
+    timezone: str = "UTC"
+    public_url: str | None = None
+
+    _tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if len(value) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}|localhost", value):
+            raise ValueError(f"{value!r} is not a domain name (expected e.g. 'lists.example.org')")
+        return value.lower()
+
+
+class DatabaseSettings(Section):
+    url: str | None = None
+    echo: bool = False
+
+
+class AddressSettings(Section):
+    separator: str = "+"
+    request_suffix: str = "-request"
+    news_suffix: str = "-news"
+    events_suffix: str = "-events"
+
+
+class SmtpSettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8025
+    lmtp: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
+    max_recipients: Annotated[int, Field(ge=1)] = 100
+
+
+class InboundSettings(Section):
+    max_message_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    max_attachment_bytes: Annotated[int, Field(ge=0)] = 5 * 1024 * 1024
+    allowed_attachment_types: list[str] = Field(
+        default_factory=lambda: [
+            "application/pdf",
+            "image/*",
+            "text/*",
+            "application/vnd.openxmlformats-officedocument.*",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.oasis.opendocument.*",
+        ]
+    )
+
+
+class RelaySettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    connections: Annotated[int, Field(ge=1, le=64)] = 4
+    max_per_second: Annotated[float, Field(ge=0)] = 0.0
+
+
+class OutboundSettings(Section):
+    mode: Literal["maildir", "smtp"] = "maildir"
+    maildir: Path = Path("outbox")
+    relay: RelaySettings = RelaySettings()
+    max_attempts: Annotated[int, Field(ge=1)] = 8
+    retry_base_seconds: Annotated[float, Field(gt=0)] = 60.0
+    retry_max_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0
+    lease_seconds: Annotated[float, Field(gt=0)] = 300.0
+    batch_size: Annotated[int, Field(ge=1)] = 200
+
+
+class CommunitySettings(Section):
+    slug: Annotated[str, Field(pattern=SLUG_PATTERN)]
+    name: str
+    local_part: str | None = None
+    description: str = ""
+    tag: str | None = None
+    timezone: str = "UTC"
+    moderation: Literal["all", "first-post", "none"] = "all"
+    nonmember_policy: Literal["hold", "reject", "discard"] = "hold"
+
+    _tz = field_validator("timezone")(check_timezone)
+
+
+class ThemeSettings(Section):
+    slug: Annotated[str, Field(pattern=SLUG_PATTERN)]
+    name: str
+
+
+class Settings(Section):
+    instance: InstanceSettings = InstanceSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    addresses: AddressSettings = AddressSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    inbound: InboundSettings = InboundSettings()
+    outbound: OutboundSettings = OutboundSettings()
+    communities: list[CommunitySettings] = Field(default_factory=list)
+    themes: list[ThemeSettings] = Field(default_factory=list)
+    source: Path | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        base = self.source.parent if self.source else Path.cwd()
+        path = self.instance.data_dir
+        return path if path.is_absolute() else (base / path).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'mailhub.db'}"
+
+    @property
+    def outbox_maildir(self) -> Path:
+        path = self.outbound.maildir
+        return path if path.is_absolute() else self.data_dir / path
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against the documented config.toml)"
+    given = error.get("input")
+    shown = "" if isinstance(given, dict | list) or given is None else f" (found {given!r})"
+    return f"{key}: {message}{shown}"
+
+
+def from_mapping(data: dict[str, Any], source: Path | None = None) -> Settings:
+    """Validate a parsed TOML document, applying environment overrides."""
+    data = {**data}
+    env_url = os.environ.get("MAILHUB_DATABASE_URL")
+    env_secret = os.environ.get("MAILHUB_SECRET")
+    if env_url:
+        data["database"] = {**data.get("database", {}), "url": env_url}
+    if env_secret:
+        data["instance"] = {**data.get("instance", {}), "secret": env_secret}
+    try:
+        return Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors()]
+        where = f"{source}: " if source else ""
+        raise ConfigError(where + "invalid configuration\n  " + "\n  ".join(lines)) from None
+
+
+def default_path() -> Path | None:
+    """MAILHUB_CONFIG, else ./config.toml when present, else built-in defaults."""
+    env = os.environ.get("MAILHUB_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+def load(path: Path | None = None) -> Settings:
+    """Load and validate settings; raise ConfigError with a readable message."""
+    path = path or default_path()
+    if path is None:
+        return from_mapping({})
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return from_mapping(data, source=path.resolve())

@@ -1,0 +1,237 @@
+"""People and their memberships: validation, add, update, remove, list.
+
+A person is one normalised address across all communities; a membership carries what is
+specific to one community (role, delivery, moderation flag, status, themes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pycountry
+from sqlmodel import Session, select
+
+from mailhub.addresses import InvalidAddress, normalise_address
+from mailhub.errors import Conflict, InvalidInput, NotFound
+from mailhub.models import (
+    Affiliation,
+    Community,
+    Delivery,
+    Membership,
+    MembershipStatus,
+    Person,
+    Role,
+)
+
+AFFILIATIONS = tuple(a.value for a in Affiliation)
+ROLES = tuple(r.value for r in Role)
+DELIVERIES = tuple(d.value for d in Delivery)
+STATUSES = tuple(s.value for s in MembershipStatus)
+TRUE_WORDS = {"1", "true", "yes", "y", "on"}
+FALSE_WORDS = {"0", "false", "no", "n", "off", ""}
+
+
+def check_email(value: str) -> str:
+    try:
+        return normalise_address(value)
+    except InvalidAddress as exc:
+        raise InvalidInput(f"email {value!r}: {exc}") from None
+
+
+def check_choice(field_name: str, value: str, allowed: tuple[str, ...]) -> str:
+    folded = value.strip().lower()
+    if folded not in allowed:
+        raise InvalidInput(f"{field_name} {value!r}: expected one of {', '.join(allowed)}")
+    return folded
+
+
+def check_country(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased; empty means unknown."""
+    if value is None or not value.strip():
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise InvalidInput(f"country {value!r}: expected an ISO 3166-1 alpha-2 code such as 'KE'")
+    return code
+
+
+def check_flag(field_name: str, value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    folded = value.strip().lower()
+    if folded in TRUE_WORDS:
+        return True
+    if folded in FALSE_WORDS:
+        return False
+    raise InvalidInput(f"{field_name} {value!r}: expected yes or no")
+
+
+def check_themes(values: list[str], known: set[str]) -> list[str]:
+    themes = sorted({v.strip().lower() for v in values if v.strip()})
+    unknown = [t for t in themes if t not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none defined; add with 'mailhub theme add'"
+        raise InvalidInput(f"unknown theme {', '.join(unknown)} (known: {listed})")
+    return themes
+
+
+@dataclass
+class MemberFields:
+    """Validated fields for one member; None means "leave as it is" on update."""
+
+    email: str
+    name: str | None = None
+    affiliation: str | None = None
+    country: str | None = None
+    organisation: str | None = None
+    themes: list[str] | None = None
+    role: str | None = None
+    delivery: str | None = None
+    moderated: bool | None = None
+    status: str | None = None
+    clear_country: bool = field(default=False, repr=False)
+
+    PERSON_FIELDS = ("name", "affiliation", "country", "organisation")
+    MEMBERSHIP_FIELDS = ("themes", "role", "delivery", "moderated", "status")
+
+
+def find_person(session: Session, email: str) -> Person | None:
+    return session.exec(select(Person).where(Person.email == check_email(email))).first()
+
+
+def membership_of(session: Session, community: Community, person: Person) -> Membership | None:
+    return session.exec(
+        select(Membership).where(
+            Membership.community_id == community.id, Membership.person_id == person.id
+        )
+    ).first()
+
+
+def get_membership(session: Session, community: Community, email: str) -> tuple[Person, Membership]:
+    person = find_person(session, email)
+    membership = membership_of(session, community, person) if person else None
+    if person is None or membership is None:
+        raise NotFound(f"{email} is not a member of {community.slug}")
+    return person, membership
+
+
+def memberships_of_person(session: Session, person: Person) -> list[tuple[Membership, str]]:
+    """Each membership of a person with its community's slug."""
+    query = (
+        select(Membership, Community.slug)
+        .join(Community, Community.id == Membership.community_id)  # type: ignore[arg-type]
+        .where(Membership.person_id == person.id)
+        .order_by(Community.slug)
+    )
+    return [(m, slug) for m, slug in session.exec(query).all()]
+
+
+def _apply(target: Any, fields: MemberFields, names: tuple[str, ...]) -> bool:
+    changed = False
+    for name in names:
+        value = getattr(fields, name)
+        if value is None and not (name == "country" and fields.clear_country):
+            continue
+        if getattr(target, name) != value:
+            setattr(target, name, value)
+            changed = True
+    return changed
+
+
+def add_member(
+    session: Session, community: Community, fields: MemberFields, now: datetime
+) -> tuple[Person, Membership]:
+    """Add a member; the person is created or reused by normalised address."""
+    email = check_email(fields.email)
+    person = find_person(session, email)
+    if person is None:
+        person = Person(email=email, created_at=now)
+        session.add(person)
+    _apply(person, fields, MemberFields.PERSON_FIELDS)
+    session.flush()
+    if membership_of(session, community, person) is not None:
+        raise Conflict(f"{email} is already a member of {community.slug}; use 'member update'")
+    membership = Membership(
+        community_id=community.id, person_id=person.id, joined_at=now, updated_at=now
+    )
+    _apply(membership, fields, MemberFields.MEMBERSHIP_FIELDS)
+    session.add(membership)
+    session.flush()
+    return person, membership
+
+
+def update_member(
+    session: Session, community: Community, fields: MemberFields, now: datetime
+) -> tuple[Person, Membership, bool]:
+    """Change the given fields; report whether anything changed."""
+    person, membership = get_membership(session, community, fields.email)
+    changed = _apply(person, fields, MemberFields.PERSON_FIELDS)
+    if _apply(membership, fields, MemberFields.MEMBERSHIP_FIELDS):
+        membership.updated_at = now
+        changed = True
+    session.flush()
+    return person, membership, changed
+
+
+def remove_member(
+    session: Session, community: Community, email: str, now: datetime, *, ban: bool = False
+) -> Membership | None:
+    """Remove a membership, or keep it as banned so the address cannot post or rejoin."""
+    _person, membership = get_membership(session, community, email)
+    if ban:
+        membership.status = MembershipStatus.BANNED.value
+        membership.updated_at = now
+        session.flush()
+        return membership
+    session.delete(membership)
+    session.flush()
+    return None
+
+
+def list_members(
+    session: Session,
+    community: Community,
+    *,
+    role: str | None = None,
+    delivery: str | None = None,
+    status: str | None = None,
+    affiliation: str | None = None,
+    country: str | None = None,
+) -> list[tuple[Person, Membership]]:
+    query = (
+        select(Person, Membership)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.community_id == community.id)
+        .order_by(Person.email)
+    )
+    if role:
+        query = query.where(Membership.role == role)
+    if delivery:
+        query = query.where(Membership.delivery == delivery)
+    if status:
+        query = query.where(Membership.status == status)
+    if affiliation:
+        query = query.where(Person.affiliation == affiliation)
+    if country:
+        query = query.where(Person.country == country.upper())
+    return [(p, m) for p, m in session.exec(query).all()]
+
+
+def member_record(person: Person, membership: Membership) -> dict[str, Any]:
+    """A plain dictionary of one member, for JSON output and tables."""
+    return {
+        "email": person.email,
+        "name": person.name,
+        "affiliation": person.affiliation,
+        "country": person.country,
+        "organisation": person.organisation,
+        "role": membership.role,
+        "delivery": membership.delivery,
+        "moderated": membership.moderated,
+        "status": membership.status,
+        "themes": list(membership.themes),
+        "joined_at": membership.joined_at.isoformat() if membership.joined_at else None,
+        "bounce_score": person.bounce_score,
+    }

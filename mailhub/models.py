@@ -1,0 +1,379 @@
+"""The store: one schema for communities, people, posts, discussions, news, events and mail.
+
+Times are stored as naive UTC and always handed back timezone-aware, so SQLite and
+PostgreSQL behave alike. Lists of theme slugs are JSON columns: they are read as a whole,
+never joined on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import DateTime as SADateTime
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and returned as an aware UTC datetime."""
+
+    impl = SADateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def text_column(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(Text, nullable=nullable))
+
+
+class Affiliation(StrEnum):
+    GOVERNMENT = "government"
+    WORKERS = "workers"
+    EMPLOYERS = "employers"
+    STAFF = "staff"
+    ACADEMIC = "academic"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class Delivery(StrEnum):
+    EACH = "each"
+    DIGEST = "digest"
+    NONE = "none"
+
+
+class MembershipStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BANNED = "banned"
+
+
+class InboundState(StrEnum):
+    NEW = "new"
+    PROCESSING = "processing"
+    DONE = "done"
+    QUARANTINED = "quarantined"
+    FAILED = "failed"
+
+
+class PostStatus(StrEnum):
+    HELD = "held"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DISCARDED = "discarded"
+    ARCHIVED = "archived"
+
+
+class DiscussionState(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+    SUMMARISED = "summarised"
+    CANCELLED = "cancelled"
+
+
+class OutboundState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True)
+    name: str
+    local_part: str = Field(unique=True)
+    description: str = ""
+    tag: str | None = None
+    timezone: str = "UTC"
+    moderation: str = "all"
+    nonmember_policy: str = "hold"
+    digest_cron: str = "0 8 * * mon"
+    created_at: datetime = utc_column(nullable=False)
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    name: str = ""
+    affiliation: str = Affiliation.OTHER.value
+    country: str | None = None
+    organisation: str = ""
+    bounce_score: float = 0.0
+    last_bounce_at: datetime | None = utc_column()
+    created_at: datetime = utc_column(nullable=False)
+
+
+class Theme(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True)
+    name: str
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("community_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Role.MEMBER.value
+    delivery: str = Delivery.EACH.value
+    digest_format: str = "mime"
+    moderated: bool = False
+    status: str = MembershipStatus.ACTIVE.value
+    themes: list[str] = json_list()
+    only_my_themes: bool = False
+    event_reminders: bool = True
+    delivery_disabled_reason: str | None = None
+    last_digest_at: datetime | None = utc_column()
+    joined_at: datetime = utc_column(nullable=False)
+    updated_at: datetime = utc_column(nullable=False)
+
+
+class InboundMessage(SQLModel, table=True):
+    """The spool: raw bytes and envelope, committed before a message is acknowledged."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (Index("ix_inbound_state_id", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    source_ref: str | None = Field(default=None, index=True)
+    mail_from: str = ""
+    rcpt_to: list[str] = json_list()
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = 0
+    sha256: str = Field(index=True)
+    message_id: str | None = Field(default=None, index=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id")
+    msg_class: str | None = None
+    state: str = InboundState.NEW.value
+    error: str | None = text_column()
+    attempts: int = 0
+    lease_until: datetime | None = utc_column()
+    post_id: int | None = None
+    received_at: datetime = utc_column(nullable=False)
+    processed_at: datetime | None = utc_column()
+
+
+class Thread(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    subject: str = ""
+    normalised_subject: str = Field(default="", index=True)
+    root_message_id: str | None = None
+    discussion_id: int | None = Field(default=None, foreign_key="discussion.id")
+    post_count: int = 0
+    created_at: datetime = utc_column(nullable=False)
+    last_activity_at: datetime = utc_column(nullable=False)
+
+
+class Post(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("community_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    thread_id: int | None = Field(default=None, foreign_key="thread.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="post.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    message_id: str = Field(index=True)
+    in_reply_to: str | None = None
+    references: list[str] = json_list()
+    kind: str = "post"
+    author_email: str = ""
+    author_name: str = ""
+    subject: str = ""
+    status: str = Field(default=PostStatus.HELD.value, index=True)
+    reason: str | None = text_column()
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    full_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    html: str | None = text_column()
+    sent_at: datetime | None = utc_column()
+    received_at: datetime = utc_column(nullable=False)
+    decided_at: datetime | None = utc_column()
+    decided_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    filename: str
+    content_type: str
+    size: int
+    sha256: str = Field(index=True)
+
+
+class Decision(SQLModel, table=True):
+    """Every moderation decision: who, when, how, what."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str
+    reason: str | None = None
+    via: str = "cli"
+    decided_at: datetime = utc_column(nullable=False)
+
+
+class Discussion(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    title: str
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    moderator_id: int | None = Field(default=None, foreign_key="person.id")
+    themes: list[str] = json_list()
+    state: str = Field(default=DiscussionState.DRAFT.value, index=True)
+    opens_at: datetime | None = utc_column(index=True)
+    closes_at: datetime | None = utc_column(index=True)
+    remind_at: datetime | None = utc_column()
+    opened_at: datetime | None = utc_column()
+    reminded_at: datetime | None = utc_column()
+    closed_at: datetime | None = utc_column()
+    root_message_id: str | None = None
+    synopsis: str | None = text_column()
+    synopsis_at: datetime | None = utc_column()
+    synopsis_version: int = 0
+    created_at: datetime = utc_column(nullable=False)
+
+
+class NewsItem(SQLModel, table=True):
+    __tablename__ = "news_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    post_id: int | None = Field(default=None, foreign_key="post.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    title: str
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    url: str | None = None
+    themes: list[str] = json_list()
+    status: str = PostStatus.HELD.value
+    created_at: datetime = utc_column(nullable=False)
+    published_at: datetime | None = utc_column()
+
+
+class Event(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    post_id: int | None = Field(default=None, foreign_key="post.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    uid: str = Field(unique=True)
+    title: str
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    starts_at: datetime = utc_column(nullable=False, index=True)
+    ends_at: datetime | None = utc_column()
+    timezone: str = "UTC"
+    location: str = ""
+    url: str | None = None
+    themes: list[str] = json_list()
+    status: str = PostStatus.HELD.value
+    reminded_at: datetime | None = utc_column()
+    created_at: datetime = utc_column(nullable=False)
+
+
+class Resource(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
+    title: str
+    url: str | None = None
+    kind: str = "document"
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    themes: list[str] = json_list()
+    country: str | None = None
+    created_at: datetime = utc_column(nullable=False)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """The outbox: one row per mail to one recipient, unique by its dedup key."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(unique=True)
+    kind: str
+    community_id: int | None = Field(default=None, foreign_key="community.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    recipient: str
+    envelope_from: str
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: str = OutboundState.QUEUED.value
+    attempts: int = 0
+    next_attempt_at: datetime = utc_column(nullable=False)
+    lease_until: datetime | None = utc_column()
+    last_error: str | None = text_column()
+    created_at: datetime = utc_column(nullable=False)
+    sent_at: datetime | None = utc_column()
+
+
+class DigestIssue(SQLModel, table=True):
+    """One scheduled digest run of a community, so a run happens once."""
+
+    __tablename__ = "digest_issue"
+    __table_args__ = (UniqueConstraint("community_id", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    due_at: datetime = utc_column(nullable=False)
+    post_count: int = 0
+    recipients: int = 0
+    created_at: datetime = utc_column(nullable=False)
+
+
+class NewsletterIssue(SQLModel, table=True):
+    __tablename__ = "newsletter_issue"
+    __table_args__ = (UniqueConstraint("community_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    number: int
+    title: str
+    since: datetime = utc_column(nullable=False)
+    until: datetime = utc_column(nullable=False)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    html: str = Field(default="", sa_column=Column(Text, nullable=False))
+    state: str = "draft"
+    built_at: datetime = utc_column(nullable=False)
+    sent_at: datetime | None = utc_column()
+
+
+class MailboxState(SQLModel, table=True):
+    """Where an IMAP poller stopped: UIDVALIDITY and the last UID committed."""
+
+    __tablename__ = "mailbox_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(unique=True)
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    updated_at: datetime = utc_column(nullable=False)

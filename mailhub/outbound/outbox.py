@@ -1,0 +1,163 @@
+"""The outbox: every outgoing mail is one row with a unique dedup key.
+
+`enqueue` is idempotent (a second call with the same key does nothing), rows are claimed with
+a lease so two senders never send one row, and a row whose lease expired — its sender
+crashed — is claimed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from mailhub.models import OutboundMessage, OutboundState
+
+TABLE = OutboundMessage.__table__
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One mail to enqueue."""
+
+    dedup_key: str
+    kind: str
+    recipient: str
+    envelope_from: str
+    raw: bytes
+    community_id: int | None = None
+    person_id: int | None = None
+
+
+def _insert_ignoring_duplicates(connection: Connection) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(TABLE).on_conflict_do_nothing(index_elements=["dedup_key"])
+
+
+def enqueue_many(session: Session, mails: Iterable[Outgoing], now: datetime) -> int:
+    """Queue mails in the caller's transaction; keys already queued are skipped. Returns how
+    many rows were new."""
+    rows = [
+        {
+            "dedup_key": m.dedup_key,
+            "kind": m.kind,
+            "recipient": m.recipient,
+            "envelope_from": m.envelope_from,
+            "raw": m.raw,
+            "community_id": m.community_id,
+            "person_id": m.person_id,
+            "state": OutboundState.QUEUED.value,
+            "attempts": 0,
+            "next_attempt_at": now.replace(tzinfo=None),
+            "created_at": now.replace(tzinfo=None),
+        }
+        for m in mails
+    ]
+    if not rows:
+        return 0
+    connection = session.connection()
+    statement = _insert_ignoring_duplicates(connection)
+    added = 0
+    for start in range(0, len(rows), 1000):
+        result = connection.execute(statement, rows[start : start + 1000])
+        added += max(result.rowcount, 0)
+    return added
+
+
+def enqueue(session: Session, mail: Outgoing, now: datetime) -> bool:
+    """Queue one mail; False when its dedup key was queued before."""
+    return enqueue_many(session, [mail], now) == 1
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this sender holds the lease on."""
+
+    id: int
+    recipient: str
+    envelope_from: str
+    raw: bytes
+    attempts: int
+
+
+def _naive(value: datetime) -> datetime:
+    return value.replace(tzinfo=None) if value.tzinfo else value
+
+
+def claim_due(
+    connection: Connection, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Take up to ``limit`` due rows (queued and due, or leased by a sender that died)."""
+    due = or_(
+        and_(TABLE.c.state == OutboundState.QUEUED.value, TABLE.c.next_attempt_at <= _naive(now)),
+        and_(TABLE.c.state == OutboundState.SENDING.value, TABLE.c.lease_until < _naive(now)),
+    )
+    pick = select(TABLE.c.id).where(due).order_by(TABLE.c.id).limit(limit)
+    if connection.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (
+        update(TABLE)
+        .where(TABLE.c.id.in_(pick.scalar_subquery()))
+        .values(
+            state=OutboundState.SENDING.value,
+            lease_until=_naive(now + lease),
+            attempts=TABLE.c.attempts + 1,
+        )
+        .returning(TABLE.c.id, TABLE.c.recipient, TABLE.c.envelope_from, TABLE.c.raw, TABLE.c.attempts)
+    )
+    rows = connection.execute(statement).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+def _finish(connection: Connection, ids: Sequence[int], **values: Any) -> None:
+    if ids:
+        connection.execute(
+            update(TABLE)
+            .where(TABLE.c.id.in_(list(ids)), TABLE.c.state == OutboundState.SENDING.value)
+            .values(lease_until=None, **values)
+        )
+
+
+def mark_sent(connection: Connection, ids: Sequence[int], now: datetime) -> None:
+    _finish(connection, ids, state=OutboundState.SENT.value, sent_at=_naive(now), last_error=None)
+
+
+def mark_retry(connection: Connection, row_id: int, error: str, at: datetime) -> None:
+    _finish(
+        connection,
+        [row_id],
+        state=OutboundState.QUEUED.value,
+        next_attempt_at=_naive(at),
+        last_error=error,
+    )
+
+
+def mark_failed(connection: Connection, row_id: int, error: str) -> None:
+    _finish(connection, [row_id], state=OutboundState.FAILED.value, last_error=error)
+
+
+def requeue(session: Session, row_ids: Sequence[int] | None, now: datetime) -> int:
+    """Put failed (or the given) rows back in the queue, due now; return how many moved."""
+    statement = update(TABLE).values(
+        state=OutboundState.QUEUED.value, next_attempt_at=_naive(now), lease_until=None
+    )
+    if row_ids:
+        statement = statement.where(
+            TABLE.c.id.in_(list(row_ids)), TABLE.c.state != OutboundState.SENT.value
+        )
+    else:
+        statement = statement.where(TABLE.c.state == OutboundState.FAILED.value)
+    return session.connection().execute(statement).rowcount
+
+
+def counts(session: Session) -> dict[str, int]:
+    rows = session.connection().execute(
+        text("SELECT state, COUNT(*) FROM outbound_message GROUP BY state")
+    )
+    return {state: count for state, count in rows}

@@ -1,0 +1,167 @@
+"""Where outgoing mail goes: a local Maildir (the embedded default) or an SMTP relay.
+
+A transport answers each delivery with a `Delivery`: sent, temporary failure (retry later)
+or permanent failure (the server's answer is kept). One SMTP transport holds one connection
+and reuses it for many messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from mailhub.config import RelaySettings
+from mailhub.outbound.outbox import Claimed
+
+
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    permanent: bool = False
+    error: str = ""
+
+
+SENT = Delivery(ok=True)
+
+
+def temporary(error: str) -> Delivery:
+    return Delivery(ok=False, permanent=False, error=error)
+
+
+def permanent(error: str) -> Delivery:
+    return Delivery(ok=False, permanent=True, error=error)
+
+
+class Transport(Protocol):
+    def deliver(self, mail: Claimed) -> Delivery: ...
+
+    def close(self) -> None: ...
+
+
+class MaildirTransport:
+    """Writes each mail into a Maildir so a new user can read what would have been sent.
+
+    The file name derives from the outbox row, so delivering a row twice (after a crash
+    between writing and recording) leaves one file, not two.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for sub in ("tmp", "new", "cur"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def deliver(self, mail: Claimed) -> Delivery:
+        digest = hashlib.sha256(mail.raw).hexdigest()[:12]
+        name = f"{mail.id:010d}.{digest}.mailhub"
+        final = self.root / "new" / name
+        if final.exists():
+            return SENT
+        envelope = f"Return-Path: <{mail.envelope_from}>\r\nDelivered-To: {mail.recipient}\r\n"
+        temp = self.root / "tmp" / f"{name}.{os.getpid()}.{threading.get_ident()}"
+        try:
+            with temp.open("wb") as handle:
+                handle.write(envelope.encode() + mail.raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, final)
+        except OSError as exc:
+            return temporary(f"cannot write to {self.root}: {exc.strerror or exc}")
+        return SENT
+
+    def close(self) -> None:
+        return None
+
+
+class RateLimiter:
+    """Spaces sends so that all connections together stay under ``per_second``."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def _response_delivery(code: int, message: bytes | str) -> Delivery:
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    answer = f"{code} {text}".strip()
+    return permanent(answer) if 500 <= code < 600 else temporary(answer)
+
+
+class SmtpTransport:
+    """Delivers through a relay on one reusable connection."""
+
+    def __init__(self, settings: RelaySettings, limiter: RateLimiter | None = None) -> None:
+        self.settings = settings
+        self.limiter = limiter or RateLimiter(settings.max_per_second)
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout_seconds, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+        smtp.ehlo()
+        if s.security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if s.username:
+            password = os.environ.get(s.password_env or "", "")
+            smtp.login(s.username, password)
+        return smtp
+
+    def deliver(self, mail: Claimed) -> Delivery:
+        self.limiter.wait()
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.sendmail(mail.envelope_from, [mail.recipient], mail.raw)
+            return SENT
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, message = next(iter(exc.recipients.values()))
+            return _response_delivery(code, message)
+        except smtplib.SMTPResponseException as exc:
+            self._reset_after(exc.smtp_code)
+            return _response_delivery(exc.smtp_code, exc.smtp_error)
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            self.close()
+            where = f"{self.settings.host}:{self.settings.port}"
+            return temporary(f"relay {where} unreachable: {exc or type(exc).__name__}")
+
+    def _reset_after(self, code: int) -> None:
+        """After a refused message keep the connection if it still answers, else drop it."""
+        if code == 421 or self._smtp is None:
+            self.close()
+            return
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None

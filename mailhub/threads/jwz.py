@@ -1,0 +1,401 @@
+"""Threading core: turn messages' Message-ID, References and In-Reply-To into trees.
+
+This follows Jamie Zawinski's algorithm (https://www.jwz.org/doc/threading.html) with
+choices that make the result independent of arrival order:
+
+* Messages are handled in (date, Message-ID) order, missing dates last.
+* A message's own parent (its last reference, In-Reply-To winning over References) is
+  linked before any link guessed from the middle of another message's References, so a
+  guess never blocks a message's own word about its parent.
+* A repeated Message-ID is the same message delivered again: the first one in the input
+  is kept and later ones are ignored, as the store keeps one post per Message-ID.
+* A reference to an unknown message makes a placeholder node (``message is None``). A
+  placeholder survives only at the top of a thread that has several children under it.
+* Children and roots are sorted by date, then Message-ID; a placeholder sorts by its
+  earliest child. Roots made by subject grouping have the empty string as their id.
+
+Message-IDs are kept bare (no angle brackets) and compared exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from email.utils import parsedate_to_datetime
+
+from mailhub.threads.subjects import is_reply_subject, normalise_subject
+
+_BRACKETED_ID = re.compile(r"<([^<>]*)>")
+_SortKey = tuple[float, str]
+
+
+def parse_message_ids(header: str | None) -> list[str]:
+    """Return the bare Message-IDs in a References/In-Reply-To/Message-ID value, in order.
+
+    Bracketed ids win; a value without brackets counts only when every word in it looks
+    like an id, so prose such as "your message of ... john@example.org" adds nothing.
+    """
+    if not header:
+        return []
+    bracketed = _BRACKETED_ID.findall(header)
+    if bracketed:
+        # Folding can put whitespace inside a long id; it is never part of the id.
+        ids = ["".join(found.split()) for found in bracketed]
+    else:
+        words = header.replace(",", " ").split()
+        ids = words if all("@" in word for word in words) else []
+    return [found for found in ids if found]
+
+
+def _unique_keep_last(ids: Iterable[str], own_id: str) -> list[str]:
+    """Drop empties, the message's own id and earlier repeats of an id."""
+    kept: dict[str, None] = {}
+    for found in ids:
+        if found and found != own_id:
+            kept.pop(found, None)
+            kept[found] = None
+    return list(kept)
+
+
+@dataclass(slots=True)
+class ThreadMessage:
+    """What threading needs to know of one message; ``references`` ends with its parent."""
+
+    message_id: str
+    references: list[str]
+    subject: str = ""
+    date: datetime | None = None
+
+    @classmethod
+    def from_headers(
+        cls,
+        message_id: str,
+        references: str | None = None,
+        in_reply_to: str | None = None,
+        subject: str | None = None,
+        date: datetime | None = None,
+    ) -> ThreadMessage:
+        """Build from raw header values; In-Reply-To is appended so that it is the parent."""
+        own = parse_message_ids(message_id)
+        own_id = own[0] if own else message_id.strip()
+        refs = parse_message_ids(references)
+        reply_to = parse_message_ids(in_reply_to)[:1]
+        return cls(own_id, _unique_keep_last(refs + reply_to, own_id), subject or "", date)
+
+
+def _header_text(msg: Message, name: str) -> str | None:
+    """Return a header as text, or None; a header the parser chokes on counts as absent."""
+    try:
+        value = msg.get(name)
+    except Exception:
+        return None
+    return None if value is None else str(value)
+
+
+def _header_date(msg: Message) -> datetime | None:
+    """Return the Date header as a datetime, or None when missing or unreadable."""
+    text = _header_text(msg, "Date")
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def thread_message_from_email(msg: Message, fallback_id: str = "") -> ThreadMessage:
+    """Read a parsed email's threading headers, tolerating malformed ones.
+
+    ``fallback_id`` names a message that has no usable Message-ID.
+    """
+    message_id = (parse_message_ids(_header_text(msg, "Message-ID")) or [fallback_id])[0]
+    return ThreadMessage.from_headers(
+        message_id,
+        references=_header_text(msg, "References"),
+        in_reply_to=_header_text(msg, "In-Reply-To"),
+        subject=_header_text(msg, "Subject"),
+        date=_header_date(msg),
+    )
+
+
+@dataclass(slots=True, eq=False)
+class ThreadNode:
+    """One place in a thread tree; ``message`` is None for a placeholder."""
+
+    message_id: str
+    message: ThreadMessage | None = None
+    children: list[ThreadNode] = field(default_factory=list)
+    parent: ThreadNode | None = None
+
+    def __repr__(self) -> str:
+        return f"ThreadNode({self.message_id!r}, children={len(self.children)})"
+
+    @property
+    def is_placeholder(self) -> bool:
+        """A node for a message that is referenced but absent (or a subject group)."""
+        return self.message is None
+
+    def walk(self) -> Iterator[ThreadNode]:
+        """Yield this node and its descendants depth-first, without recursion."""
+        return iter_nodes([self])
+
+
+def iter_nodes(roots: Sequence[ThreadNode]) -> Iterator[ThreadNode]:
+    """Yield every node under the roots, parents before children, in sibling order."""
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children))
+
+
+def _timestamp(date: datetime | None) -> float:
+    """Sort time of a date; naive dates are taken as UTC, and missing ones sort last."""
+    if date is None:
+        return math.inf
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    return date.timestamp()
+
+
+def _arrival_order(messages: Iterable[ThreadMessage]) -> list[ThreadMessage]:
+    """Return unique messages (first of each id) sorted by date, then Message-ID."""
+    unique: dict[str, ThreadMessage] = {}
+    for message in messages:
+        if not message.message_id:
+            raise ValueError("every message needs a Message-ID (use a fallback id)")
+        unique.setdefault(message.message_id, message)
+    keyed = [(_timestamp(m.date), mid, m) for mid, m in unique.items()]
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [item[2] for item in keyed]
+
+
+def _clean_references(message: ThreadMessage) -> list[str]:
+    """The message's references, safe to link: no self reference, repeat or empty id."""
+    refs = message.references
+    if message.message_id in refs or "" in refs or len(set(refs)) != len(refs):
+        return _unique_keep_last(refs, message.message_id)
+    return refs
+
+
+def _is_ancestor_or_self(node: ThreadNode, of: ThreadNode | None) -> bool:
+    """Say whether linking ``of`` above ``node``'s subtree would close a loop."""
+    while of is not None:
+        if of is node:
+            return True
+        of = of.parent
+    return False
+
+
+def _link_tables(
+    ordered: list[ThreadMessage],
+) -> tuple[dict[str, ThreadNode], list[list[str]]]:
+    """Make a node per message and link each to its own parent (the last reference)."""
+    table = {m.message_id: ThreadNode(m.message_id, m, [], None) for m in ordered}
+    all_refs = [_clean_references(message) for message in ordered]
+    # Latest first: where replies refer to each other in a loop, the earliest message
+    # is the one whose link gets dropped, so it heads the thread.
+    for message, refs in zip(reversed(ordered), reversed(all_refs), strict=True):
+        if not refs:
+            continue
+        node = table[message.message_id]
+        parent = table.get(refs[-1])
+        if parent is None:
+            parent = table[refs[-1]] = ThreadNode(refs[-1], None, [], None)
+        if not _is_ancestor_or_self(node, parent):
+            parent.children.append(node)
+            node.parent = parent
+    return table, all_refs
+
+
+def _link_reference_chains(table: dict[str, ThreadNode], all_refs: list[list[str]]) -> None:
+    """Link consecutive references as parent and child where nothing is known yet."""
+    for refs in all_refs:
+        prev = None
+        for ref in refs:
+            node = table.get(ref)
+            if node is None:
+                node = table[ref] = ThreadNode(ref, None, [], None)
+            if prev is not None and node.parent is None and not _is_ancestor_or_self(node, prev):
+                prev.children.append(node)
+                node.parent = prev
+            prev = node
+
+
+def _prune(table: dict[str, ThreadNode]) -> list[ThreadNode]:
+    """Drop empty placeholders and promote their children; return the roots."""
+    placeholders = [node for node in table.values() if node.message is None]
+    for node in placeholders:
+        parent = node.parent
+        if parent is None:
+            continue
+        parent.children.remove(node)
+        for child in node.children:
+            child.parent = parent
+        parent.children.extend(node.children)
+        node.children = []
+        node.parent = None
+    roots = []
+    for node in table.values():
+        if node.parent is not None:
+            continue
+        if node.message is None and len(node.children) < 2:
+            if node.children:
+                only = node.children.pop()
+                only.parent = None
+                roots.append(only)
+            continue
+        roots.append(node)
+    return roots
+
+
+def _first_message(node: ThreadNode) -> ThreadMessage:
+    """The message a node stands for: its own, or its earliest descendant's."""
+    while node.message is None:
+        node = node.children[0]
+    return node.message
+
+
+class _Sorter:
+    """Sort keys for nodes: date then Message-ID, placeholders by their earliest child."""
+
+    def __init__(self, ordered: list[ThreadMessage]) -> None:
+        self.rank = {m.message_id: rank for rank, m in enumerate(ordered)}
+
+    def key(self, node: ThreadNode) -> tuple[int, str]:
+        if node.message is not None:
+            return self.rank[node.message_id], ""
+        return self.rank[_first_message(node).message_id], node.message_id
+
+    def sort(self, nodes: list[ThreadNode]) -> None:
+        if len(nodes) > 1:
+            nodes.sort(key=self.key)
+
+
+def build_threads(
+    messages: Iterable[ThreadMessage],
+    *,
+    group_by_subject: bool = True,
+    list_tags: Iterable[str] = (),
+) -> list[ThreadNode]:
+    """Thread the messages and return the roots, in date order.
+
+    With ``group_by_subject``, roots whose normalised subjects match are gathered as the
+    algorithm's step 5 does; ``list_tags`` are ignored when comparing subjects.
+    """
+    ordered = _arrival_order(messages)
+    table, all_refs = _link_tables(ordered)
+    _link_reference_chains(table, all_refs)
+    roots = _prune(table)
+    sorter = _Sorter(ordered)
+    for node in table.values():
+        sorter.sort(node.children)
+    sorter.sort(roots)
+    if group_by_subject:
+        roots = _group_by_subject(roots, sorter, tuple(list_tags))
+    return roots
+
+
+class _SubjectKeys:
+    """Normalise each distinct subject once, however many roots share it."""
+
+    def __init__(self, list_tags: tuple[str, ...]) -> None:
+        self.list_tags = list_tags
+        self.keys: dict[str, tuple[str, bool]] = {}
+
+    def of(self, node: ThreadNode) -> tuple[str, bool]:
+        subject = _first_message(node).subject
+        found = self.keys.get(subject)
+        if found is None:
+            normal = normalise_subject(subject, self.list_tags)
+            found = self.keys[subject] = (normal, is_reply_subject(subject))
+        return found
+
+
+def _adopt(parent: ThreadNode, child: ThreadNode) -> None:
+    """Hang a root below another node."""
+    parent.children.append(child)
+    child.parent = parent
+
+
+def _group_by_subject(
+    roots: list[ThreadNode], sorter: _Sorter, list_tags: tuple[str, ...]
+) -> list[ThreadNode]:
+    """Gather roots with the same subject: below a placeholder, or a reply below its original."""
+    subjects = _SubjectKeys(list_tags)
+    best: dict[str, ThreadNode] = {}
+    for root in roots:
+        key, is_reply = subjects.of(root)
+        if not key:
+            continue
+        held = best.get(key)
+        if held is None or (
+            held.message is not None
+            and (root.message is None or (subjects.of(held)[1] and not is_reply))
+        ):
+            best[key] = root
+    changed: dict[int, ThreadNode] = {}
+    groups: list[ThreadNode] = []
+    for root in roots:
+        if root.parent is not None:
+            continue
+        key, is_reply = subjects.of(root)
+        target = best.get(key) if key else None
+        if target is None or target is root:
+            continue
+        if target.message is None and root.message is None:
+            for child in root.children:
+                _adopt(target, child)
+            root.children = []
+        elif target.message is None or (is_reply and not subjects.of(target)[1]):
+            _adopt(target, root)
+        else:
+            group = best[key] = ThreadNode("", None, [], None)
+            groups.append(group)
+            _adopt(group, target)
+            _adopt(group, root)
+            target = group
+        changed[id(target)] = target
+    for node in changed.values():
+        sorter.sort(node.children)
+    kept = [
+        node
+        for node in roots
+        if node.parent is None and (node.message is not None or node.children)
+    ]
+    kept.extend(group for group in groups if group.parent is None)
+    sorter.sort(kept)
+    return kept
+
+
+def thread_key(root: ThreadNode) -> str:
+    """A stable id for a thread: its root's id, or a subject group's first child's."""
+    while not root.message_id:
+        root = root.children[0]
+    return root.message_id
+
+
+def root_id_map(roots: Sequence[ThreadNode]) -> dict[str, str]:
+    """Map each message's id to the key of the thread it is in."""
+    mapping: dict[str, str] = {}
+    for root in roots:
+        key = thread_key(root)
+        for node in root.walk():
+            if node.message is not None:
+                mapping[node.message_id] = key
+    return mapping
+
+
+def thread_root_ids(
+    messages: Iterable[ThreadMessage],
+    *,
+    group_by_subject: bool = True,
+    list_tags: Iterable[str] = (),
+) -> dict[str, str]:
+    """Thread the messages and map each message id to its thread's key (see thread_key)."""
+    roots = build_threads(messages, group_by_subject=group_by_subject, list_tags=list_tags)
+    return root_id_map(roots)
