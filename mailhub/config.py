@@ -32,7 +32,7 @@ def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r} (expected e.g. 'Europe/Geneva')") from exc
+        raise ValueError(f"unknown time zone {value!r} (expected e.g. 'Europe/Zurich')") from exc
     return value
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +113,17 @@ def parse_row(row: dict[str, str | None], themes_known: set[str]) -> MemberField
     return fields
 
 
+def _check_header(path: Path, names: Sequence[str] | None) -> list[str]:
+    header = [(h or "").strip().lower() for h in names or []]
+    if "email" not in header:
+        raise InvalidInput(f"{path}: the header row must have an 'email' column")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        allowed = ", ".join(COLUMNS)
+        raise InvalidInput(f"{path}: unknown column(s) {', '.join(unknown)} (allowed: {allowed})")
+    return header
+
+
 def read_rows(
     path: Path, themes_known: set[str], report: ImportReport
 ) -> list[tuple[int, MemberFields]]:
@@ -124,17 +135,9 @@ def read_rows(
     good: list[tuple[int, MemberFields]] = []
     seen: dict[str, int] = {}
     with handle:
-        reader = csv.DictReader(handle)
-        header = [(h or "").strip().lower() for h in reader.fieldnames or []]
-        if "email" not in header:
-            raise InvalidInput(f"{path}: the header row must have an 'email' column")
-        unknown = [h for h in header if h not in COLUMNS]
-        if unknown:
-            raise InvalidInput(
-                f"{path}: unknown column(s) {', '.join(unknown)} (allowed: {', '.join(COLUMNS)})"
-            )
-        reader.fieldnames = header
         try:
+            reader = csv.DictReader(handle)
+            reader.fieldnames = _check_header(path, reader.fieldnames)
             for row in reader:
                 line = reader.line_num
                 try:
@@ -143,11 +146,14 @@ def read_rows(
                     report.bad.append(BadRow(line, str(exc)))
                     continue
                 if fields.email in seen:
-                    report.bad.append(BadRow(line, f"{fields.email} repeats line {seen[fields.email]}"))
+                    reason = f"{fields.email} repeats line {seen[fields.email]}"
+                    report.bad.append(BadRow(line, reason))
                     continue
                 seen[fields.email] = line
                 good.append((line, fields))
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path}: not UTF-8 text; save it as 'CSV UTF-8'") from None
+        except csv.Error as exc:
             report.bad.append(BadRow(reader.line_num, f"unreadable CSV: {exc}"))
     return good
 
@@ -190,7 +196,7 @@ def _upsert_people(
     ids = {email: row["id"] for email, row in existing.items()}
     for chunk in _chunks([r["email"] for r in new]):
         query = select(table.c.email, table.c.id).where(table.c.email.in_(chunk))
-        ids.update(dict(connection.execute(query).tuples().all()))
+        ids.update({email: pid for email, pid in connection.execute(query)})
     return ids, {row["email"] for row in changed}
 
 
@@ -265,4 +271,3 @@ def import_members(
     if progress:
         progress(len(rows) - len(rows) // 2)
     return report
-

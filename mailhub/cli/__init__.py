@@ -57,7 +57,9 @@ def init(ctx: typer.Context) -> None:
     for line in made:
         out.print(f"created {line}", markup=False)
     if settings.instance.secret == DEFAULT_SECRET:
-        err.print("warning: instance.secret is the example value; set MAILHUB_SECRET or edit the config")
+        err.print(
+            "warning: instance.secret is the example value; set MAILHUB_SECRET or edit the config"
+        )
 
 
 @db_app.command("upgrade")
@@ -87,7 +89,9 @@ def serve(
     """Run the service: SMTP listener, spool worker and sender, until SIGTERM or SIGINT."""
     from mailhub.service import run_service
 
-    raise typer.Exit(run_service(instance(ctx), smtp=not no_smtp, send=not no_send, work=not no_work))
+    raise typer.Exit(
+        run_service(instance(ctx), smtp=not no_smtp, send=not no_send, work=not no_work)
+    )
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -32,6 +33,10 @@ class MailhubGroup(TyperGroup):
         except MailhubError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(exc.exit_code) from None
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            err.print(f"error: the database cannot be used: {reason}", markup=False)
+            raise typer.Exit(1) from None
 
 
 def make_app(help_text: str) -> typer.Typer:
@@ -58,7 +63,9 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=str, ensure_ascii=False, indent=2))
 
 
-def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
+) -> None:
     table = Table(*columns, title=title, show_lines=False, header_style="bold")
     count = 0
     for row in rows:

@@ -10,7 +10,13 @@ from sqlmodel import Session, select
 
 from mailhub.addresses import Kind
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
-from mailhub.communities import add_theme, create_community, get_community, list_communities, list_themes
+from mailhub.communities import (
+    add_theme,
+    create_community,
+    get_community,
+    list_communities,
+    list_themes,
+)
 from mailhub.config import check_timezone
 from mailhub.errors import InvalidInput
 from mailhub.models import Community, Membership
@@ -19,7 +25,9 @@ community_app = make_app("Create and inspect communities.")
 theme_app = make_app("The common themes that members, posts, news and resources are tagged with.")
 
 
-def community_record(session: Session, community: Community, addresses: dict[str, str]) -> dict[str, Any]:
+def community_record(
+    session: Session, community: Community, addresses: dict[str, str]
+) -> dict[str, Any]:
     counts = session.exec(
         select(Membership.role, Membership.status, func.count())
         .where(Membership.community_id == community.id)
@@ -57,14 +65,24 @@ def _addresses(ctx: typer.Context, session: Session, slug: str) -> dict[str, str
 @community_app.command("create")
 def create(
     ctx: typer.Context,
-    slug: str = typer.Argument(..., help="Short name, e.g. irnet; also the list address's local part."),
+    slug: str = typer.Argument(
+        ..., help="Short name, e.g. irnet; also the list address's local part."
+    ),
     name: str = typer.Option(..., "--name", help="Display name, e.g. IRNet."),
-    local_part: str | None = typer.Option(None, help="List address local part (default: the slug)."),
+    local_part: str | None = typer.Option(
+        None, help="List address local part (default: the slug)."
+    ),
     description: str = typer.Option("", help="One paragraph shown in help mails and digests."),
     tag: str | None = typer.Option(None, help="Subject tag (default: [Name])."),
-    timezone: str = typer.Option("UTC", help="IANA time zone for schedules and dates, e.g. Africa/Nairobi."),
-    moderation: str = typer.Option("all", help="Which posts are reviewed: all, first-post or none."),
-    nonmember_policy: str = typer.Option("hold", help="Posts from non-members: hold, reject or discard."),
+    timezone: str = typer.Option(
+        "UTC", help="IANA time zone for schedules and dates, e.g. Africa/Nairobi."
+    ),
+    moderation: str = typer.Option(
+        "all", help="Which posts are reviewed: all, first-post or none."
+    ),
+    nonmember_policy: str = typer.Option(
+        "hold", help="Posts from non-members: hold, reject or discard."
+    ),
 ) -> None:
     """Create a community with its addresses."""
     try:
@@ -105,7 +123,14 @@ def list_(
     print_table(
         ("slug", "name", "address", "moderation", "members", "moderators"),
         (
-            (r["slug"], r["name"], r["address"], r["moderation"], r["active_members"], r["moderators"])
+            (
+                r["slug"],
+                r["name"],
+                r["address"],
+                r["moderation"],
+                r["active_members"],
+                r["moderators"],
+            )
             for r in records
         ),
     )

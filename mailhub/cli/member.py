@@ -101,8 +101,15 @@ def add(
     with app.session() as session:
         target = resolve_community(session, community)
         fields = _fields(
-            session, email, name=name, affiliation=affiliation, country=country,
-            organisation=organisation, themes=themes, role=role, delivery=delivery,
+            session,
+            email,
+            name=name,
+            affiliation=affiliation,
+            country=country,
+            organisation=organisation,
+            themes=themes,
+            role=role,
+            delivery=delivery,
             moderated=moderated,
         )
         person, _membership = add_member(session, target, fields, app.now())
@@ -122,16 +129,26 @@ def update(
     role: Role | None = ROLE,
     delivery: Delivery | None = DELIVERY,
     moderated: bool | None = MODERATED,
-    status: MembershipStatus | None = typer.Option(None, help="active, pending, unsubscribed or banned."),
+    status: MembershipStatus | None = typer.Option(
+        None, help="active, pending, unsubscribed or banned."
+    ),
 ) -> None:
     """Change the given fields of a member; the others stay as they are."""
     app = instance(ctx)
     with app.session() as session:
         target = resolve_community(session, community)
         fields = _fields(
-            session, email, name=name, affiliation=affiliation, country=country,
-            organisation=organisation, themes=themes, role=role, delivery=delivery,
-            moderated=moderated, status=status,
+            session,
+            email,
+            name=name,
+            affiliation=affiliation,
+            country=country,
+            organisation=organisation,
+            themes=themes,
+            role=role,
+            delivery=delivery,
+            moderated=moderated,
+            status=status,
         )
         person, _m, changed = update_member(session, target, fields, app.now())
     out.print(f"{'updated' if changed else 'nothing to change for'} {person.email}", markup=False)
@@ -142,14 +159,18 @@ def remove(
     ctx: typer.Context,
     email: str = typer.Argument(..., help="The member's e-mail address."),
     community: str | None = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP),
-    ban: bool = typer.Option(False, "--ban", help="Keep the address as banned: its mail is discarded."),
+    ban: bool = typer.Option(
+        False, "--ban", help="Keep the address as banned: its mail is discarded."
+    ),
 ) -> None:
     """Remove a member from a community (or ban them)."""
     app = instance(ctx)
     with app.session() as session:
         target = resolve_community(session, community)
         remove_member(session, target, email, app.now(), ban=ban)
-    out.print(f"{'banned' if ban else 'removed'} {check_email(email)} from {target.slug}", markup=False)
+    out.print(
+        f"{'banned' if ban else 'removed'} {check_email(email)} from {target.slug}", markup=False
+    )
 
 
 @member_app.command("import")
@@ -164,7 +185,9 @@ def import_(
     app = instance(ctx)
     with app.session() as session:
         target = resolve_community(session, community)
-        with Progress(console=err, transient=True) as progress:
+        with Progress(
+            console=err, transient=True, redirect_stdout=False, redirect_stderr=False
+        ) as progress:
             task = progress.add_task(f"importing into {target.slug}", total=None)
             report = import_members(
                 session, target, path, app.now(), lambda n: progress.advance(task, n)
@@ -195,7 +218,8 @@ def list_(
     with instance(ctx).session() as session:
         target = resolve_community(session, community)
         rows = list_members(
-            session, target,
+            session,
+            target,
             role=role.value if role else None,
             delivery=delivery.value if delivery else None,
             status=status.value if status else None,
@@ -209,7 +233,15 @@ def list_(
     print_table(
         ("email", "name", "affiliation", "country", "role", "delivery", "status"),
         (
-            (r["email"], r["name"], r["affiliation"], r["country"], r["role"], r["delivery"], r["status"])
+            (
+                r["email"],
+                r["name"],
+                r["affiliation"],
+                r["country"],
+                r["role"],
+                r["delivery"],
+                r["status"],
+            )
             for r in records
         ),
     )
@@ -237,4 +269,3 @@ def show(
     for record in records:
         print_record(record)
         out.print()
-

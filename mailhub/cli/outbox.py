@@ -61,7 +61,15 @@ def list_(
     print_table(
         ("id", "kind", "recipient", "subject", "state", "tries", "last error"),
         (
-            (r["id"], r["kind"], r["recipient"], r["subject"][:50], r["state"], r["attempts"], (r["last_error"] or "")[:60])
+            (
+                r["id"],
+                r["kind"],
+                r["recipient"],
+                r["subject"][:50],
+                r["state"],
+                r["attempts"],
+                (r["last_error"] or "")[:60],
+            )
             for r in records
         ),
     )
@@ -109,7 +117,9 @@ def send(ctx: typer.Context) -> None:
     app = instance(ctx)
     sender = Sender(app)
     try:
-        with Progress(console=err, transient=True) as progress:
+        with Progress(
+            console=err, transient=True, redirect_stdout=False, redirect_stderr=False
+        ) as progress:
             task = progress.add_task("sending", total=None)
             report = sender.drain(progress=lambda r: progress.advance(task, r.handled))
     finally:

@@ -62,11 +62,10 @@ def enqueue_many(session: Session, mails: Iterable[Outgoing], now: datetime) -> 
     if not rows:
         return 0
     connection = session.connection()
-    statement = _insert_ignoring_duplicates(connection)
+    statement = _insert_ignoring_duplicates(connection).returning(TABLE.c.id)
     added = 0
     for start in range(0, len(rows), 1000):
-        result = connection.execute(statement, rows[start : start + 1000])
-        added += max(result.rowcount, 0)
+        added += len(connection.execute(statement, rows[start : start + 1000]).all())
     return added
 
 
@@ -90,9 +89,7 @@ def _naive(value: datetime) -> datetime:
     return value.replace(tzinfo=None) if value.tzinfo else value
 
 
-def claim_due(
-    connection: Connection, now: datetime, lease: timedelta, limit: int
-) -> list[Claimed]:
+def claim_due(connection: Connection, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
     """Take up to ``limit`` due rows (queued and due, or leased by a sender that died)."""
     due = or_(
         and_(TABLE.c.state == OutboundState.QUEUED.value, TABLE.c.next_attempt_at <= _naive(now)),
@@ -109,7 +106,9 @@ def claim_due(
             lease_until=_naive(now + lease),
             attempts=TABLE.c.attempts + 1,
         )
-        .returning(TABLE.c.id, TABLE.c.recipient, TABLE.c.envelope_from, TABLE.c.raw, TABLE.c.attempts)
+        .returning(
+            TABLE.c.id, TABLE.c.recipient, TABLE.c.envelope_from, TABLE.c.raw, TABLE.c.attempts
+        )
     )
     rows = connection.execute(statement).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)

@@ -1,0 +1,111 @@
+"""CSV import: good rows in, bad rows reported by line, repeats change nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from mailhub.context import Context
+from mailhub.models import Membership, Person
+
+GOOD_AND_BAD = """email,name,affiliation,country,organisation,themes,role,delivery,moderated
+amina@example.org,Amina K,workers,KE,COTU,skills;green-jobs,member,each,no
+BOB@Example.ORG,Bob M,government,ug,Ministry of Labour,,moderator,digest,yes
+not-an-address,Nobody,other,KE,,,,,
+carla@example.org,Carla,aliens,KE,,,,,
+dan@example.org,Dan,employers,XX,,,,,
+eve@example.org,Eve,academic,TZ,University,astrology,,,
+frank@example.org,Frank,staff,,,,,weekly,
+bob@example.org,Bob again,government,UG,,,,,
+gina@example.org,,,,,,,,maybe
+hana@example.org,Hana,other,RW,,,admin,none,
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "members.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_import_reports_bad_rows_by_line_and_keeps_good_ones(
+    run_cli, ctx: Context, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, GOOD_AND_BAD)
+    result = run_cli("member", "import", str(path))
+    assert result.exit_code == 1
+    output = result.output
+    assert "3 added, 0 updated, 0 unchanged, 7 bad row(s)" in output
+    for line, reason in [
+        (4, "email"),
+        (5, "affiliation 'aliens'"),
+        (6, "country 'XX'"),
+        (7, "unknown theme astrology"),
+        (8, "delivery 'weekly'"),
+        (9, "bob@example.org repeats line 3"),
+        (10, "moderated 'maybe'"),
+    ]:
+        assert f"members.csv:{line}: " in output and reason in output, (line, reason)
+    members = {m["email"]: m for m in json.loads(run_cli("member", "list", "--json").output)}
+    assert set(members) == {"amina@example.org", "bob@example.org", "hana@example.org"}
+    assert members["amina@example.org"]["themes"] == ["green-jobs", "skills"]
+    assert members["bob@example.org"]["country"] == "UG"
+    assert members["bob@example.org"]["role"] == "moderator"
+    assert members["bob@example.org"]["moderated"] is True
+    assert members["hana@example.org"]["delivery"] == "none"
+
+
+def test_reimport_changes_nothing_then_updates_in_place(
+    run_cli, ctx: Context, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, GOOD_AND_BAD)
+    run_cli("member", "import", str(path))
+    with ctx.session() as session:
+        before = [
+            (m.id, m.person_id, m.updated_at)
+            for m in session.exec(select(Membership).order_by(Membership.id))
+        ]
+    again = run_cli("member", "import", str(path))
+    assert "0 added, 0 updated, 3 unchanged" in again.output
+    with ctx.session() as session:
+        after = [
+            (m.id, m.person_id, m.updated_at)
+            for m in session.exec(select(Membership).order_by(Membership.id))
+        ]
+        assert session.exec(select(func.count()).select_from(Person)).one() == 3
+    assert before == after
+
+    changed = _write(
+        tmp_path,
+        "email,name,delivery\namina@example.org,Amina Kamau,\nnew@example.org,New,digest\n",
+        "changed.csv",
+    )
+    result = run_cli("member", "import", str(changed))
+    assert result.exit_code == 0, result.output
+    assert "1 added, 1 updated, 0 unchanged, 0 bad" in result.output
+    members = {m["email"]: m for m in json.loads(run_cli("member", "list", "--json").output)}
+    # Absent columns and empty cells leave existing values alone.
+    assert members["amina@example.org"]["name"] == "Amina Kamau"
+    assert members["amina@example.org"]["organisation"] == "COTU"
+    assert members["amina@example.org"]["delivery"] == "each"
+    assert members["new@example.org"]["delivery"] == "digest"
+
+
+def test_file_level_problems(run_cli, tmp_path: Path) -> None:
+    no_email = run_cli("member", "import", str(_write(tmp_path, "name,country\nX,KE\n", "a.csv")))
+    assert no_email.exit_code == 2 and "'email' column" in no_email.output
+    unknown = run_cli(
+        "member", "import", str(_write(tmp_path, "email,shoe_size\nx@example.org,42\n", "b.csv"))
+    )
+    assert unknown.exit_code == 2 and "shoe_size" in unknown.output
+    missing = run_cli("member", "import", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    binary = tmp_path / "c.csv"
+    binary.write_bytes(b"email,name\nx@example.org,\xff\xfe\n")
+    result = run_cli("member", "import", str(binary))
+    assert result.exit_code == 2 and "not UTF-8" in result.output
+    for r in (no_email, unknown, missing, result):
+        assert "Traceback" not in r.output
