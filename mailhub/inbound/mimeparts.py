@@ -9,6 +9,7 @@ non-text part, such as an image of multipart/related.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -54,12 +55,20 @@ def collect_parts(msg: Message) -> Parts:
 
 
 def _walk(part: Message, parts: Parts, depth: int) -> None:
+    _walk_part(part, parts, depth)
+    # Decoding a payload can add defects to its part, so they are read afterwards.
     parts.defects.extend(type(d).__name__ for d in part.defects)
+
+
+def _walk_part(part: Message, parts: Parts, depth: int) -> None:
     if depth > _MAX_DEPTH:
         parts.defects.append("MIME nesting too deep")
         return
     ctype = part.get_content_type()
-    if not ctype.startswith("multipart/") and _is_attachment(part):
+    # Reports are read as reports even when a filename makes them look like attachments.
+    if ctype in _REPORT_TYPES or ctype == "message/feedback-report":
+        _walk_message(part, ctype, parts, depth)
+    elif not ctype.startswith("multipart/") and _is_attachment(part):
         _add_attachment(part, parts)
     elif ctype.startswith("message/") or ctype in _ENCLOSED_TYPES:
         _walk_message(part, ctype, parts, depth)
@@ -78,12 +87,23 @@ def _walk_message(part: Message, ctype: str, parts: Parts, depth: int) -> None:
         parts.feedback_report.append(_report_text(part))
     elif ctype == "message/rfc822" and part.is_multipart():
         enclosed = part.get_payload(0)
-        parts.enclosed.append(enclosed)
-        parts.defects.extend(type(d).__name__ for d in enclosed.defects)
+        if isinstance(enclosed, Message):
+            parts.enclosed.append(enclosed)
+            _collect_enclosed_attachments(enclosed, parts, depth + 1)
     elif ctype in _ENCLOSED_TYPES or ctype == "message/rfc822":
         parts.enclosed.append(part)
     else:
         _add_attachment(part, parts)
+
+
+def _collect_enclosed_attachments(enclosed: Message, parts: Parts, depth: int) -> None:
+    """Attachments of an enclosed (forwarded or returned) message count as ours; its text
+    does not, so a bounce's body stays the bounce's own words."""
+    inner = Parts()
+    _walk(enclosed, inner, depth)
+    parts.attachments.extend(inner.attachments)
+    parts.enclosed.extend(inner.enclosed)
+    parts.defects.extend(inner.defects)
 
 
 def _leaf(part: Message, ctype: str, parts: Parts) -> None:
@@ -119,12 +139,30 @@ def _payload_bytes(part: Message) -> bytes:
         data = part.get_payload(decode=True)
     except Exception:
         data = None
-    if isinstance(data, bytes):
-        return data
     raw = part.get_payload()
+    if isinstance(data, bytes):
+        if _base64_failed(part):
+            return _salvage_base64(raw if isinstance(raw, str) else "")
+        return data
     if isinstance(raw, str):
         return raw.encode("utf-8", "surrogateescape")
     return b""
+
+
+def _base64_failed(part: Message) -> bool:
+    if part.get("content-transfer-encoding", "").strip().lower() != "base64":
+        return False
+    return any("Base64" in type(d).__name__ for d in part.defects)
+
+
+def _salvage_base64(text: str) -> bytes:
+    """Decode what can be decoded of damaged base64: drop stray characters, trim the tail."""
+    clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
+    clean = clean[: len(clean) - len(clean) % 4]
+    try:
+        return base64.b64decode(clean)
+    except ValueError:
+        return text.encode("ascii", "replace")
 
 
 def _report_text(part: Message) -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.headerregistry import BaseHeader
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
-from email.policy import EmailPolicy, linesep_splitter
+from email.policy import EmailPolicy
 
 from mailhub.inbound import headerfields as hf
 from mailhub.inbound.htmltext import html_to_text, sanitise_html
@@ -45,7 +46,17 @@ CLASSIFICATION_HEADERS = (
     "return-path",
     "content-type",
     "feedback-type",
+    "x-apple-unsubscribe",
+    "from",
+    "list-post",
+    "mailing-list",
+    "list-unsubscribe",
+    "x-mailing-list",
+    "sender",
 )
+
+
+_LINE_BREAK = re.compile(r"\n|\r")
 
 
 class _CachedHeaderPolicy(EmailPolicy):
@@ -56,10 +67,10 @@ class _CachedHeaderPolicy(EmailPolicy):
     This makes parsing about four times faster on the corpora.
     """
 
-    def header_fetch_parse(self, name: str, value: str) -> BaseHeader:
+    def header_fetch_parse(self, name: str, value: str) -> str:
         if hasattr(value, "name"):
             return value
-        return _parse_header(name, "".join(linesep_splitter.split(value)))
+        return _parse_header(name, "".join(_LINE_BREAK.split(value)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -128,7 +139,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     return _build(msg, collect_parts(msg))
 
 
-def _build(msg: EmailMessage, parts: Parts) -> ParsedMessage:
+def _build(msg: Message, parts: Parts) -> ParsedMessage:
     get = _raw_headers(msg)
     sender = hf.addresses(get.get("from"))
     ctype = msg.get_content_type()

@@ -1,0 +1,186 @@
+"""classify() against the labelled corpora and hand-written header cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailhub.inbound.classify import classify
+from mailhub.inbound.parse import parse_message
+
+CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+needs_corpora = pytest.mark.skipif(
+    not CORPORA.is_dir(), reason=f"real-mail corpora not found at {CORPORA}"
+)
+SISIMAI_KIND = {"vacation": "auto_reply", "feedback": "feedback_report", "delivered": "auto_reply"}
+# Sisimai counts delay notices (Action: delayed, "(Delay)" subjects) as bounces with a
+# reason; by RFC 3464 nothing has failed yet, so these are delay warnings here, as in
+# flanker's labels (no-mx.eml).
+SISIMAI_DELAY_NOTICES = {
+    "lhost-exim-38.eml",
+    "lhost-exim-41.eml",
+    "lhost-gmail-06.eml",
+    "lhost-gmail-08.eml",
+    "lhost-gmail-09.eml",
+    "lhost-gmail-17.eml",
+    "lhost-gsuite-06.eml",
+    "lhost-messagingserver-07.eml",
+    "lhost-opensmtpd-04.eml",
+    "lhost-opensmtpd-06.eml",
+    "lhost-opensmtpd-12.eml",
+    "lhost-opensmtpd-13.eml",
+    "lhost-opensmtpd-15.eml",
+    "lhost-opensmtpd-16.eml",
+    "lhost-outlook-06.eml",
+    "lhost-sendmail-29.eml",
+    "lhost-sendmail-55.eml",
+    "lhost-zoho-04.eml",
+    "rfc3464-07.eml",
+    "rfc3464-09.eml",
+    "rfc3464-34.eml",
+}
+# Labelled messages whose class differs from the label, each with its reason. Empty: all
+# 603 labelled messages get their expected class.
+KNOWN_DIFFERENCES: set[str] = set()
+
+
+def expected_labels() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    tsv = (CORPORA / "sisimai-bounces" / "expected.tsv").read_text().splitlines()[1:]
+    for line in tsv:
+        name, reason = line.split("\t")[0], line.split("\t")[3]
+        kind = SISIMAI_KIND.get(reason, "bounce")
+        if name in SISIMAI_DELAY_NOTICES:
+            kind = "delay_warning"
+        labels[f"sisimai-bounces/bounces/{name}"] = kind
+    for path in (CORPORA / "sisimai-bounces" / "not-bounces").glob("*.eml"):
+        labels[str(path.relative_to(CORPORA))] = "normal"
+    for line in (CORPORA / "flanker" / "labels.tsv").read_text().splitlines()[1:]:
+        name, label = line.split("\t")[:2]
+        labels[f"flanker/messages/{name}"] = "normal" if label == "not_bounce" else label
+    return labels
+
+
+@needs_corpora
+def test_every_labelled_message_gets_its_class() -> None:
+    labels = expected_labels()
+    wrong = {}
+    for name, kind in labels.items():
+        got = classify(parse_message((CORPORA / name).read_bytes()))
+        if got.kind != kind and name not in KNOWN_DIFFERENCES:
+            wrong[name] = (kind, got)
+    share = 1 - len(wrong) / len(labels)
+    assert len(labels) == 603
+    assert wrong == {}, f"{share:.1%} right"
+
+
+@needs_corpora
+def test_list_archives_are_normal_mail() -> None:
+    """Real list posts (notmuch, LKML, Apache) are written by people, Precedence: bulk or not."""
+    for path in sorted((CORPORA / "notmuch" / "default").rglob("*.eml")):
+        assert classify(parse_message(path.read_bytes())).kind == "normal", path.name
+    lkml = sorted((CORPORA / "notmuch" / "lkml").rglob("*.eml"))
+    assert all(classify(parse_message(p.read_bytes())).kind == "normal" for p in lkml)
+
+
+@needs_corpora
+def test_request_tracker_autoreply_is_recognised() -> None:
+    path = next((CORPORA / "notmuch" / "threading").rglob("1532672447.*.eml"))
+    assert classify(parse_message(path.read_bytes())).kind == "auto_reply"
+
+
+def message(*headers: str, body: str = "Hello all,\nsee you there.\n") -> bytes:
+    base = ["From: Ana <ana@example.org>", "To: irnet@lists.example.org"]
+    names = {h.split(":")[0].lower() for h in headers}
+    base = [h for h in base if h.split(":")[0].lower() not in names]
+    lines = [*base, *headers, "Message-ID: <x@example.org>", "", body]
+    return "\r\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Out of Office: Wage policy",
+        "Automatic reply: Wage policy",
+        "Abwesenheitsnotiz: Tarifrunde",
+        "Automatische Antwort: Tarifrunde",
+        "Réponse automatique : Négociation",
+        "Absence",
+        "Absence: réunion",
+        "Respuesta automática: Empleo juvenil",
+        "Fuera de la oficina",
+        "Risposta automatica: Riunione",
+        "Fravær: møte",
+        "Frånvaro: möte",
+        "Autosvar: møde",
+        "Afwezig",
+        "Automatisch antwoord: vergadering",
+        "自动回复: 会议",
+        "Re: [irnet] Out of office",
+    ],
+)
+def test_vacation_subjects(subject: str) -> None:
+    found = classify(parse_message(message(f"Subject: {subject}")))
+    assert found.kind == "auto_reply", subject
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Absence of data on youth employment",
+        "Office hours for the skills network",
+        "Automation and the future of work",
+        "Returned migrants and labour markets",
+    ],
+)
+def test_ordinary_subjects_stay_normal(subject: str) -> None:
+    assert classify(parse_message(message(f"Subject: {subject}"))).kind == "normal"
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        ("Auto-Submitted: auto-replied", "auto_reply"),
+        ("Auto-Submitted: auto-generated", "auto_reply"),
+        ("Auto-Submitted: no", "normal"),
+        ("X-Autoreply: yes", "auto_reply"),
+        ("X-Autorespond: vacation", "auto_reply"),
+        ("X-Auto-Response-Suppress: OOF, AutoReply", "auto_reply"),
+        ("Precedence: junk", "auto_reply"),
+        ("Precedence: bulk", "auto_reply"),
+        ("Precedence: list", "normal"),
+    ],
+)
+def test_rfc3834_and_vendor_headers(header: str, kind: str) -> None:
+    found = classify(parse_message(message("Subject: Minutes", header)))
+    assert found.kind == kind, found
+
+
+def test_bulk_from_a_foreign_list_is_not_an_auto_reply() -> None:
+    raw = message("Subject: Minutes", "Precedence: bulk", "List-Id: <other.lists.example.net>")
+    assert classify(parse_message(raw)).kind == "normal"
+
+
+def test_our_own_list_id_and_loop_marker_mean_a_loop() -> None:
+    raw = message("Subject: Minutes", "List-Id: IR network <IRNET.lists.example.org>")
+    msg = parse_message(raw)
+    assert classify(msg, our_list_ids=["irnet.lists.example.org"]).kind == "loop"
+    assert classify(msg, our_list_ids=["<other.example.org>"]).kind == "normal"
+    looped = parse_message(message("Subject: Minutes", "X-Loop: irnet@lists.example.org"))
+    assert classify(looped, our_loop_marker="irnet@lists.example.org").kind == "loop"
+    assert classify(looped).kind == "normal"
+
+
+def test_bounce_wins_over_auto_submitted() -> None:
+    raw = message(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>",
+        "Subject: Undelivered Mail Returned to Sender",
+        "Auto-Submitted: auto-replied",
+    )
+    assert classify(parse_message(raw)).kind == "bounce"
+
+
+def test_daemon_sender_without_failure_text_is_not_a_bounce() -> None:
+    raw = message("From: postmaster@example.org", "Subject: Our new mail server")
+    assert classify(parse_message(raw)).kind == "normal"
