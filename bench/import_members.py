@@ -29,17 +29,21 @@ def write_csv(path: Path, members: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["email", "name", "affiliation", "country", "organisation", "themes", "delivery"])
+        writer.writerow(
+            ["email", "name", "affiliation", "country", "organisation", "themes", "delivery"]
+        )
         for i in range(members):
-            writer.writerow([
-                f"Member.{i}@Org{i % 97}.Example.ORG",
-                f"Member {i}",
-                rng.choice(AFFILIATIONS),
-                rng.choice(COUNTRIES),
-                f"Organisation {i % 301}",
-                ";".join(rng.sample(THEMES, rng.randint(0, 2))),
-                rng.choice(["each", "each", "digest", "none"]),
-            ])
+            writer.writerow(
+                [
+                    f"Member.{i}@Org{i % 97}.Example.ORG",
+                    f"Member {i}",
+                    rng.choice(AFFILIATIONS),
+                    rng.choice(COUNTRIES),
+                    f"Organisation {i % 301}",
+                    ";".join(rng.sample(THEMES, rng.randint(0, 2))),
+                    rng.choice(["each", "each", "digest", "none"]),
+                ]
+            )
 
 
 def main() -> None:

@@ -72,9 +72,7 @@ class Destination:
 class AddressBook:
     """Resolves and builds the addresses of every community on one domain."""
 
-    def __init__(
-        self, domain: str, local_parts: dict[str, str], settings: AddressSettings
-    ) -> None:
+    def __init__(self, domain: str, local_parts: dict[str, str], settings: AddressSettings) -> None:
         self.domain = domain.lower()
         self.settings = settings
         self._by_local = {local.lower(): slug for slug, local in local_parts.items()}

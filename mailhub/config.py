@@ -121,6 +121,25 @@ class OutboundSettings(Section):
     batch_size: Annotated[int, Field(ge=1)] = 200
 
 
+class ImapMailboxSettings(Section):
+    """One mailbox polled over IMAP, for organisations that can only give us a mailbox."""
+
+    name: Annotated[str, Field(pattern=SLUG_PATTERN)]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 993
+    security: Literal["none", "starttls", "tls"] = "tls"
+    username: str
+    password_env: str
+    folder: str = "INBOX"
+    move_to: str | None = None
+    flag: str = "\\Seen"
+    recipient: str | None = None
+    poll_seconds: Annotated[float, Field(gt=0)] = 60.0
+    idle: bool = True
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    verify_tls: bool = True
+
+
 class CommunitySettings(Section):
     slug: Annotated[str, Field(pattern=SLUG_PATTERN)]
     name: str
@@ -147,6 +166,7 @@ class Settings(Section):
     inbound: InboundSettings = InboundSettings()
     outbound: OutboundSettings = OutboundSettings()
     communities: list[CommunitySettings] = Field(default_factory=list)
+    imap: list[ImapMailboxSettings] = Field(default_factory=list)
     themes: list[ThemeSettings] = Field(default_factory=list)
     source: Path | None = None
 

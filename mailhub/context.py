@@ -45,6 +45,4 @@ class Context:
     def address_book(self, session: Session) -> AddressBook:
         """The address scheme for the communities currently in the store."""
         rows = session.exec(select(Community.slug, Community.local_part)).all()
-        return AddressBook(
-            self.settings.instance.domain, dict(rows), self.settings.addresses
-        )
+        return AddressBook(self.settings.instance.domain, dict(rows), self.settings.addresses)

@@ -6,6 +6,7 @@ SIGTERM and SIGINT stop intake, let work in flight finish, and exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -25,10 +26,8 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
             if report.handled:
                 log.info("sent=%s retry=%s failed=%s", report.sent, report.retried, report.failed)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
-            except TimeoutError:
-                pass
     finally:
         sender.close()
 

@@ -51,9 +51,7 @@ def _signature(secret: str, purpose: str, payload: str) -> str:
     return base64.b32encode(digest.digest()[:SIGNATURE_BYTES]).decode().rstrip("=").lower()
 
 
-def sign(
-    secret: str, purpose: str, *values: str | int, expires_at: datetime | None = None
-) -> str:
+def sign(secret: str, purpose: str, *values: str | int, expires_at: datetime | None = None) -> str:
     """Make a token binding ``values`` to ``purpose``, optionally valid until ``expires_at``."""
     parts = [str(v).lower() for v in values]
     if not all(VALUE.fullmatch(p) for p in parts):

@@ -7,7 +7,9 @@ import mailbox
 from datetime import timedelta
 from pathlib import Path
 
+from smtp_sink import free_port, smtp_sink
 from sqlmodel import select
+from test_outbox import mail
 
 from mailhub import config
 from mailhub.clock import FrozenClock
@@ -16,8 +18,6 @@ from mailhub.models import OutboundMessage
 from mailhub.outbound import outbox
 from mailhub.outbound.outbox import Outgoing
 from mailhub.outbound.sender import Sender
-from smtp_sink import free_port, smtp_sink
-from test_outbox import mail
 
 
 def smtp_context(ctx: Context, port: int, **outbound: object) -> Context:
@@ -97,7 +97,7 @@ def test_unreachable_relay_retries(ctx: Context, clock: FrozenClock) -> None:
     assert (state, attempts) == ("queued", 1)
     assert "unreachable" in (error or "")
     # Once a server listens there, the retry gets through.
-    with smtp_sink() as (handler, port):
+    with smtp_sink() as (_handler, port):
         clock.advance(timedelta(minutes=1))
         sender = Sender(smtp_context(ctx, port))
         try:

@@ -65,7 +65,7 @@ def test_expiry_is_enforced() -> None:
 
 def test_expiry_cannot_be_extended_by_editing() -> None:
     token = tokens.sign(SECRET, "confirm", 7, expires_at=NOW)
-    value, expiry, signature = token.split(".")
+    value, _expiry, signature = token.split(".")
     longer = f"{value}.zzzzzzz.{signature}"
     with pytest.raises(tokens.TokenError):
         tokens.verify(SECRET, "confirm", longer, now=NOW + timedelta(days=1))

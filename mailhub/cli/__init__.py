@@ -16,7 +16,10 @@ from mailhub.config import DEFAULT_SECRET
 
 app = typer.Typer(
     cls=MailhubGroup,
-    help="mailhub: moderated e-mail discussions, digests and newsletters for communities of practice.",
+    help=(
+        "mailhub: moderated e-mail discussions, digests and newsletters "
+        "for communities of practice."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,

@@ -9,8 +9,8 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import OperationalError
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from mailhub import config

@@ -113,7 +113,9 @@ class Sender:
                 if outcome.permanent or mail.attempts >= self.settings.max_attempts:
                     outbox.mark_failed(connection, mail.id, outcome.error)
                     report.failed += 1
-                    log.warning("outbox #%s failed for %s: %s", mail.id, mail.recipient, outcome.error)
+                    log.warning(
+                        "outbox #%s failed for %s: %s", mail.id, mail.recipient, outcome.error
+                    )
                 else:
                     at = now + backoff(self.settings, mail.attempts)
                     outbox.mark_retry(connection, mail.id, outcome.error, at)

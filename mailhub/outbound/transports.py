@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
-import socket
 import ssl
 import threading
 import time
@@ -143,7 +142,7 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             self._reset_after(exc.smtp_code)
             return _response_delivery(exc.smtp_code, exc.smtp_error)
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             where = f"{self.settings.host}:{self.settings.port}"
             return temporary(f"relay {where} unreachable: {exc or type(exc).__name__}")

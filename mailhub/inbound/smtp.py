@@ -1,0 +1,166 @@
+"""The SMTP/LMTP front end: refuse what is not ours at RCPT, answer 250 only after commit.
+
+One handler with two hooks (RCPT and DATA). Status lines are named constants. The raw bytes
+and envelope go to the spool through a group committer; a store that cannot commit answers
+451 so the sending server retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from typing import Any
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mailhub.addresses import AddressBook
+from mailhub.context import Context
+from mailhub.inbound.spool import Arrival, GroupCommitter
+
+log = logging.getLogger("mailhub.smtp")
+
+S250_OK = "250 2.1.5 OK"
+S250_ACCEPTED = "250 2.0.0 Message accepted for delivery"
+S550_NO_SUCH_ADDRESS = "550 5.1.1 {address}: no such list address here"
+S550_RELAY_DENIED = "550 5.7.1 {address}: relay access denied"
+S452_TOO_MANY = "452 4.5.3 Too many recipients"
+S451_TRY_LATER = "451 4.3.0 Temporary failure storing the message; try again later"
+S552_TOO_BIG = "552 5.3.4 Message too big for this system"
+S554_NO_RECIPIENTS = "554 5.5.1 No valid recipients"
+ADDRESS_BOOK_TTL = 10.0
+
+
+class AddressCache:
+    """The address book, reloaded from the store every few seconds and after a miss."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._book: AddressBook | None = None
+        self._loaded = 0.0
+
+    def _load(self) -> AddressBook:
+        with self.ctx.session() as session:
+            return self.ctx.address_book(session)
+
+    async def book(self, *, fresh: bool = False) -> AddressBook:
+        age = time.monotonic() - self._loaded
+        if self._book is None or age > ADDRESS_BOOK_TTL or (fresh and age > 1.0):
+            self._book = await asyncio.to_thread(self._load)
+            self._loaded = time.monotonic()
+        return self._book
+
+
+class InboundHandler:
+    """RCPT: only this instance's addresses. DATA: commit to the spool, then answer."""
+
+    def __init__(self, ctx: Context, committer: GroupCommitter, source: str = "smtp") -> None:
+        self.ctx = ctx
+        self.committer = committer
+        self.source = source
+        self.addresses = AddressCache(ctx)
+        self.max_recipients = ctx.settings.smtp.max_recipients
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return S452_TOO_MANY
+        book = await self.addresses.book()
+        if book.resolve(address) is None:
+            book = await self.addresses.book(fresh=True)
+        if book.resolve(address) is None:
+            domain = address.rpartition("@")[2].lower()
+            template = S550_NO_SUCH_ADDRESS if domain == book.domain else S550_RELAY_DENIED
+            log.info("refused rcpt %s from %s", address, envelope.mail_from)
+            return template.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return S250_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if not envelope.rcpt_tos:
+            return S554_NO_RECIPIENTS
+        raw = envelope.original_content or b""
+        arrival = Arrival(
+            source=self.source,
+            raw=raw,
+            mail_from=envelope.mail_from or "",
+            rcpt_to=list(envelope.rcpt_tos),
+        )
+        try:
+            spool_id = await asyncio.wrap_future(self.committer.submit(arrival))
+        except Exception as exc:
+            log.error("spool commit failed: %s", exc)
+            return self._per_recipient(server, envelope, S451_TRY_LATER)
+        log.info(
+            "spooled #%s from %s to %s (%d bytes)",
+            spool_id,
+            arrival.mail_from,
+            ",".join(arrival.rcpt_to),
+            len(raw),
+        )
+        return self._per_recipient(server, envelope, f"{S250_ACCEPTED} (#{spool_id})")
+
+    @staticmethod
+    def _per_recipient(server: SMTP, envelope: Envelope, status: str) -> str:
+        """LMTP answers DATA once per accepted recipient; SMTP once."""
+        if isinstance(server, LMTP):
+            return "\r\n".join(status for _ in envelope.rcpt_tos)
+        return status
+
+
+class _EnhancedCodes:
+    """aiosmtpd's own size refusals, given the enhanced status code RFC 3463 asks for."""
+
+    async def push(self, status: Any) -> None:
+        text = status.decode() if isinstance(status, bytes) else status
+        if text.startswith("552 Error"):
+            text = S552_TOO_BIG
+        await super().push(text)  # type: ignore[misc]
+
+
+class MailhubSMTP(_EnhancedCodes, SMTP):
+    pass
+
+
+class MailhubLMTP(_EnhancedCodes, LMTP):
+    pass
+
+
+def tls_context(ctx: Context) -> ssl.SSLContext | None:
+    smtp = ctx.settings.smtp
+    if not smtp.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(smtp.tls_cert), str(smtp.tls_key) if smtp.tls_key else None)
+    return context
+
+
+async def start_listener(
+    ctx: Context, committer: GroupCommitter, *, host: str | None = None, port: int | None = None
+) -> asyncio.Server:
+    """Listen on the configured address; returns the server (close it to stop intake)."""
+    settings = ctx.settings.smtp
+    handler = InboundHandler(ctx, committer, "lmtp" if settings.lmtp else "smtp")
+    protocol = MailhubLMTP if settings.lmtp else MailhubSMTP
+    tls = tls_context(ctx)
+    loop = asyncio.get_running_loop()
+
+    def factory() -> SMTP:
+        return protocol(
+            handler,
+            data_size_limit=ctx.settings.inbound.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=ctx.settings.instance.domain,
+            ident="mailhub ESMTP",
+            timeout=settings.timeout_seconds,
+            tls_context=tls,
+            require_starttls=False,
+        )
+
+    return await loop.create_server(
+        factory, host=host or settings.host, port=settings.port if port is None else port
+    )
