@@ -1,20 +1,58 @@
-"""`mailhub serve`: one asyncio process running the parts of the service.
+"""`mailhub serve`: one process running the parts of the service.
 
-SIGTERM and SIGINT stop intake, let work in flight finish, and exit 0.
+The SMTP listener and the sender share an asyncio loop; the spool worker runs in its own
+process so that parsing never competes with accepting mail for the same core. SIGTERM and
+SIGINT stop intake, let work in flight finish, and exit 0; a restart picks up the spool and
+the outbox where they were.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import multiprocessing
 import signal
+import threading
+from multiprocessing.synchronize import Event as ProcessEvent
 
+from mailhub.config import Settings
 from mailhub.context import Context
+from mailhub.inbound import pipeline
+from mailhub.inbound.smtp import start_listener
+from mailhub.inbound.spool import GroupCommitter
 from mailhub.outbound.sender import Sender
 
 log = logging.getLogger("mailhub.service")
 IDLE_SECONDS = 1.0
+WORKER_IDLE_SECONDS = 0.05
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    )
+    # aiosmtpd logs every protocol line at INFO; one line per message is ours to write.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+def worker_loop(ctx: Context, stop: threading.Event | ProcessEvent) -> None:
+    """Process the spool until told to stop; finish the batch in hand first."""
+    while not stop.is_set():
+        batch = pipeline.process_batch(ctx)
+        if not batch.outcomes:
+            stop.wait(WORKER_IDLE_SECONDS)
+
+
+def worker_process(settings: Settings, stop: ProcessEvent) -> None:
+    """Entry point of the worker process."""
+    configure_logging()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ctx = Context.from_settings(settings)
+    try:
+        worker_loop(ctx, stop)
+    finally:
+        ctx.engine.dispose()
 
 
 async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
@@ -26,8 +64,10 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
             if report.handled:
                 log.info("sent=%s retry=%s failed=%s", report.sent, report.retried, report.failed)
                 continue
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+            except TimeoutError:
+                pass
     finally:
         sender.close()
 
@@ -37,17 +77,36 @@ async def serve(ctx: Context, *, smtp: bool = True, send: bool = True, work: boo
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = []
-    if send:
-        tasks.append(asyncio.create_task(sender_loop(ctx, stop), name="sender"))
-    log.info("mailhub serving (send=%s)", send)
-    print(f"mailhub serving; outbox: {ctx.settings.outbound.mode}; stop with Ctrl-C", flush=True)
+    committer = GroupCommitter(ctx.engine, ctx.clock)
+    server = await start_listener(ctx, committer) if smtp else None
+    worker_stop = multiprocessing.get_context("spawn").Event()
+    worker = None
+    if work:
+        worker = multiprocessing.get_context("spawn").Process(
+            target=worker_process, args=(ctx.settings, worker_stop), name="mailhub-worker"
+        )
+        worker.start()
+    tasks = [asyncio.create_task(sender_loop(ctx, stop), name="sender")] if send else []
+    where = f"{ctx.settings.smtp.host}:{ctx.settings.smtp.port}" if smtp else "off"
+    print(
+        f"mailhub serving: smtp {where}, worker {'on' if work else 'off'}, "
+        f"outbox {ctx.settings.outbound.mode if send else 'off'}; stop with Ctrl-C",
+        flush=True,
+    )
     await stop.wait()
-    log.info("stopping")
+    log.info("stopping: closing intake")
+    if server is not None:
+        server.close()
+        await server.wait_closed()
+    await asyncio.to_thread(committer.close)
+    worker_stop.set()
+    if worker is not None:
+        await asyncio.to_thread(worker.join, 60)
     await asyncio.gather(*tasks)
+    log.info("stopped")
     return 0
 
 
 def run_service(ctx: Context, *, smtp: bool = True, send: bool = True, work: bool = True) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     return asyncio.run(serve(ctx, smtp=smtp, send=send, work=work))
