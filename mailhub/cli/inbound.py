@@ -1,0 +1,175 @@
+"""`mailhub ingest` and `mailhub inbound`: the spool as an admin sees it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from sqlmodel import col, select
+
+from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
+from mailhub.clock import parse_iso
+from mailhub.errors import InvalidInput, NotFound
+from mailhub.inbound import pipeline, spool
+from mailhub.inbound.pipe import EX_OK, ingest
+from mailhub.models import InboundMessage, InboundState
+
+inbound_app = make_app("The inbound spool: list, show, retry, process.")
+
+
+def inbound_record(row: InboundMessage) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "source": row.source,
+        "source_ref": row.source_ref,
+        "mail_from": row.mail_from,
+        "rcpt_to": list(row.rcpt_to),
+        "message_id": row.message_id,
+        "class": row.msg_class,
+        "state": row.state,
+        "reason": row.error,
+        "post_id": row.post_id,
+        "size": row.size,
+        "sha256": row.sha256,
+        "attempts": row.attempts,
+        "received_at": row.received_at,
+        "processed_at": row.processed_at,
+    }
+
+
+@inbound_app.command("list")
+def list_(
+    ctx: typer.Context,
+    state: InboundState | None = typer.Option(None, help="Only rows in this state."),
+    msg_class: str | None = typer.Option(
+        None, "--class", help="Only this class (post, bounce, ...)."
+    ),
+    source: str | None = typer.Option(None, help="Only this source: smtp, lmtp, imap, pipe, mbox."),
+    sender: str | None = typer.Option(None, help="Only this envelope sender."),
+    since: str | None = typer.Option(None, help="Only rows received at or after this ISO time."),
+    limit: int = typer.Option(50, min=1, help="At most this many rows, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List spooled messages, newest first."""
+    query = select(InboundMessage).order_by(col(InboundMessage.id).desc()).limit(limit)
+    if state:
+        query = query.where(InboundMessage.state == state.value)
+    if msg_class:
+        query = query.where(InboundMessage.msg_class == msg_class)
+    if source:
+        query = query.where(InboundMessage.source == source)
+    if sender:
+        query = query.where(InboundMessage.mail_from == sender)
+    if since:
+        try:
+            query = query.where(InboundMessage.received_at >= parse_iso(since))
+        except ValueError:
+            raise InvalidInput(
+                f"--since {since!r}: expected an ISO time such as 2026-03-01T08:00"
+            ) from None
+    with instance(ctx).session() as session:
+        records = [inbound_record(r) for r in session.exec(query)]
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        ("id", "source", "from", "message-id", "class", "state", "reason"),
+        (
+            (
+                r["id"],
+                r["source"],
+                r["mail_from"],
+                (r["message_id"] or "")[:40],
+                r["class"],
+                r["state"],
+                (r["reason"] or "")[:60],
+            )
+            for r in records
+        ),
+    )
+
+
+@inbound_app.command("show")
+def show(
+    ctx: typer.Context,
+    row_id: int = typer.Argument(..., help="Spool row id."),
+    raw: bool = typer.Option(False, "--raw", help="Print the message as it arrived."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one spooled message: envelope, class, state, reason."""
+    with instance(ctx).session() as session:
+        row = session.get(InboundMessage, row_id)
+        if row is None:
+            raise NotFound(f"no spooled message {row_id}")
+        record = inbound_record(row)
+        body = row.raw
+    if as_json:
+        print_json({**record, "raw": body.decode(errors="replace") if raw else None})
+        return
+    print_record(record)
+    if raw:
+        out.print()
+        out.print(body.decode(errors="replace"), markup=False)
+
+
+@inbound_app.command("retry")
+def retry(
+    ctx: typer.Context,
+    row_ids: list[int] | None = typer.Argument(None, help="Spool row ids."),
+    all_quarantined: bool = typer.Option(False, "--all", help="Every quarantined or failed row."),
+) -> None:
+    """Process quarantined or failed messages again (after a fix)."""
+    app = instance(ctx)
+    if not row_ids and not all_quarantined:
+        raise InvalidInput("give row ids, or --all for every quarantined and failed row")
+    with app.session() as session:
+        query = select(InboundMessage.id).where(
+            col(InboundMessage.state).in_(
+                [InboundState.QUARANTINED.value, InboundState.FAILED.value]
+            )
+        )
+        if row_ids:
+            query = query.where(col(InboundMessage.id).in_(row_ids))
+        ids = list(session.exec(query))
+        spool.release(session.connection(), ids)
+    batch = pipeline.drain(app)
+    done = [o for i, o in batch.outcomes.items() if i in ids]
+    out.print(f"requeued {len(ids)} message(s); processed {len(done)}")
+    for row_id in ids:
+        outcome = batch.outcomes.get(row_id)
+        if outcome:
+            out.print(
+                f"#{row_id}: {outcome.state} {outcome.msg_class or ''} ({outcome.reason})",
+                markup=False,
+            )
+
+
+@inbound_app.command("process")
+def process(ctx: typer.Context) -> None:
+    """Process everything waiting in the spool now, then exit (the service does this itself)."""
+    batch = pipeline.drain(instance(ctx))
+    states: dict[str, int] = {}
+    for outcome in batch.outcomes.values():
+        key = outcome.msg_class or outcome.state
+        states[key] = states.get(key, 0) + 1
+    out.print(", ".join(f"{k}: {v}" for k, v in sorted(states.items())) or "nothing to process")
+
+
+def ingest_command(
+    ctx: typer.Context,
+    recipient: list[str] = typer.Option(
+        ..., "--recipient", "-r", help="Envelope recipient; repeat for several."
+    ),
+    sender: str = typer.Option("", "--sender", "-f", help="Envelope sender (return path)."),
+) -> None:
+    """Read one message on stdin (for an MTA pipe transport) and commit it to the spool.
+
+    Exit 0 once committed, 75 on a temporary failure, 67 for an unknown recipient,
+    65 for unusable input; the reason is one line on stderr."""
+    app = instance(ctx)
+    raw = sys.stdin.buffer.read()
+    result = ingest(app, raw, recipient, sender)
+    if result.code != EX_OK:
+        err.print(f"mailhub ingest: {result.message}", markup=False)
+    raise typer.Exit(result.code)
