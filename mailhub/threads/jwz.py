@@ -19,9 +19,11 @@ Message-IDs are kept bare (no angle brackets) and compared exactly.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -169,17 +171,14 @@ def _arrival_order(messages: Iterable[ThreadMessage]) -> list[ThreadMessage]:
         if not message.message_id:
             raise ValueError("every message needs a Message-ID (use a fallback id)")
         unique.setdefault(message.message_id, message)
-    keyed = [(_timestamp(m.date), mid, m) for mid, m in unique.items()]
-    keyed.sort(key=lambda item: (item[0], item[1]))
+    # (time, id) pairs are unique, so sorting never compares the messages themselves.
+    keyed = sorted([(_timestamp(m.date), mid, m) for mid, m in unique.items()])
     return [item[2] for item in keyed]
 
 
 def _clean_references(message: ThreadMessage) -> list[str]:
-    """The message's references, safe to link: no self reference, repeat or empty id."""
-    refs = message.references
-    if message.message_id in refs or "" in refs or len(set(refs)) != len(refs):
-        return _unique_keep_last(refs, message.message_id)
-    return refs
+    """The message's references without self references, empty ids or repeats."""
+    return _unique_keep_last(message.references, message.message_id)
 
 
 def _is_ancestor_or_self(node: ThreadNode, of: ThreadNode | None) -> bool:
@@ -193,28 +192,57 @@ def _is_ancestor_or_self(node: ThreadNode, of: ThreadNode | None) -> bool:
 
 def _link_tables(
     ordered: list[ThreadMessage],
-) -> tuple[dict[str, ThreadNode], list[list[str]]]:
-    """Make a node per message and link each to its own parent (the last reference)."""
+) -> tuple[dict[str, ThreadNode], dict[str, list[str]]]:
+    """Make a node per message and link each to its own parent (the last reference).
+
+    Returns the id table and each message's cleaned references, in date order. Only
+    references with a self reference or an empty id are cleaned: repeats can do no harm,
+    as the loop checks already refuse them.
+    """
     table = {m.message_id: ThreadNode(m.message_id, m, [], None) for m in ordered}
-    all_refs = [_clean_references(message) for message in ordered]
+    refs_of = {
+        m.message_id: _clean_references(m)
+        if m.message_id in m.references or "" in m.references
+        else m.references
+        for m in ordered
+    }
     # Latest first: where replies refer to each other in a loop, the earliest message
-    # is the one whose link gets dropped, so it heads the thread.
-    for message, refs in zip(reversed(ordered), reversed(all_refs), strict=True):
+    # is the one whose link gets dropped, so it heads the thread. It also leaves every
+    # children list in reverse date order, so sorting it later is a mere reversal.
+    for message_id, refs in reversed(refs_of.items()):
         if not refs:
             continue
-        node = table[message.message_id]
+        node = table[message_id]
         parent = table.get(refs[-1])
         if parent is None:
             parent = table[refs[-1]] = ThreadNode(refs[-1], None, [], None)
         if not _is_ancestor_or_self(node, parent):
             parent.children.append(node)
             node.parent = parent
-    return table, all_refs
+    return table, refs_of
 
 
-def _link_reference_chains(table: dict[str, ThreadNode], all_refs: list[list[str]]) -> None:
-    """Link consecutive references as parent and child where nothing is known yet."""
-    for refs in all_refs:
+def _link_reference_chains(
+    table: dict[str, ThreadNode], refs_of: dict[str, list[str]]
+) -> list[ThreadNode]:
+    """Link consecutive references as parent and child where nothing is known yet.
+
+    Returns the nodes that gained children here, whose children need a real sort.
+    """
+    gained = []
+    for refs in refs_of.values():
+        inherited = len(refs) - 1
+        if inherited < 1:
+            continue
+        parent_refs = refs_of.get(refs[-1])
+        if (
+            parent_refs is not None
+            and len(parent_refs) >= inherited
+            and parent_refs[len(parent_refs) - inherited :] == refs[:-1]
+        ):
+            # The usual reply copies its parent's References and adds the parent's
+            # id: every link its chain implies was already tried for the parent.
+            continue
         prev = None
         for ref in refs:
             node = table.get(ref)
@@ -223,16 +251,22 @@ def _link_reference_chains(table: dict[str, ThreadNode], all_refs: list[list[str
             if prev is not None and node.parent is None and not _is_ancestor_or_self(node, prev):
                 prev.children.append(node)
                 node.parent = prev
+                gained.append(prev)
             prev = node
+    return gained
 
 
-def _prune(table: dict[str, ThreadNode]) -> list[ThreadNode]:
-    """Drop empty placeholders and promote their children; return the roots."""
+def _prune(table: dict[str, ThreadNode], gained: list[ThreadNode]) -> list[ThreadNode]:
+    """Drop empty placeholders and promote their children; return the roots.
+
+    Nodes that gain children here are added to ``gained``.
+    """
     placeholders = [node for node in table.values() if node.message is None]
     for node in placeholders:
         parent = node.parent
         if parent is None:
             continue
+        gained.append(parent)
         parent.children.remove(node)
         for child in node.children:
             child.parent = parent
@@ -260,20 +294,40 @@ def _first_message(node: ThreadNode) -> ThreadMessage:
     return node.message
 
 
-class _Sorter:
-    """Sort keys for nodes: date then Message-ID, placeholders by their earliest child."""
+def _order_key(node: ThreadNode) -> tuple[float, str, str]:
+    """Date, then Message-ID; a placeholder sorts by its earliest child, then its own id."""
+    first = _first_message(node)
+    return _timestamp(first.date), first.message_id, "" if node.message else node.message_id
 
-    def __init__(self, ordered: list[ThreadMessage]) -> None:
-        self.rank = {m.message_id: rank for rank, m in enumerate(ordered)}
 
-    def key(self, node: ThreadNode) -> tuple[int, str]:
-        if node.message is not None:
-            return self.rank[node.message_id], ""
-        return self.rank[_first_message(node).message_id], node.message_id
+def _sort_nodes(nodes: list[ThreadNode]) -> None:
+    if len(nodes) > 1:
+        nodes.sort(key=_order_key)
 
-    def sort(self, nodes: list[ThreadNode]) -> None:
-        if len(nodes) > 1:
-            nodes.sort(key=self.key)
+
+def _sort_children(table: dict[str, ThreadNode], gained: list[ThreadNode]) -> None:
+    """Put every children list in date order; most were built in reverse date order."""
+    for node in table.values():
+        if len(node.children) > 1:
+            node.children.reverse()
+    for node in gained:
+        _sort_nodes(node.children)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause cyclic garbage collection while building many linked nodes.
+
+    Parent and child links make every node part of a cycle, so the collector keeps
+    rescanning the growing tree during the build and finds nothing to free.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def build_threads(
@@ -287,17 +341,15 @@ def build_threads(
     With ``group_by_subject``, roots whose normalised subjects match are gathered as the
     algorithm's step 5 does; ``list_tags`` are ignored when comparing subjects.
     """
-    ordered = _arrival_order(messages)
-    table, all_refs = _link_tables(ordered)
-    _link_reference_chains(table, all_refs)
-    roots = _prune(table)
-    sorter = _Sorter(ordered)
-    for node in table.values():
-        sorter.sort(node.children)
-    sorter.sort(roots)
-    if group_by_subject:
-        roots = _group_by_subject(roots, sorter, tuple(list_tags))
-    return roots
+    with _collector_paused():
+        table, refs_of = _link_tables(_arrival_order(messages))
+        gained = _link_reference_chains(table, refs_of)
+        roots = _prune(table, gained)
+        _sort_children(table, gained)
+        _sort_nodes(roots)
+        if group_by_subject:
+            roots = _group_by_subject(roots, tuple(list_tags))
+        return roots
 
 
 class _SubjectKeys:
@@ -305,14 +357,22 @@ class _SubjectKeys:
 
     def __init__(self, list_tags: tuple[str, ...]) -> None:
         self.list_tags = list_tags
-        self.keys: dict[str, tuple[str, bool]] = {}
+        self.keys: dict[str, str] = {}
+        self.replies: dict[str, bool] = {}
 
-    def of(self, node: ThreadNode) -> tuple[str, bool]:
+    def key(self, node: ThreadNode) -> str:
         subject = _first_message(node).subject
         found = self.keys.get(subject)
         if found is None:
-            normal = normalise_subject(subject, self.list_tags)
-            found = self.keys[subject] = (normal, is_reply_subject(subject))
+            found = self.keys[subject] = normalise_subject(subject, self.list_tags)
+        return found
+
+    def is_reply(self, node: ThreadNode) -> bool:
+        """Only asked when two roots share a key, so computed on demand."""
+        subject = _first_message(node).subject
+        found = self.replies.get(subject)
+        if found is None:
+            found = self.replies[subject] = is_reply_subject(subject)
         return found
 
 
@@ -322,20 +382,18 @@ def _adopt(parent: ThreadNode, child: ThreadNode) -> None:
     child.parent = parent
 
 
-def _group_by_subject(
-    roots: list[ThreadNode], sorter: _Sorter, list_tags: tuple[str, ...]
-) -> list[ThreadNode]:
+def _group_by_subject(roots: list[ThreadNode], list_tags: tuple[str, ...]) -> list[ThreadNode]:
     """Gather roots with the same subject: below a placeholder, or a reply below its original."""
     subjects = _SubjectKeys(list_tags)
     best: dict[str, ThreadNode] = {}
     for root in roots:
-        key, is_reply = subjects.of(root)
+        key = subjects.key(root)
         if not key:
             continue
         held = best.get(key)
         if held is None or (
             held.message is not None
-            and (root.message is None or (subjects.of(held)[1] and not is_reply))
+            and (root.message is None or (subjects.is_reply(held) and not subjects.is_reply(root)))
         ):
             best[key] = root
     changed: dict[int, ThreadNode] = {}
@@ -343,7 +401,7 @@ def _group_by_subject(
     for root in roots:
         if root.parent is not None:
             continue
-        key, is_reply = subjects.of(root)
+        key = subjects.key(root)
         target = best.get(key) if key else None
         if target is None or target is root:
             continue
@@ -351,7 +409,7 @@ def _group_by_subject(
             for child in root.children:
                 _adopt(target, child)
             root.children = []
-        elif target.message is None or (is_reply and not subjects.of(target)[1]):
+        elif target.message is None or (subjects.is_reply(root) and not subjects.is_reply(target)):
             _adopt(target, root)
         else:
             group = best[key] = ThreadNode("", None, [], None)
@@ -361,14 +419,14 @@ def _group_by_subject(
             target = group
         changed[id(target)] = target
     for node in changed.values():
-        sorter.sort(node.children)
+        _sort_nodes(node.children)
     kept = [
         node
         for node in roots
         if node.parent is None and (node.message is not None or node.children)
     ]
     kept.extend(group for group in groups if group.parent is None)
-    sorter.sort(kept)
+    _sort_nodes(kept)
     return kept
 
 

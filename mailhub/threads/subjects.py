@@ -45,6 +45,8 @@ _TRAILING_FWD = re.compile(r"\s*\((?:fwd|fw)\)\s*$")
 
 def _fold(subject: str) -> str:
     """Return the subject with compatibility forms unified and case folded."""
+    if subject.isascii():
+        return subject.casefold()
     return unicodedata.normalize("NFKC", subject).casefold()
 
 
@@ -57,6 +59,22 @@ def _strip_tags(folded: str, list_tags: Iterable[str]) -> str:
     return folded
 
 
+def _prepare(subject: str, list_tags: Iterable[str]) -> str:
+    """Fold the subject, drop the given list tags and collapse whitespace."""
+    folded = _fold(subject)
+    if list_tags:
+        folded = _strip_tags(folded, list_tags)
+    return " ".join(folded.split())
+
+
+def _strip_prefixes(prepared: str) -> str:
+    """Remove every leading prefix and tag at once, and an old-style trailing "(fwd)"."""
+    stripped = _LEADING_NOISE.sub("", prepared)
+    if stripped.endswith(")"):
+        stripped = _TRAILING_FWD.sub("", stripped)
+    return stripped
+
+
 def normalise_subject(subject: str | None, list_tags: Iterable[str] = ()) -> str:
     """Return the comparison key of a subject: no prefixes or tags, folded, spaces collapsed.
 
@@ -65,13 +83,7 @@ def normalise_subject(subject: str | None, list_tags: Iterable[str] = ()) -> str
     """
     if not subject:
         return ""
-    folded = _strip_tags(_fold(subject), list_tags)
-    folded = " ".join(folded.split())
-    while True:
-        stripped = _TRAILING_FWD.sub("", _LEADING_NOISE.sub("", folded))
-        if stripped == folded:
-            return stripped
-        folded = stripped
+    return _strip_prefixes(_prepare(subject, list_tags))
 
 
 _LEADING_TAGS = re.compile(r"^(?:\s*\[[^\[\]]*\])+\s*")
@@ -85,6 +97,5 @@ def is_reply_subject(subject: str | None) -> bool:
     """
     if not subject:
         return False
-    folded = _LEADING_TAGS.sub("", " ".join(_fold(subject).split()))
-    stripped = _LEADING_NOISE.sub("", folded)
-    return stripped != folded or bool(_TRAILING_FWD.search(folded))
+    untagged = _LEADING_TAGS.sub("", _prepare(subject, ()))
+    return _strip_prefixes(untagged) != untagged
