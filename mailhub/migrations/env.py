@@ -1,9 +1,9 @@
 """Alembic environment: runs against the engine mailhub hands over, never a second config."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 from mailhub import models  # noqa: F401  (registers every table on the metadata)
-from sqlmodel import SQLModel
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
