@@ -9,6 +9,7 @@ the outbox where they were.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -64,10 +65,8 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
             if report.handled:
                 log.info("sent=%s retry=%s failed=%s", report.sent, report.retried, report.failed)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
-            except TimeoutError:
-                pass
     finally:
         sender.close()
 

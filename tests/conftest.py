@@ -134,3 +134,11 @@ def run_cli(config_path: Path, ctx: Context) -> Callable[..., Any]:
         )
 
     return run
+
+
+def derive(ctx: Context, **sections: dict[str, Any]) -> Context:
+    """The same instance (store, clock) with some settings sections changed."""
+    data = ctx.settings.model_dump(exclude={"source"})
+    for name, values in sections.items():
+        data[name] = {**data[name], **values}
+    return Context(config.from_mapping(data), ctx.engine, ctx.clock)

@@ -7,11 +7,11 @@ import mailbox
 from datetime import timedelta
 from pathlib import Path
 
+from conftest import derive
 from smtp_sink import free_port, smtp_sink
 from sqlmodel import select
 from test_outbox import mail
 
-from mailhub import config
 from mailhub.clock import FrozenClock
 from mailhub.context import Context
 from mailhub.models import OutboundMessage
@@ -21,14 +21,8 @@ from mailhub.outbound.sender import Sender
 
 
 def smtp_context(ctx: Context, port: int, **outbound: object) -> Context:
-    data = ctx.settings.model_dump(exclude={"source"})
-    data["outbound"] = {
-        **data["outbound"],
-        "mode": "smtp",
-        "relay": {"host": "127.0.0.1", "port": port, "connections": 2, "timeout_seconds": 5},
-        **outbound,
-    }
-    return Context(config.from_mapping(data), ctx.engine, ctx.clock)
+    relay = {"host": "127.0.0.1", "port": port, "connections": 2, "timeout_seconds": 5}
+    return derive(ctx, outbound={"mode": "smtp", "relay": relay, **outbound})
 
 
 def states(ctx: Context) -> dict[str, tuple[str, int, str | None]]:
