@@ -142,3 +142,11 @@ def derive(ctx: Context, **sections: dict[str, Any]) -> Context:
     for name, values in sections.items():
         data[name] = {**data[name], **values}
     return Context(config.from_mapping(data), ctx.engine, ctx.clock)
+
+
+@pytest.fixture
+def sqlite_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[Context]:
+    """An initialised instance on SQLite only, for tests whose subject is not the database."""
+    context = make_context(write_config(tmp_path, f"sqlite:///{tmp_path / 'store.db'}"), clock)
+    yield context
+    context.engine.dispose()
