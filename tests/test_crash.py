@@ -12,12 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+from conftest import make_context, write_config
+from smtp_sink import free_port
 from sqlmodel import select
 
-from conftest import make_context, write_config
 from mailhub.clock import FrozenClock
 from mailhub.models import Post
-from smtp_sink import free_port
 
 TOTAL = 1000
 KILL_AFTER = 300
