@@ -20,7 +20,7 @@ from mailhub.config import Settings
 from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.inbound.smtp import start_listener
-from mailhub.inbound.spool import GroupCommitter
+from mailhub.inbound.spool import make_committer
 from mailhub.outbound.sender import Sender
 
 log = logging.getLogger("mailhub.service")
@@ -76,7 +76,7 @@ async def serve(ctx: Context, *, smtp: bool = True, send: bool = True, work: boo
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    committer = GroupCommitter(ctx.engine, ctx.clock)
+    committer = make_committer(ctx.engine, ctx.clock)
     server = await start_listener(ctx, committer) if smtp else None
     worker_stop = multiprocessing.get_context("spawn").Event()
     worker = None

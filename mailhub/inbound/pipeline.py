@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from mailhub.addresses import AddressBook, Destination, Kind
@@ -34,7 +36,6 @@ from mailhub.models import (
     Community,
     InboundMessage,
     InboundState,
-    Membership,
     Person,
     Post,
     PostStatus,
@@ -89,15 +90,32 @@ def loop_marker(domain: str) -> str:
     return f"mailhub@{domain}"
 
 
-class Pipeline:
-    """Turns claimed spool rows into outcomes inside the caller's session."""
+@dataclass
+class Prepared:
+    """A row after the CPU-bound steps; `outcome` is set when no write beyond the spool is due."""
 
-    def __init__(self, ctx: Context, session: Session) -> None:
+    row: SpoolRow
+    outcome: Outcome | None = None
+    parsed: ParsedMessage | None = None
+    message_id: str = ""
+    community: Community | None = None
+    destination: Destination | None = None
+    body_text: str = ""
+
+
+class Pipeline:
+    """Parses and decides outside any write transaction (`prepare`), then writes (`apply`).
+
+    Keeping the parsing out of the write transaction keeps SQLite's write lock short, so the
+    SMTP front end never waits long to commit what it accepts.
+    """
+
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.session = session
         self.domain = ctx.settings.instance.domain
-        self.book: AddressBook = ctx.address_book(session)
-        self.communities = {c.slug: c for c in session.exec(select(Community))}
+        with ctx.session() as session:
+            self.book: AddressBook = ctx.address_book(session)
+            self.communities = {c.slug: c for c in session.exec(select(Community))}
         self.list_ids = [list_id(c, self.domain) for c in self.communities.values()]
         self.attachment_root = ctx.settings.data_dir / "attachments"
 
@@ -114,111 +132,171 @@ class Pipeline:
                     return found
         return None
 
-    def process(self, row: SpoolRow) -> Outcome:
+    def prepare(self, row: SpoolRow) -> Prepared:
+        """Parse, find the destination, classify and trim; touches no table."""
         try:
             parsed = parse_message(row.raw)
         except UnparseableMessage as exc:
-            return Outcome(InboundState.QUARANTINED.value, None, f"cannot be parsed: {exc}")
+            reason = f"cannot be parsed: {exc}"
+            return Prepared(row, Outcome(InboundState.QUARANTINED.value, None, reason))
         message_id = parsed.message_id or derive_message_id(row.raw, self.domain)
         destination = self.destination(row, parsed)
         if destination is None:
             reason = "no recipient address of this instance in the envelope or headers"
-            return Outcome(InboundState.QUARANTINED.value, None, reason, message_id)
+            outcome = Outcome(InboundState.QUARANTINED.value, None, reason, message_id)
+            return Prepared(row, outcome)
         community = self.communities[destination.community]
-        found = classify(
-            parsed, our_list_ids=self.list_ids, our_loop_marker=loop_marker(self.domain)
-        )
+        marker = loop_marker(self.domain)
+        found = classify(parsed, our_list_ids=self.list_ids, our_loop_marker=marker)
         kind = "bounce" if destination.kind is Kind.BOUNCE else found.kind
         done = InboundState.DONE.value
         if kind in NOT_FOR_PEOPLE:
-            return Outcome(done, kind, found.reason, message_id, community.id)
+            return Prepared(row, Outcome(done, kind, found.reason, message_id, community.id))
         if destination.kind in DEFERRED_CLASSES:
             msg_class = DEFERRED_CLASSES[destination.kind]
-            return Outcome(done, msg_class, f"{msg_class} stored", message_id, community.id)
-        return self.post(row, parsed, message_id, community, destination)
+            outcome = Outcome(done, msg_class, f"{msg_class} stored", message_id, community.id)
+            return Prepared(row, outcome)
+        for item in parsed.attachments:
+            attachments.save(self.attachment_root, item.sha256, item.data)
+        trimmed = trim_reply(parsed.text).text
+        return Prepared(row, None, parsed, message_id, community, destination, trimmed)
 
-    def post(
-        self,
-        row: SpoolRow,
-        parsed: ParsedMessage,
-        message_id: str,
-        community: Community,
-        destination: Destination,
-    ) -> Outcome:
-        """Store a post (held for moderation); one Message-ID in one community is one post."""
+    def apply(self, session: Session, batch: list[Prepared]) -> dict[int, Outcome]:
+        """Write what `prepare` decided, set-wise: a handful of statements per batch."""
+        outcomes = {p.row.id: p.outcome for p in batch if p.outcome is not None}
+        posts = [p for p in batch if p.outcome is None]
+        if posts:
+            outcomes.update(self.store_posts(session, posts))
+        return outcomes
+
+    def store_posts(self, session: Session, batch: list[Prepared]) -> dict[int, Outcome]:
+        """Store posts (held for moderation); one Message-ID in one community is one post."""
+        connection = session.connection()
         done = InboundState.DONE.value
-        existing = self.session.exec(
-            select(Post.id).where(Post.community_id == community.id, Post.message_id == message_id)
-        ).first()
-        if existing is not None:
-            reason = f"duplicate of post #{existing}"
-            return Outcome(done, "duplicate", reason, message_id, community.id, existing)
-        person, membership = self.sender(community, parsed.from_address)
-        trimmed = trim_reply(parsed.text)
+        existing = _existing_posts(connection, {_post_key(p) for p in batch})
+        people = _people(connection, {p.parsed.from_address for p in batch if p.parsed})
+        fresh: dict[tuple[int, str], tuple[Prepared, dict[str, Any]]] = {}
+        repeats: list[Prepared] = []
+        for item in batch:
+            key = _post_key(item)
+            if key in existing or key in fresh:
+                repeats.append(item)
+            else:
+                fresh[key] = (item, self.post_row(item, people))
+        outcomes: dict[int, Outcome] = {}
+        rows = [values for _, values in fresh.values()]
+        ids = _insert_returning_ids(connection, POSTS, rows) if rows else []
+        for (key, (item, values)), post_id in zip(fresh.items(), ids, strict=True):
+            existing[key] = post_id
+            concerns = self.record_attachments(connection, post_id, item)
+            reason = "; ".join([values["reason"], *concerns])
+            if concerns:
+                connection.execute(update(POSTS).where(POSTS.c.id == post_id).values(reason=reason))
+            outcomes[item.row.id] = Outcome(done, "post", reason, key[1], key[0], post_id)
+        for item in repeats:
+            key = _post_key(item)
+            reason = f"duplicate of post #{existing[key]}"
+            outcomes[item.row.id] = Outcome(
+                done, "duplicate", reason, key[1], key[0], existing[key]
+            )
+        return outcomes
+
+    def post_row(self, item: Prepared, people: dict[str, tuple[int, str]]) -> dict[str, Any]:
+        parsed, community = item.parsed, item.community
+        assert parsed is not None and community is not None and item.destination is not None
+        person = people.get(parsed.from_address or "")
         reasons = ["awaiting moderation"]
         if person is None:
             reasons.append(f"sender {parsed.from_address or '(none)'} is not a member")
-        now = self.ctx.now()
-        post = Post(
-            community_id=community.id,
-            inbound_id=row.id,
-            person_id=person.id if person else None,
-            message_id=message_id,
-            in_reply_to=parsed.in_reply_to[-1] if parsed.in_reply_to else None,
-            references=list(parsed.references),
-            kind="reply" if destination.kind is Kind.REPLY else "post",
-            author_email=parsed.from_address or row.mail_from,
-            author_name=parsed.from_name or (person.name if person else ""),
-            subject=parsed.subject,
-            status=PostStatus.HELD.value,
-            body_text=trimmed.text,
-            full_text=parsed.text,
-            html=parsed.html,
-            sent_at=parsed.date,
-            received_at=now,
-        )
-        self.session.add(post)
-        self.session.flush()
-        reasons.extend(self.keep_attachments(post, parsed))
-        post.reason = "; ".join(reasons)
-        _ = membership
-        return Outcome(done, "post", post.reason, message_id, community.id, post.id)
+        return {
+            "community_id": community.id,
+            "inbound_id": item.row.id,
+            "person_id": person[0] if person else None,
+            "message_id": item.message_id,
+            "in_reply_to": parsed.in_reply_to[-1] if parsed.in_reply_to else None,
+            "references": list(parsed.references),
+            "kind": "reply" if item.destination.kind is Kind.REPLY else "post",
+            "author_email": parsed.from_address or item.row.mail_from,
+            "author_name": parsed.from_name or (person[1] if person else ""),
+            "subject": parsed.subject,
+            "status": PostStatus.HELD.value,
+            "reason": "; ".join(reasons),
+            "body_text": item.body_text,
+            "full_text": parsed.text,
+            "html": parsed.html,
+            "sent_at": _naive(parsed.date),
+            "received_at": _naive(self.ctx.now()),
+        }
 
-    def sender(
-        self, community: Community, address: str | None
-    ) -> tuple[Person | None, Membership | None]:
-        if not address:
-            return None, None
-        person = self.session.exec(select(Person).where(Person.email == address.lower())).first()
-        if person is None:
-            return None, None
-        membership = self.session.exec(
-            select(Membership).where(
-                Membership.community_id == community.id, Membership.person_id == person.id
-            )
-        ).first()
-        return person, membership
-
-    def keep_attachments(self, post: Post, parsed: ParsedMessage) -> list[str]:
-        """Store each attachment by content; return the reasons a moderator should look."""
+    def record_attachments(self, connection: Connection, post_id: int, item: Prepared) -> list[str]:
+        """List each (already stored) attachment; return the reasons a moderator should look."""
+        assert item.parsed is not None
         concerns = []
-        for item in parsed.attachments:
-            attachments.save(self.attachment_root, item.sha256, item.data)
-            self.session.add(
-                Attachment(
-                    post_id=post.id,
-                    filename=item.filename or "attachment",
-                    content_type=item.content_type,
-                    size=len(item.data),
-                    sha256=item.sha256,
-                )
+        rows = []
+        for part in item.parsed.attachments:
+            rows.append(
+                {
+                    "post_id": post_id,
+                    "filename": part.filename or "attachment",
+                    "content_type": part.content_type,
+                    "size": len(part.data),
+                    "sha256": part.sha256,
+                }
             )
             concern = attachments.refusal(
-                self.ctx.settings.inbound, item.filename, item.content_type, len(item.data)
+                self.ctx.settings.inbound, part.filename, part.content_type, len(part.data)
             )
             if concern:
                 concerns.append(concern)
+        if rows:
+            connection.execute(insert(ATTACHMENTS), rows)
         return concerns
+
+
+POSTS = Post.__table__
+ATTACHMENTS = Attachment.__table__
+PEOPLE = Person.__table__
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _post_key(item: Prepared) -> tuple[int, str]:
+    assert item.community is not None and item.community.id is not None
+    return (item.community.id, item.message_id)
+
+
+def _existing_posts(
+    connection: Connection, keys: set[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    found: dict[tuple[int, str], int] = {}
+    ids = sorted({message_id for _, message_id in keys})
+    for start in range(0, len(ids), 500):
+        query = select(POSTS.c.community_id, POSTS.c.message_id, POSTS.c.id).where(
+            POSTS.c.message_id.in_(ids[start : start + 500])
+        )
+        for community_id, message_id, post_id in connection.execute(query):
+            if (community_id, message_id) in keys:
+                found[(community_id, message_id)] = post_id
+    return found
+
+
+def _people(connection: Connection, addresses: set[str | None]) -> dict[str, tuple[int, str]]:
+    wanted = sorted(a.lower() for a in addresses if a)
+    if not wanted:
+        return {}
+    query = select(PEOPLE.c.email, PEOPLE.c.id, PEOPLE.c.name).where(PEOPLE.c.email.in_(wanted))
+    return {email: (pid, name) for email, pid, name in connection.execute(query)}
+
+
+def _insert_returning_ids(
+    connection: Connection, table: Any, rows: list[dict[str, Any]]
+) -> list[int]:
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [row[0] for row in connection.execute(statement, rows)]
 
 
 def _addresses(parsed: ParsedMessage, header: str) -> list[str]:
@@ -230,31 +308,44 @@ def _addresses(parsed: ParsedMessage, header: str) -> list[str]:
     return [value.strip().strip("<>")] if value else []
 
 
-def _record(session: Session, row_id: int, outcome: Outcome, now: datetime) -> None:
-    session.connection().execute(
+def _record(session: Session, outcomes: dict[int, Outcome], now: datetime) -> None:
+    """Mark each spool row with where it ended, in the caller's transaction."""
+    statement = (
         update(TABLE)
-        .where(TABLE.c.id == row_id)
+        .where(TABLE.c.id == bindparam("row_id"))
         .values(
-            state=outcome.state,
-            msg_class=outcome.msg_class,
-            error=outcome.reason,
-            message_id=outcome.message_id,
-            community_id=outcome.community_id,
-            post_id=outcome.post_id,
+            state=bindparam("new_state"),
+            msg_class=bindparam("new_class"),
+            error=bindparam("reason"),
+            message_id=bindparam("new_message_id"),
+            community_id=bindparam("new_community_id"),
+            post_id=bindparam("new_post_id"),
             lease_until=None,
             processed_at=now.replace(tzinfo=None),
         )
     )
+    rows = [
+        {
+            "row_id": row_id,
+            "new_state": o.state,
+            "new_class": o.msg_class,
+            "reason": o.reason,
+            "new_message_id": o.message_id,
+            "new_community_id": o.community_id,
+            "new_post_id": o.post_id,
+        }
+        for row_id, o in outcomes.items()
+    ]
+    if rows:
+        session.connection().execute(statement, rows)
 
 
 def _process_rows(ctx: Context, rows: list[SpoolRow]) -> dict[int, Outcome]:
+    pipeline = Pipeline(ctx)
+    prepared = [pipeline.prepare(row) for row in rows]
     with ctx.session() as session:
-        pipeline = Pipeline(ctx, session)
-        outcomes = {}
-        for row in rows:
-            outcome = pipeline.process(row)
-            _record(session, row.id, outcome, ctx.now())
-            outcomes[row.id] = outcome
+        outcomes = pipeline.apply(session, prepared)
+        _record(session, outcomes, ctx.now())
         return outcomes
 
 
@@ -264,7 +355,7 @@ def _fail(ctx: Context, row: SpoolRow, error: Exception) -> Outcome:
     reason = f"processing error: {type(error).__name__}: {error}"[:2000]
     outcome = Outcome(state, None, reason)
     with ctx.session() as session:
-        _record(session, row.id, outcome, ctx.now())
+        _record(session, {row.id: outcome}, ctx.now())
     log.error("spool #%s: %s", row.id, reason)
     return outcome
 

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailhub.addresses import AddressBook
 from mailhub.context import Context
-from mailhub.inbound.spool import Arrival, GroupCommitter
+from mailhub.inbound.spool import Arrival, Committer
 
 log = logging.getLogger("mailhub.smtp")
 
@@ -56,7 +56,7 @@ class AddressCache:
 class InboundHandler:
     """RCPT: only this instance's addresses. DATA: commit to the spool, then answer."""
 
-    def __init__(self, ctx: Context, committer: GroupCommitter, source: str = "smtp") -> None:
+    def __init__(self, ctx: Context, committer: Committer, source: str = "smtp") -> None:
         self.ctx = ctx
         self.committer = committer
         self.source = source
@@ -90,7 +90,7 @@ class InboundHandler:
             rcpt_to=list(envelope.rcpt_tos),
         )
         try:
-            spool_id = await asyncio.wrap_future(self.committer.submit(arrival))
+            spool_id = await self.committer.commit(arrival)
         except Exception as exc:
             log.error("spool commit failed: %s", exc)
             return self._per_recipient(server, envelope, S451_TRY_LATER)
@@ -139,7 +139,7 @@ def tls_context(ctx: Context) -> ssl.SSLContext | None:
 
 
 async def start_listener(
-    ctx: Context, committer: GroupCommitter, *, host: str | None = None, port: int | None = None
+    ctx: Context, committer: Committer, *, host: str | None = None, port: int | None = None
 ) -> asyncio.Server:
     """Listen on the configured address; returns the server (close it to stop intake)."""
     settings = ctx.settings.smtp

@@ -1,0 +1,227 @@
+"""Inbound throughput: N generated ~5 KB messages over SMTP on 127.0.0.1 with 8 connections.
+
+Prints, from one run on this machine:
+- reference 1: a bare aiosmtpd server whose handler only answers 250;
+- reference 2: a bare aiosmtpd server that parses each message with policy.default and
+  commits one SQLite row;
+- mailhub serve: messages per second accepted (250 received), messages per second fully
+  processed into held posts, and peak memory of the service's processes.
+Targets: accepted >= 80 % of reference 1; processed >= 100 % of reference 2.
+
+    python bench/ingest.py [--messages 5000] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import signal
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+LIST = "bench@lists.example.org"
+CONFIG = """
+[instance]
+secret = "bench-secret-0123456789"
+data_dir = "{data}"
+domain = "lists.example.org"
+[smtp]
+port = {port}
+[[communities]]
+slug = "bench"
+name = "Bench"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_message(number: int) -> bytes:
+    paragraph = (
+        "Social dialogue institutions in the region have adapted to platform work in "
+        "different ways; some ministries convened tripartite working groups. "
+    )
+    body = "\r\n".join(paragraph for _ in range(30))
+    return (
+        f"From: Member {number % 200} <member{number % 200}@example.org>\r\n"
+        f"To: {LIST}\r\nSubject: Contribution {number} on platform work\r\n"
+        f"Message-ID: <bench-{number}-{time.time_ns()}@example.org>\r\n"
+        f"Date: Mon, 02 Mar 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def blast(port: int, messages: list[bytes], connections: int) -> float:
+    """Send every message over ``connections`` connections; return seconds until the last 250."""
+    slices = [messages[i::connections] for i in range(connections)]
+    failures: list[str] = []
+
+    def run(part: list[bytes]) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            for raw in part:
+                try:
+                    smtp.sendmail("member@example.org", [LIST], raw)
+                except smtplib.SMTPException as exc:
+                    failures.append(str(exc))
+
+    threads = [threading.Thread(target=run, args=(part,)) for part in slices]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{len(failures)} messages refused, e.g. {failures[0]}")
+    return elapsed
+
+
+# ---- reference servers (run in their own process, like the service) ----
+
+class BareHandler:
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        return "250 OK"
+
+
+class ParseCommitHandler:
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS m (id INTEGER PRIMARY KEY, subject TEXT, raw BLOB)")
+        self.parser = BytesParser(policy=policy.default)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        raw = envelope.original_content  # type: ignore[attr-defined]
+        message = self.parser.parsebytes(raw)
+        with self.db:
+            self.db.execute("INSERT INTO m (subject, raw) VALUES (?, ?)", (str(message["subject"]), raw))
+        return "250 OK"
+
+
+def serve_reference(kind: str, port: int, folder: str) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    handler = BareHandler() if kind == "bare" else ParseCommitHandler(f"{folder}/ref.db")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: SMTP(handler, decode_data=False), "127.0.0.1", port)
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        server.close()
+
+    asyncio.run(main())
+
+
+def run_reference(kind: str, messages: list[bytes], connections: int, folder: str) -> float:
+    port = free_port()
+    child = subprocess.Popen([sys.executable, __file__, "--reference", kind, str(port), folder])
+    try:
+        wait_for_port(port)
+        return len(messages) / blast(port, messages, connections)
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.wait(30)
+
+
+# ---- mailhub ----
+
+def count_processed(db: Path) -> int:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT COUNT(*) FROM post").fetchone()[0]
+
+
+def peak_rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def run_mailhub(messages: list[bytes], connections: int, folder: str) -> tuple[float, float, float]:
+    port = free_port()
+    config = Path(folder) / "config.toml"
+    config.write_text(CONFIG.format(data=f"{folder}/data", port=port))
+    env = {**os.environ, "MAILHUB_CONFIG": str(config)}
+    subprocess.run([sys.executable, "-m", "mailhub", "init"], env=env, check=True, capture_output=True)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "mailhub", "serve", "--no-send"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        started = time.perf_counter()
+        accepted = len(messages) / blast(port, messages, connections)
+        db = Path(folder) / "data" / "mailhub.db"
+        while count_processed(db) < len(messages):
+            time.sleep(0.02)
+        processed = len(messages) / (time.perf_counter() - started)
+        children = subprocess.run(["pgrep", "-P", str(service.pid)], capture_output=True, text=True)
+        pids = [service.pid, *map(int, children.stdout.split())]
+        memory = peak_rss_mib(pids)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(60)
+    return accepted, processed, memory
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--reference", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.reference:
+        kind, port, folder = args.reference
+        serve_reference(kind, int(port), folder)
+        return
+    messages = [make_message(i) for i in range(args.messages)]
+    size = sum(map(len, messages)) / len(messages)
+    print(f"{args.messages} messages of {size / 1024:.1f} KB over {args.connections} connections")
+    with tempfile.TemporaryDirectory() as folder:
+        bare = run_reference("bare", messages, args.connections, folder)
+        print(f"reference, bare aiosmtpd (250 only):          {bare:8.0f} msg/s")
+        parse_commit = run_reference("parse", messages, args.connections, folder)
+        print(f"reference, aiosmtpd + parse + SQLite commit:  {parse_commit:8.0f} msg/s")
+        accepted, processed, memory = run_mailhub(messages, args.connections, folder)
+    print(f"mailhub accepted (250 received):              {accepted:8.0f} msg/s = {accepted / bare:.0%} of bare")
+    print(f"mailhub processed into held posts:            {processed:8.0f} msg/s = {processed / parse_commit:.0%} of parse+commit")
+    print(f"mailhub peak memory (all processes, RSS):     {memory:8.0f} MiB")
+    print(f"bench client peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
