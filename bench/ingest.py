@@ -103,6 +103,7 @@ def blast(port: int, messages: list[bytes], connections: int) -> float:
 
 # ---- reference servers (run in their own process, like the service) ----
 
+
 class BareHandler:
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         return "250 OK"
@@ -113,14 +114,18 @@ class ParseCommitHandler:
         self.db = sqlite3.connect(path)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS m (id INTEGER PRIMARY KEY, subject TEXT, raw BLOB)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS m (id INTEGER PRIMARY KEY, subject TEXT, raw BLOB)"
+        )
         self.parser = BytesParser(policy=policy.default)
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         raw = envelope.original_content  # type: ignore[attr-defined]
         message = self.parser.parsebytes(raw)
         with self.db:
-            self.db.execute("INSERT INTO m (subject, raw) VALUES (?, ?)", (str(message["subject"]), raw))
+            self.db.execute(
+                "INSERT INTO m (subject, raw) VALUES (?, ?)", (str(message["subject"]), raw)
+            )
         return "250 OK"
 
 
@@ -131,7 +136,9 @@ def serve_reference(kind: str, port: int, folder: str) -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: SMTP(handler, decode_data=False), "127.0.0.1", port)
+        server = await loop.create_server(
+            lambda: SMTP(handler, decode_data=False), "127.0.0.1", port
+        )
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
@@ -152,6 +159,7 @@ def run_reference(kind: str, messages: list[bytes], connections: int, folder: st
 
 
 # ---- mailhub ----
+
 
 def count_processed(db: Path) -> int:
     with sqlite3.connect(db) as connection:
@@ -176,10 +184,14 @@ def run_mailhub(messages: list[bytes], connections: int, folder: str) -> tuple[f
     config = Path(folder) / "config.toml"
     config.write_text(CONFIG.format(data=f"{folder}/data", port=port))
     env = {**os.environ, "MAILHUB_CONFIG": str(config)}
-    subprocess.run([sys.executable, "-m", "mailhub", "init"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "mailhub", "init"], env=env, check=True, capture_output=True
+    )
     service = subprocess.Popen(
         [sys.executable, "-m", "mailhub", "serve", "--no-send"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port)
@@ -217,11 +229,13 @@ def main() -> None:
         parse_commit = run_reference("parse", messages, args.connections, folder)
         print(f"reference, aiosmtpd + parse + SQLite commit:  {parse_commit:8.0f} msg/s")
         accepted, processed, memory = run_mailhub(messages, args.connections, folder)
-    print(f"mailhub accepted (250 received):              {accepted:8.0f} msg/s = {accepted / bare:.0%} of bare")
-    print(f"mailhub processed into held posts:            {processed:8.0f} msg/s = {processed / parse_commit:.0%} of parse+commit")
+    share_accepted = f"{accepted / bare:.0%} of bare"
+    share_processed = f"{processed / parse_commit:.0%} of parse+commit"
+    print(f"mailhub accepted (250 received):              {accepted:8.0f} msg/s = {share_accepted}")
+    print(f"mailhub processed into held posts:            {processed:8.0f} msg/s = {share_processed}")
     print(f"mailhub peak memory (all processes, RSS):     {memory:8.0f} MiB")
-    print(f"bench client peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-
+    client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"bench client peak RSS: {client:.0f} MiB")
 
 if __name__ == "__main__":
     main()
