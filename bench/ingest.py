@@ -230,9 +230,9 @@ def main() -> None:
         print(f"reference, aiosmtpd + parse + SQLite commit:  {parse_commit:8.0f} msg/s")
         accepted, processed, memory = run_mailhub(messages, args.connections, folder)
     share_accepted = f"{accepted / bare:.0%} of bare"
-    share_processed = f"{processed / parse_commit:.0%} of parse+commit"
+    share_done = f"{processed / parse_commit:.0%} of parse+commit"
     print(f"mailhub accepted (250 received):              {accepted:8.0f} msg/s = {share_accepted}")
-    print(f"mailhub processed into held posts:            {processed:8.0f} msg/s = {share_processed}")
+    print(f"mailhub processed into held posts:            {processed:8.0f} msg/s = {share_done}")
     print(f"mailhub peak memory (all processes, RSS):     {memory:8.0f} MiB")
     client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"bench client peak RSS: {client:.0f} MiB")
