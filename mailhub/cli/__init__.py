@@ -9,7 +9,7 @@ import typer
 from mailhub import db
 from mailhub.cli.common import MailhubGroup, err, instance, make_app, out
 from mailhub.cli.community import community_app, theme_app
-from mailhub.cli.inbound import inbound_app, ingest_command
+from mailhub.cli.inbound import import_app, inbound_app, ingest_command
 from mailhub.cli.member import member_app
 from mailhub.cli.outbox import outbox_app
 from mailhub.communities import seed_from_settings
@@ -32,6 +32,7 @@ app.add_typer(theme_app, name="theme")
 app.add_typer(member_app, name="member")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbound_app, name="inbound")
+app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
 app.command("ingest")(ingest_command)
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import Progress
 from sqlmodel import col, select
 
 from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
 from mailhub.clock import parse_iso
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.inbound import pipeline, spool
+from mailhub.inbound.mbox import import_mbox
 from mailhub.inbound.pipe import EX_OK, ingest
 from mailhub.models import InboundMessage, InboundState
 
 inbound_app = make_app("The inbound spool: list, show, retry, process.")
+import_app = make_app("Import archives.")
 
 
 def inbound_record(row: InboundMessage) -> dict[str, Any]:
@@ -173,3 +177,27 @@ def ingest_command(
     if result.code != EX_OK:
         err.print(f"mailhub ingest: {result.message}", markup=False)
     raise typer.Exit(result.code)
+
+
+@import_app.command("mbox")
+def import_mbox_command(
+    ctx: typer.Context,
+    path: Path = typer.Argument(
+        ..., help="An mbox file (Mailman, Google Groups or mail client export)."
+    ),
+    community: str = typer.Option(..., "--community", "-c", help="Community slug to import into."),
+) -> None:
+    """Import an mbox archive as approved archive posts, threads kept; sends nothing.
+    Importing the same file again changes nothing."""
+    app = instance(ctx)
+    with Progress(console=err, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+        task = bar.add_task(f"importing {path.name}", total=None)
+        report = import_mbox(
+            app, community, path, lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    out.print(
+        f"{report.messages} messages: {report.imported} imported, "
+        f"{report.already_there} already there, {report.unreadable} unreadable; "
+        f"{report.threads} threads",
+        markup=False,
+    )
