@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -374,6 +374,6 @@ class MailboxState(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     mailbox: str = Field(unique=True)
-    uidvalidity: int | None = None
-    last_uid: int = 0
+    uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)
     updated_at: datetime = utc_column(nullable=False)

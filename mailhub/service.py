@@ -19,6 +19,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from mailhub.config import Settings
 from mailhub.context import Context
 from mailhub.inbound import pipeline
+from mailhub.inbound.imap import run_pollers
 from mailhub.inbound.smtp import start_listener
 from mailhub.inbound.spool import make_committer
 from mailhub.outbound.sender import Sender
@@ -71,7 +72,9 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
         sender.close()
 
 
-async def serve(ctx: Context, *, smtp: bool = True, send: bool = True, work: bool = True) -> int:
+async def serve(
+    ctx: Context, *, smtp: bool = True, send: bool = True, work: bool = True, imap: bool = True
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -86,9 +89,12 @@ async def serve(ctx: Context, *, smtp: bool = True, send: bool = True, work: boo
         )
         worker.start()
     tasks = [asyncio.create_task(sender_loop(ctx, stop), name="sender")] if send else []
+    imap_stop = threading.Event()
+    pollers = run_pollers(ctx, imap_stop) if imap else []
     where = f"{ctx.settings.smtp.host}:{ctx.settings.smtp.port}" if smtp else "off"
     print(
-        f"mailhub serving: smtp {where}, worker {'on' if work else 'off'}, "
+        f"mailhub serving: smtp {where}, imap mailboxes {len(pollers)}, "
+        f"worker {'on' if work else 'off'}, "
         f"outbox {ctx.settings.outbound.mode if send else 'off'}; stop with Ctrl-C",
         flush=True,
     )
@@ -97,6 +103,9 @@ async def serve(ctx: Context, *, smtp: bool = True, send: bool = True, work: boo
     if server is not None:
         server.close()
         await server.wait_closed()
+    imap_stop.set()
+    for poller in pollers:
+        await asyncio.to_thread(poller.join, 30)
     await asyncio.to_thread(committer.close)
     worker_stop.set()
     if worker is not None:
@@ -106,6 +115,8 @@ async def serve(ctx: Context, *, smtp: bool = True, send: bool = True, work: boo
     return 0
 
 
-def run_service(ctx: Context, *, smtp: bool = True, send: bool = True, work: bool = True) -> int:
+def run_service(
+    ctx: Context, *, smtp: bool = True, send: bool = True, work: bool = True, imap: bool = True
+) -> int:
     configure_logging()
-    return asyncio.run(serve(ctx, smtp=smtp, send=send, work=work))
+    return asyncio.run(serve(ctx, smtp=smtp, send=send, work=work, imap=imap))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:49:19.725895
+Create Date: 2026-11-22 20:14:21.650749
 """
 
 from collections.abc import Sequence
@@ -44,8 +44,8 @@ def upgrade() -> None:
         "mailbox_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("mailbox", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("uidvalidity", sa.Integer(), nullable=True),
-        sa.Column("last_uid", sa.Integer(), nullable=False),
+        sa.Column("uidvalidity", sa.BigInteger(), nullable=True),
+        sa.Column("last_uid", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", mailhub.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("mailbox"),

@@ -1,0 +1,84 @@
+"""`mailhub serve` as one service: mail in over SMTP and from a real Dovecot mailbox becomes
+held posts without any other command; SIGTERM stops it cleanly with exit 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import make_context, write_config
+from dovecot import PASSWORD, USER, running_dovecot
+from smtp_sink import free_port
+from sqlmodel import select
+from test_crash import wait_for_port
+
+from mailhub.clock import FrozenClock
+from mailhub.models import Post
+
+PASSWORD_ENV = "MAILHUB_TEST_IMAP_PASSWORD"
+
+
+def post_bytes(msgid: str, subject: str) -> bytes:
+    return (
+        f"From: Amina <amina@example.org>\r\nTo: irnet@lists.example.org\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <{msgid}>\r\n\r\nBody of {subject}.\r\n"
+    ).encode()
+
+
+def wait_for_posts(ctx, count: int, timeout: float = 30.0) -> list[Post]:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        with ctx.session() as session:
+            posts = list(session.exec(select(Post).order_by(Post.message_id)))
+        if len(posts) >= count or time.monotonic() > deadline:
+            return posts
+        time.sleep(0.2)
+
+
+def test_serve_takes_mail_from_smtp_and_imap_into_held_posts(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    with running_dovecot() as dovecot:
+        port = free_port()
+        extra = (
+            f'\n[smtp]\nport = {port}\n\n[[imap]]\nname = "irnet-box"\nhost = "127.0.0.1"\n'
+            f'port = {dovecot.port}\nsecurity = "none"\nusername = "{USER}"\n'
+            f'password_env = "{PASSWORD_ENV}"\npoll_seconds = 1.0\n'
+        )
+        config = write_config(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", extra)
+        ctx = make_context(config, clock)
+        with dovecot.client() as client:
+            client.append("INBOX", post_bytes("imap-1@example.org", "From the mailbox"))
+        service = subprocess.Popen(
+            [sys.executable, "-m", "mailhub", "serve", "--no-send"],
+            env={**os.environ, "MAILHUB_CONFIG": str(config), PASSWORD_ENV: PASSWORD},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(port)
+            with smtplib.SMTP("127.0.0.1", port) as smtp:
+                smtp.sendmail(
+                    "amina@example.org",
+                    ["irnet@lists.example.org"],
+                    post_bytes("smtp-1@example.org", "Over SMTP"),
+                )
+            posts = wait_for_posts(ctx, 2)
+        finally:
+            service.send_signal(signal.SIGTERM)
+            output = service.communicate(timeout=60)[0].decode()
+        assert service.returncode == 0, output
+        assert "Traceback" not in output
+        assert [(p.message_id, p.status, p.subject) for p in posts] == [
+            ("imap-1@example.org", "held", "From the mailbox"),
+            ("smtp-1@example.org", "held", "Over SMTP"),
+        ]
+        with dovecot.client() as client:
+            client.select_folder("INBOX")
+            assert client.search(["UNSEEN"]) == []  # acknowledged once committed
+        ctx.engine.dispose()
