@@ -43,6 +43,9 @@ class InstanceSettings(Section):
     domain: str = "lists.example.org"
     timezone: str = "UTC"
     public_url: str | None = None
+    archive_url: str | None = None
+    templates_dir: Path | None = None
+    admin_email: str | None = None
 
     _tz = field_validator("timezone")(check_timezone)
 
@@ -121,6 +124,32 @@ class OutboundSettings(Section):
     batch_size: Annotated[int, Field(ge=1)] = 200
 
 
+class WebSettings(Section):
+    """The small web endpoint (unsubscribe and confirmation pages), behind an HTTPS proxy."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8026
+
+
+class DkimSettings(Section):
+    """DKIM signing of outgoing mail; off unless a key is named."""
+
+    private_key: Path | None = None
+    selector: str = "mailhub"
+    domain: str | None = None
+
+
+class DeliverySettings(Section):
+    """How posts are delivered, and when bounces disable a member's delivery."""
+
+    reply_to: Literal["member", "list-and-author"] = "member"
+    bounce_threshold: Annotated[float, Field(gt=0)] = 5.0
+    hard_bounce_score: Annotated[float, Field(ge=0)] = 1.0
+    soft_bounce_score: Annotated[float, Field(ge=0)] = 0.5
+    bounce_memory_days: Annotated[int, Field(ge=1)] = 30
+
+
 class ImapMailboxSettings(Section):
     """One mailbox polled over IMAP, for organisations that can only give us a mailbox."""
 
@@ -165,6 +194,9 @@ class Settings(Section):
     smtp: SmtpSettings = SmtpSettings()
     inbound: InboundSettings = InboundSettings()
     outbound: OutboundSettings = OutboundSettings()
+    web: WebSettings = WebSettings()
+    dkim: DkimSettings = DkimSettings()
+    delivery: DeliverySettings = DeliverySettings()
     communities: list[CommunitySettings] = Field(default_factory=list)
     imap: list[ImapMailboxSettings] = Field(default_factory=list)
     themes: list[ThemeSettings] = Field(default_factory=list)
@@ -179,6 +211,14 @@ class Settings(Section):
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.data_dir / 'mailhub.db'}"
+
+    @property
+    def templates_override(self) -> Path | None:
+        path = self.instance.templates_dir
+        if path is None:
+            return None
+        base = self.source.parent if self.source else Path.cwd()
+        return path if path.is_absolute() else (base / path).resolve()
 
     @property
     def outbox_maildir(self) -> Path:

@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 SIGNATURE_BYTES = 8
+
+# Purposes: a token signed for one can never pass for another.
+REPLY = "reply"  # values: post id, person id
+MODERATION = "moderation"  # values: post id (or news/event item), moderator person id
+SYNOPSIS = "synopsis"  # values: discussion id
+CONFIRM = "confirm"  # values: membership id, action
+UNSUBSCRIBE = "unsubscribe"  # values: membership id
+BOUNCE = "bounce"  # values: community id, person id
 VALUE = re.compile(r"[a-z0-9]+")
 
 

@@ -11,7 +11,6 @@ the error for `mailhub inbound retry`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,12 +22,14 @@ from mailhub.addresses import AddressBook, Destination, Kind
 from mailhub.context import Context
 from mailhub.inbound import attachments, spool
 from mailhub.inbound.classify import classify
+from mailhub.inbound.outcomes import Batch, Incoming, Outcome, Prepared
 from mailhub.inbound.parse import (
     ParsedMessage,
     UnparseableMessage,
     derive_message_id,
     parse_message,
 )
+from mailhub.inbound.routes import CLASS_ROUTES, ROUTES, Route
 from mailhub.inbound.spool import SpoolRow
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import (
@@ -40,6 +41,7 @@ from mailhub.models import (
     Post,
     PostStatus,
 )
+from mailhub.outbound.compose import loop_marker
 
 log = logging.getLogger("mailhub.pipeline")
 TABLE = InboundMessage.__table__
@@ -60,47 +62,8 @@ NOT_FOR_PEOPLE = {"bounce", "delay_warning", "feedback_report", "auto_reply", "l
 HEADER_RECIPIENTS = ("delivered-to", "x-original-to", "to", "cc")
 
 
-@dataclass
-class Outcome:
-    """Where one spool row ended."""
-
-    state: str
-    msg_class: str | None
-    reason: str
-    message_id: str | None = None
-    community_id: int | None = None
-    post_id: int | None = None
-
-
-@dataclass
-class Batch:
-    """What one pass of the worker did."""
-
-    outcomes: dict[int, Outcome] = field(default_factory=dict)
-
-    def count(self, msg_class: str) -> int:
-        return sum(1 for o in self.outcomes.values() if o.msg_class == msg_class)
-
-
 def list_id(community: Community, domain: str) -> str:
     return f"{community.local_part}.{domain}"
-
-
-def loop_marker(domain: str) -> str:
-    return f"mailhub@{domain}"
-
-
-@dataclass
-class Prepared:
-    """A row after the CPU-bound steps; `outcome` is set when no write beyond the spool is due."""
-
-    row: SpoolRow
-    outcome: Outcome | None = None
-    parsed: ParsedMessage | None = None
-    message_id: str = ""
-    community: Community | None = None
-    destination: Destination | None = None
-    body_text: str = ""
 
 
 class Pipeline:
@@ -151,11 +114,15 @@ class Pipeline:
         kind = "bounce" if destination.kind is Kind.BOUNCE else found.kind
         done = InboundState.DONE.value
         if kind in NOT_FOR_PEOPLE:
+            if kind in CLASS_ROUTES:
+                return Prepared(row, None, parsed, message_id, community, destination, "", kind)
             return Prepared(row, Outcome(done, kind, found.reason, message_id, community.id))
-        if destination.kind in DEFERRED_CLASSES:
+        if destination.kind in DEFERRED_CLASSES and destination.kind not in ROUTES:
             msg_class = DEFERRED_CLASSES[destination.kind]
             outcome = Outcome(done, msg_class, f"{msg_class} stored", message_id, community.id)
             return Prepared(row, outcome)
+        if destination.kind in ROUTES:
+            return Prepared(row, None, parsed, message_id, community, destination)
         for item in parsed.attachments:
             attachments.save(self.attachment_root, item.sha256, item.data)
         trimmed = trim_reply(parsed.text).text
@@ -164,7 +131,11 @@ class Pipeline:
     def apply(self, session: Session, batch: list[Prepared]) -> dict[int, Outcome]:
         """Write what `prepare` decided, set-wise: a handful of statements per batch."""
         outcomes = {p.row.id: p.outcome for p in batch if p.outcome is not None}
-        posts = [p for p in batch if p.outcome is None]
+        for item in batch:
+            route = _route(item)
+            if item.outcome is None and route is not None:
+                outcomes[item.row.id] = route(Incoming(self.ctx, session, item))
+        posts = [p for p in batch if p.row.id not in outcomes]
         if posts:
             outcomes.update(self.store_posts(session, posts))
         return outcomes
@@ -262,6 +233,12 @@ def _naive(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _route(item: Prepared) -> Route | None:
+    if item.msg_class is not None:
+        return CLASS_ROUTES.get(item.msg_class)
+    return ROUTES.get(item.destination.kind) if item.destination else None
 
 
 def _post_key(item: Prepared) -> tuple[int, str]:

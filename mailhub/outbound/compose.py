@@ -1,0 +1,93 @@
+"""Building the mails mailhub writes itself (notices, confirmations, decisions), and queueing
+them. Every such mail is marked as machine-written (RFC 3834) and carries our loop marker, so
+no auto-responder answers it and it can never come back to us as a post.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sqlmodel import Session
+
+from mailhub import tokens
+from mailhub.addresses import AddressBook, Kind
+from mailhub.context import Context
+from mailhub.models import Community
+from mailhub.outbound import outbox
+from mailhub.outbound.outbox import Outgoing
+
+
+def loop_marker(domain: str) -> str:
+    """The X-Loop value on everything we send; mail carrying it is never posted."""
+    return f"mailhub@{domain}"
+
+
+def bounce_address(
+    ctx: Context, book: AddressBook, community: Community, person_id: int | None
+) -> str:
+    """The VERP return path: a bounce to it names the community and the recipient."""
+    token = tokens.sign(ctx.secret, tokens.BOUNCE, community.id or 0, person_id or 0)
+    return book.address(community.slug, Kind.BOUNCE, token)
+
+
+@dataclass
+class Notice:
+    """One machine-written mail to one person."""
+
+    to: str
+    subject: str
+    text: str
+    kind: str
+    dedup_key: str
+    person_id: int | None = None
+    html: str | None = None
+    reply_to: str | None = None
+    from_kind: Kind = Kind.REQUEST
+    in_reply_to: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+def build_notice(ctx: Context, session: Session, community: Community, notice: Notice) -> Outgoing:
+    """Turn a notice into the bytes of a well-formed message and its envelope."""
+    book = ctx.address_book(session)
+    domain = ctx.settings.instance.domain
+    sender = book.address(community.slug, notice.from_kind)
+    local, _, host = sender.partition("@")
+    mail = EmailMessage(policy=policy.SMTP)
+    mail["From"] = Address(community.name, local, host)
+    mail["To"] = notice.to
+    mail["Subject"] = notice.subject
+    mail["Date"] = format_datetime(ctx.now())
+    mail["Message-ID"] = make_msgid(domain=domain)
+    if notice.reply_to:
+        mail["Reply-To"] = notice.reply_to
+    if notice.in_reply_to:
+        mail["In-Reply-To"] = f"<{notice.in_reply_to}>"
+        mail["References"] = f"<{notice.in_reply_to}>"
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Auto-Response-Suppress"] = "All"
+    mail["X-Loop"] = loop_marker(domain)
+    mail["List-Id"] = f"{community.name} <{community.local_part}.{domain}>"
+    for name, value in notice.extra_headers.items():
+        mail[name] = value
+    mail.set_content(notice.text)
+    if notice.html:
+        mail.add_alternative(notice.html, subtype="html")
+    return Outgoing(
+        dedup_key=notice.dedup_key,
+        kind=notice.kind,
+        recipient=notice.to,
+        envelope_from=bounce_address(ctx, book, community, notice.person_id),
+        raw=mail.as_bytes(),
+        community_id=community.id,
+        person_id=notice.person_id,
+    )
+
+
+def send_notice(ctx: Context, session: Session, community: Community, notice: Notice) -> bool:
+    """Queue a notice in the caller's transaction; False if its dedup key was queued before."""
+    return outbox.enqueue(session, build_notice(ctx, session, community, notice), ctx.now())

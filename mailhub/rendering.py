@@ -1,0 +1,48 @@
+"""Jinja2 rendering: built-in templates in mailhub/templates, overridable per instance.
+
+An instance names a folder in `instance.templates_dir`; a template there replaces the
+built-in one of the same name. Plain-text templates are rendered without autoescaping,
+HTML templates (``*.html``) with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+BUILT_IN = Path(__file__).parent / "templates"
+
+
+def local_time(
+    value: datetime | None, zone: str = "UTC", fmt: str = "%A %d %B %Y, %H:%M %Z"
+) -> str:
+    """A time as people of a community read it, in their time zone."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+@lru_cache(maxsize=8)
+def environment(override: Path | None = None) -> Environment:
+    loaders = [FileSystemLoader(str(override))] if override else []
+    loaders.append(FileSystemLoader(str(BUILT_IN)))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["local_time"] = local_time
+    return env
+
+
+def render(name: str, override: Path | None = None, **context: Any) -> str:
+    """Render template ``name`` with ``context``; a missing variable is an error, not a blank."""
+    return environment(override).get_template(name).render(**context)
