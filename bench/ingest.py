@@ -237,5 +237,6 @@ def main() -> None:
     client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"bench client peak RSS: {client:.0f} MiB")
 
+
 if __name__ == "__main__":
     main()

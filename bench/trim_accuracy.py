@@ -14,6 +14,7 @@ Usage: python bench/trim_accuracy.py [--verbose]
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -148,6 +149,54 @@ def _timing_files() -> list[str]:
     ]
 
 
+_WORDS = (
+    "the of and to in is that for it as was with be by on not this are or from at which but"
+    " have an they you were there would their we been has when who will more no if out so"
+    " what up about into than them can only other new some could time these two may then"
+)
+
+
+def _prose_line(rng: random.Random, width: int = 150) -> str:
+    vocabulary, words = _WORDS.split(), []
+    while sum(len(w) + 1 for w in words) < width:
+        words.append(rng.choice(vocabulary))
+    return " ".join(words).capitalize() + "."
+
+
+def synthetic_messages(count: int = 1000, seed: int = 1) -> dict[str, list[str]]:
+    """The pipeline's two common shapes: 5 KB of prose, and a reply above a quote block."""
+    rng = random.Random(seed)
+    prose = ["\n".join(_prose_line(rng) for _ in range(30)) for _ in range(count)]
+    replies = []
+    for n in range(count):
+        answer = "\n".join(_prose_line(rng) for _ in range(4))
+        if n % 2:  # Gmail: an attribution over a '>' quote
+            quoted = "\n".join("> " + _prose_line(rng, 74) for _ in range(25))
+            history = (
+                f"On Mon, Mar 4, 2024 at 10:00 AM Bob Smith <bob@example.com> wrote:\n\n{quoted}"
+            )
+        else:  # Outlook: a rule and a header block over the unquoted original
+            quoted = "\n".join(_prose_line(rng, 74) for _ in range(25))
+            history = (
+                "________________________________\nFrom: Bob Smith <bob@example.com>\n"
+                "Sent: Monday, March 4, 2024 10:00 AM\nTo: Ann Lee <ann@example.com>\n"
+                f"Subject: RE: plans\n\n{quoted}"
+            )
+        replies.append(f"{answer}\n\nThanks,\nAnn\n\n{history}\n")
+    return {"prose-only 5 KB": prose, "reply with quote": replies}
+
+
+def microseconds_per_message(messages: list[str], rounds: int = 3) -> float:
+    """Best of `rounds` mean times of trim_reply over the messages, in microseconds."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for body in messages:
+            trim_reply(body)
+        best = min(best, (time.perf_counter() - started) / len(messages))
+    return best * 1e6
+
+
 def main(argv: list[str]) -> int:
     if not CORPORA.is_dir():
         print(f"corpora not found at {CORPORA}")
@@ -167,6 +216,11 @@ def main(argv: list[str]) -> int:
     for body in _timing_files():
         trim_reply(body)
     print(f"mailhub on the 766 KB quote and the regex trap: {time.perf_counter() - started:.3f}s")
+    speeds = [
+        f"{shape} {microseconds_per_message(messages):.0f}"
+        for shape, messages in synthetic_messages().items()
+    ]
+    print("mailhub µs/msg:", ", ".join(speeds))
     return 0
 
 

@@ -73,6 +73,7 @@ def create_community(
     )
     session.add(community)
     session.flush()
+    session.info.pop("address_book", None)
     return community
 
 

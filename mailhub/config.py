@@ -150,6 +150,14 @@ class DeliverySettings(Section):
     bounce_memory_days: Annotated[int, Field(ge=1)] = 30
 
 
+class ModerationSettings(Section):
+    """Threading by subject, and reminders of what waits for a moderator."""
+
+    subject_window_days: Annotated[int, Field(ge=0)] = 30
+    remind_after_hours: Annotated[float, Field(ge=0)] = 24.0
+    max_post_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+
+
 class ImapMailboxSettings(Section):
     """One mailbox polled over IMAP, for organisations that can only give us a mailbox."""
 
@@ -197,6 +205,7 @@ class Settings(Section):
     web: WebSettings = WebSettings()
     dkim: DkimSettings = DkimSettings()
     delivery: DeliverySettings = DeliverySettings()
+    moderation: ModerationSettings = ModerationSettings()
     communities: list[CommunitySettings] = Field(default_factory=list)
     imap: list[ImapMailboxSettings] = Field(default_factory=list)
     themes: list[ThemeSettings] = Field(default_factory=list)

@@ -43,6 +43,11 @@ class Context:
         return self.settings.instance.secret
 
     def address_book(self, session: Session) -> AddressBook:
-        """The address scheme for the communities currently in the store."""
-        rows = session.exec(select(Community.slug, Community.local_part)).all()
-        return AddressBook(self.settings.instance.domain, dict(rows), self.settings.addresses)
+        """The address scheme for the communities in the store, read once per session
+        (creating a community forgets it, see communities.create_community)."""
+        book = session.info.get("address_book")
+        if book is None:
+            rows = session.exec(select(Community.slug, Community.local_part)).all()
+            book = AddressBook(self.settings.instance.domain, dict(rows), self.settings.addresses)
+            session.info["address_book"] = book
+        return book

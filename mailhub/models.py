@@ -196,6 +196,20 @@ class Thread(SQLModel, table=True):
     last_activity_at: datetime = utc_column(nullable=False)
 
 
+class ThreadRef(SQLModel, table=True):
+    """Every Message-ID a community's posts name (their own and their references), with the
+    thread it belongs to: how a reply finds its thread before its parent arrives, and how a
+    late parent finds the replies that were waiting for it."""
+
+    __tablename__ = "thread_ref"
+    __table_args__ = (UniqueConstraint("community_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    message_id: str
+    thread_id: int = Field(foreign_key="thread.id", index=True)
+
+
 class Post(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("community_id", "message_id"),)
 

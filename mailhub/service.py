@@ -72,8 +72,28 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
         sender.close()
 
 
+def start_web(ctx: Context, stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> str:
+    """Start the web pages; a busy port is logged and mail goes on without them."""
+    from mailhub.web.server import bind, run_web
+
+    host, port = ctx.settings.web.host, ctx.settings.web.port
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        log.error("web endpoint not started: cannot listen on %s:%s: %s", host, port, exc)
+        return "unavailable"
+    tasks.append(asyncio.create_task(run_web(ctx, stop, sock), name="web"))
+    return f"{host}:{port}"
+
+
 async def serve(
-    ctx: Context, *, smtp: bool = True, send: bool = True, work: bool = True, imap: bool = True
+    ctx: Context,
+    *,
+    smtp: bool = True,
+    send: bool = True,
+    work: bool = True,
+    imap: bool = True,
+    web: bool = True,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -91,9 +111,10 @@ async def serve(
     tasks = [asyncio.create_task(sender_loop(ctx, stop), name="sender")] if send else []
     imap_stop = threading.Event()
     pollers = run_pollers(ctx, imap_stop) if imap else []
+    web_where = start_web(ctx, stop, tasks) if web and ctx.settings.web.enabled else "off"
     where = f"{ctx.settings.smtp.host}:{ctx.settings.smtp.port}" if smtp else "off"
     print(
-        f"mailhub serving: smtp {where}, imap mailboxes {len(pollers)}, "
+        f"mailhub serving: smtp {where}, web {web_where}, imap mailboxes {len(pollers)}, "
         f"worker {'on' if work else 'off'}, "
         f"outbox {ctx.settings.outbound.mode if send else 'off'}; stop with Ctrl-C",
         flush=True,
@@ -116,7 +137,13 @@ async def serve(
 
 
 def run_service(
-    ctx: Context, *, smtp: bool = True, send: bool = True, work: bool = True, imap: bool = True
+    ctx: Context,
+    *,
+    smtp: bool = True,
+    send: bool = True,
+    work: bool = True,
+    imap: bool = True,
+    web: bool = True,
 ) -> int:
     configure_logging()
-    return asyncio.run(serve(ctx, smtp=smtp, send=send, work=work, imap=imap))
+    return asyncio.run(serve(ctx, smtp=smtp, send=send, work=work, imap=imap, web=web))

@@ -22,6 +22,7 @@ SIGNATURE_BYTES = 8
 # Purposes: a token signed for one can never pass for another.
 REPLY = "reply"  # values: post id, person id
 MODERATION = "moderation"  # values: post id (or news/event item), moderator person id
+QUEUE = "queue"  # values: community id, moderator person id (the reminder of held items)
 SYNOPSIS = "synopsis"  # values: discussion id
 CONFIRM = "confirm"  # values: membership id, action
 UNSUBSCRIBE = "unsubscribe"  # values: membership id

@@ -68,11 +68,20 @@ def message(number: int, delivered_to: str | None = LIST) -> bytes:
 
 
 def deliver(server: Dovecot, *raws: bytes, folder: str = "INBOX") -> None:
-    with server.client() as client:
-        if not client.folder_exists(folder):
-            client.create_folder(folder)
-        for raw in raws:
-            client.append(folder, raw)
+    """Append as a mail client would; a just-restarted server on a busy machine may need a
+    second try, so connection errors are retried a few times."""
+    for attempt in range(3):
+        try:
+            with server.client() as client:
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
+                for raw in raws:
+                    client.append(folder, raw)
+            return
+        except OSError:
+            if attempt == 2:
+                raise
+            time.sleep(1)
 
 
 def server_flags(server: Dovecot, folder: str = "INBOX") -> dict[int, set[bytes]]:

@@ -12,9 +12,11 @@ from sqlmodel import func, select
 from test_classify import expected_labels
 
 from mailhub.clock import FrozenClock
+from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline, spool
 from mailhub.inbound.spool import Arrival
+from mailhub.members import MemberFields, add_member
 from mailhub.models import Attachment, InboundMessage, Post
 
 LIST = "irnet@lists.example.org"
@@ -191,6 +193,9 @@ def test_a_worker_that_died_leaves_its_rows_to_be_taken_again(
 
 
 def test_attachments_are_kept_by_content_and_limits_are_noted(ctx: Context) -> None:
+    with ctx.session() as session:
+        community = get_community(session, "irnet")
+        add_member(session, community, MemberFields(email="amina@example.org"), ctx.now())
     mail = EmailMessage()
     mail["From"] = "amina@example.org"
     mail["To"] = LIST

@@ -9,14 +9,14 @@ from email import policy
 from email.message import EmailMessage
 
 import pytest
+from conftest import derive
+from smtp_server import running_listener
 from sqlalchemy import text
 from sqlmodel import select
 
-from conftest import derive
 from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.models import InboundMessage, Post
-from smtp_server import running_listener
 
 LIST = "irnet@lists.example.org"
 

@@ -7,6 +7,7 @@ endings, no trailing whitespace on any line, no blank lines at either end.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -509,3 +510,37 @@ def test_signature_keeps_its_blank_lines() -> None:
 def test_closing_sentence_about_sending_stays() -> None:
     body = "The invoice is attached.\n\nSent on Monday to the whole team.\n"
     assert _text(body) == normalise(body)
+
+
+def test_prefilter_words_are_found_whatever_their_case() -> None:
+    """The plain-word pre-filters never skip a line the case-insensitive patterns would match.
+
+    For each letter of those words, every character that re.IGNORECASE takes for it must
+    fold to the same letter as the word does.
+    """
+    from mailhub.inbound import trim
+
+    words = [
+        *trim._ATTRIBUTION_HINTS,
+        *trim._WROTE_HINTS,
+        *trim._ABOVE_PHRASES,
+        *trim._FORWARD_PHRASES,
+    ]
+    letters = sorted(set("".join(words)) - set(" "))
+    every_char = "".join(map(chr, range(0x110000)))
+    for letter in letters:
+        for found in re.finditer(re.escape(letter), every_char, re.IGNORECASE):
+            assert trim._fold(found.group()) == trim._fold(letter), (letter, found.group())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Thanks.\n\nON MON, MAR 4, 2024 AT 10:00 AM ANN <ANN@EXAMPLE.ORG> WROTE:\n> old\n",
+        "Thanks.\n\nİyi günler.\n\n4 Mar 2024 Pzt 10:00 tarihinde Ayşe yazdı:\n> eski\n",
+        "Thanks.\n\n----- ORİGİNAL MESSAGE -----\nold text\n",
+        "Thanks.\n\n## PLEASE REPLY ABOVE THİS LINE ##\nold text\n",
+    ],
+)
+def test_case_and_turkish_letters_do_not_hide_markers(body: str) -> None:
+    assert "old" not in _text(body) and "eski" not in _text(body)

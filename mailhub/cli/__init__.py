@@ -7,11 +7,14 @@ from pathlib import Path
 import typer
 
 from mailhub import db
+from mailhub.cli import subscription  # noqa: F401  (adds its commands to `member`)
 from mailhub.cli.common import MailhubGroup, err, instance, make_app, out
 from mailhub.cli.community import community_app, theme_app
 from mailhub.cli.inbound import import_app, inbound_app, ingest_command
 from mailhub.cli.member import member_app
 from mailhub.cli.outbox import outbox_app
+from mailhub.cli.queue import queue_app
+from mailhub.cli.thread import thread_app
 from mailhub.communities import seed_from_settings
 from mailhub.config import DEFAULT_SECRET
 
@@ -31,6 +34,8 @@ app.add_typer(community_app, name="community")
 app.add_typer(theme_app, name="theme")
 app.add_typer(member_app, name="member")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(queue_app, name="queue")
+app.add_typer(thread_app, name="thread")
 app.add_typer(inbound_app, name="inbound")
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
@@ -90,15 +95,24 @@ def db_current(ctx: typer.Context) -> None:
 def serve(
     ctx: typer.Context,
     no_smtp: bool = typer.Option(False, "--no-smtp", help="Do not listen for SMTP."),
+    no_imap: bool = typer.Option(False, "--no-imap", help="Do not poll IMAP mailboxes."),
     no_send: bool = typer.Option(False, "--no-send", help="Do not deliver the outbox."),
     no_work: bool = typer.Option(False, "--no-work", help="Do not process the spool."),
+    no_web: bool = typer.Option(False, "--no-web", help="Do not serve the web pages."),
 ) -> None:
-    """Run the service: SMTP listener, spool worker and sender, until SIGTERM or SIGINT."""
+    """Run the service: SMTP listener, IMAP pollers, spool worker, sender and web pages,
+    until SIGTERM or SIGINT (which stop intake, finish what is in flight and exit 0)."""
     from mailhub.service import run_service
 
-    raise typer.Exit(
-        run_service(instance(ctx), smtp=not no_smtp, send=not no_send, work=not no_work)
+    code = run_service(
+        instance(ctx),
+        smtp=not no_smtp,
+        imap=not no_imap,
+        send=not no_send,
+        work=not no_work,
+        web=not no_web,
     )
+    raise typer.Exit(code)
 
 
 def main() -> None:

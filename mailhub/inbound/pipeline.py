@@ -41,12 +41,14 @@ from mailhub.models import (
     Post,
     PostStatus,
 )
-from mailhub.outbound.compose import loop_marker
+from mailhub.moderation.intake import moderate
+from mailhub.outbound.headers import loop_marker
 
 log = logging.getLogger("mailhub.pipeline")
 TABLE = InboundMessage.__table__
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
+WRITE_CHUNK = 10
 
 # Destination kinds whose messages later steps act on; here they are stored with their class.
 DEFERRED_CLASSES = {
@@ -157,12 +159,12 @@ class Pipeline:
         outcomes: dict[int, Outcome] = {}
         rows = [values for _, values in fresh.values()]
         ids = _insert_returning_ids(connection, POSTS, rows) if rows else []
-        for (key, (item, values)), post_id in zip(fresh.items(), ids, strict=True):
+        for (key, (item, _values)), post_id in zip(fresh.items(), ids, strict=True):
             existing[key] = post_id
             concerns = self.record_attachments(connection, post_id, item)
-            reason = "; ".join([values["reason"], *concerns])
-            if concerns:
-                connection.execute(update(POSTS).where(POSTS.c.id == post_id).values(reason=reason))
+            post = session.get(Post, post_id)
+            assert post is not None and item.community is not None
+            reason = moderate(self.ctx, session, item.community, post, item, concerns)
             outcomes[item.row.id] = Outcome(done, "post", reason, key[1], key[0], post_id)
         for item in repeats:
             key = _post_key(item)
@@ -177,8 +179,6 @@ class Pipeline:
         assert parsed is not None and community is not None and item.destination is not None
         person = people.get(parsed.from_address or "")
         reasons = ["awaiting moderation"]
-        if person is None:
-            reasons.append(f"sender {parsed.from_address or '(none)'} is not a member")
         return {
             "community_id": community.id,
             "inbound_id": item.row.id,
@@ -317,9 +317,7 @@ def _record(session: Session, outcomes: dict[int, Outcome], now: datetime) -> No
         session.connection().execute(statement, rows)
 
 
-def _process_rows(ctx: Context, rows: list[SpoolRow]) -> dict[int, Outcome]:
-    pipeline = Pipeline(ctx)
-    prepared = [pipeline.prepare(row) for row in rows]
+def _apply(ctx: Context, pipeline: Pipeline, prepared: list[Prepared]) -> dict[int, Outcome]:
     with ctx.session() as session:
         outcomes = pipeline.apply(session, prepared)
         _record(session, outcomes, ctx.now())
@@ -338,21 +336,35 @@ def _fail(ctx: Context, row: SpoolRow, error: Exception) -> Outcome:
 
 
 def process_batch(ctx: Context, limit: int = 100) -> Batch:
-    """Claim and process up to ``limit`` spool rows; return what became of each."""
+    """Claim and process up to ``limit`` spool rows; return what became of each.
+
+    Parsing happens outside any transaction; the writes go in small transactions of
+    WRITE_CHUNK rows, so SQLite's single write lock is never held for long and the SMTP
+    front end can keep committing what it accepts.
+    """
     with ctx.engine.begin() as connection:
         rows = spool.claim(connection, ctx.now(), LEASE, limit)
     batch = Batch()
     if not rows:
         return batch
-    try:
-        batch.outcomes = _process_rows(ctx, rows)
-    except Exception:
-        # Find the row at fault: each alone, in its own transaction.
-        for row in rows:
-            try:
-                batch.outcomes.update(_process_rows(ctx, [row]))
-            except Exception as exc:
-                batch.outcomes[row.id] = _fail(ctx, row, exc)
+    pipeline = Pipeline(ctx)
+    prepared = []
+    for row in rows:
+        try:
+            prepared.append(pipeline.prepare(row))
+        except Exception as exc:
+            batch.outcomes[row.id] = _fail(ctx, row, exc)
+    for start in range(0, len(prepared), WRITE_CHUNK):
+        chunk = prepared[start : start + WRITE_CHUNK]
+        try:
+            batch.outcomes.update(_apply(ctx, pipeline, chunk))
+        except Exception:
+            # Find the row at fault: each alone, in its own transaction.
+            for item in chunk:
+                try:
+                    batch.outcomes.update(_apply(ctx, pipeline, [item]))
+                except Exception as exc:
+                    batch.outcomes[item.row.id] = _fail(ctx, item.row, exc)
     for row_id, outcome in batch.outcomes.items():
         log.info(
             "spool #%s: %s %s (%s)", row_id, outcome.state, outcome.msg_class or "-", outcome.reason

@@ -10,12 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mailhub.addresses import Kind
+from mailhub.inbound import commands, confirmations
 from mailhub.inbound.outcomes import Incoming, Outcome
+from mailhub.moderation import replies as moderation_replies
+from mailhub.outbound.bounce_handling import handle_bounce
 
 Route = Callable[[Incoming], Outcome]
 
 # By the address the mail was sent to.
-ROUTES: dict[Kind, Route] = {}
+ROUTES: dict[Kind, Route] = {
+    Kind.REQUEST: commands.handle_request,
+    Kind.CONFIRM: confirmations.handle_confirmation,
+    Kind.UNSUBSCRIBE: confirmations.handle_unsubscribe,
+    Kind.MODERATION: moderation_replies.handle,
+}
 
 # By what the mail is, for machine mail that still needs acting on (bounces).
-CLASS_ROUTES: dict[str, Route] = {}
+CLASS_ROUTES: dict[str, Route] = {
+    "bounce": handle_bounce,
+}

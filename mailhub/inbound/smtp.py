@@ -34,7 +34,8 @@ ADDRESS_BOOK_TTL = 10.0
 
 
 class AddressCache:
-    """The address book, reloaded from the store every few seconds and after a miss."""
+    """The address book, reloaded from the store every few seconds and after any miss (a
+    community created a moment ago must be reachable; a reload is one small query)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -47,7 +48,7 @@ class AddressCache:
 
     async def book(self, *, fresh: bool = False) -> AddressBook:
         age = time.monotonic() - self._loaded
-        if self._book is None or age > ADDRESS_BOOK_TTL or (fresh and age > 1.0):
+        if self._book is None or age > ADDRESS_BOOK_TTL or fresh:
             self._book = await asyncio.to_thread(self._load)
             self._loaded = time.monotonic()
         return self._book

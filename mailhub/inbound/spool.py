@@ -22,9 +22,11 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from mailhub.clock import Clock
+from mailhub.db import make_engine
 from mailhub.models import InboundMessage, InboundState
 
 TABLE = InboundMessage.__table__
+LOOP_BUSY_TIMEOUT_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,10 @@ class Committer(Protocol):
 def make_committer(engine: Engine, clock: Clock) -> Committer:
     """On SQLite commit on the loop; on a networked database, in a writer thread."""
     if engine.dialect.name == "sqlite":
-        return LoopCommitter(engine, clock)
+        # Its own connection with a short busy timeout: if another process held the write
+        # lock for long, the loop must not freeze; the client gets 451 and retries.
+        short = make_engine(str(engine.url), busy_timeout_ms=LOOP_BUSY_TIMEOUT_MS)
+        return LoopCommitter(short, clock)
     return GroupCommitter(engine, clock)
 
 
@@ -183,7 +188,7 @@ class LoopCommitter:
                 future.set_result(row_id)
 
     def close(self) -> None:
-        return None
+        self.engine.dispose()
 
 
 @dataclass(frozen=True)

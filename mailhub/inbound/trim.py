@@ -22,6 +22,8 @@ first marker after the member's own text cuts the rest, unless it introduces a q
 that the member answers below (interleaved reply): then only the attribution goes.
 Delimiter lines (`--`, `____`, ...) cut a signature when little text follows them.
 Trailing quotes and mobile signatures ("Sent from my iPhone") are then removed.
+The case-insensitive patterns are slow on long text, so each is only tried on lines that
+hold one of its plain words or signs (a colon, "@"), found with substring tests.
 
 When nothing of the member's own remains (the message is only a quote), the whole
 message is returned as `text`: posting a quote beats losing a message. It is empty
@@ -56,6 +58,33 @@ _MAX_ATTRIBUTION_CHARS = 400
 _MAX_ATTRIBUTION_LINES = 5
 # A delimiter followed by at most this many lines (up to the next history) is a signature.
 _MAX_SIGNATURE_LINES = 10
+
+# Letters that re.IGNORECASE takes for one another beyond what str.lower() joins (Python's
+# re._casefix), each mapped to the first of its group; "İ".lower() adds a combining dot.
+_FOLD = {
+    ord(other): group[0]
+    for group in (
+        "i\u0131", "s\u017f", "\u00b5\u03bc", "\u0345\u03b9\u1fbe", "\u0390\u1fd3",
+        "\u03b0\u1fe3", "\u03b2\u03d0", "\u03b5\u03f5", "\u03b8\u03d1", "\u03ba\u03f0",
+        "\u03c0\u03d6", "\u03c1\u03f1", "\u03c2\u03c3", "\u03c6\u03d5", "\u0432\u1c80",
+        "\u0434\u1c81", "\u043e\u1c82", "\u0441\u1c83", "\u0442\u1c84\u1c85",
+        "\u044a\u1c86", "\u0463\u1c87", "\u1c88\ua64b", "\u1e61\u1e9b", "\ufb05\ufb06",
+    )
+    for other in group[1:]
+} | {0x0307: None}  # fmt: skip
+
+
+def _fold(text: str) -> str:
+    """Lower-cased text in which a case-insensitive literal match is a plain substring.
+
+    Wherever an IGNORECASE pattern matches a literal word, the folded text contains the
+    folded word; the converse need not hold, so a hit is confirmed with the pattern.
+    """
+    folded = text.lower()
+    if folded.isascii():
+        return folded
+    return folded.translate(_FOLD)
+
 
 _QUOTE = re.compile(r"[ \t]*(?:>|[A-Z][A-Za-z]{0,9}>(?=\s|$))")
 _FENCE = re.compile(r"[ \t]*(?:```|~~~)")
@@ -98,14 +127,18 @@ _OPENER = re.compile(
     r"|sur|na|ve|в|у)\s|\d|在",
     re.IGNORECASE,
 )
+# Verbs of _WROTE_WORDS as plain text: each of its alternatives contains one of them.
+_WROTE_HINTS = (
+    "wrote", "writes", "schrieb", "écrit", "escribi", "skrev", "schreef", "geschreven",
+    "volgende", "scritto", "scrisse", "escreveu", "napisa", "napsal", "написа", "пише",
+    "kirjoitti", "írta", "yazdı", "έγραψε", "kirjutas", "escrit", "skrifaði", "写道", "寫道",
+    "のメッセージ",
+)  # fmt: skip
 # Every attribution has one of these on one of its lines; checked first, as it is cheap.
-_ATTRIBUTION_HINT = re.compile(
-    r"@|GMT|wrote|writes|schrieb|écrit|escribi|skrev|schreef|geschreven|volgende|scritto"
-    r"|geschrieben|quoting|zitat|citando|citation"
-    r"|scrisse|escreveu|napisa|napsal|написа|пише|kirjoitti|írta|yazdı|έγραψε|kirjutas|escrit"
-    r"|skrifaði|写道|寫道|のメッセージ",
-    re.IGNORECASE,
-)
+_ATTRIBUTION_HINTS = (
+    "@", "GMT", *_WROTE_HINTS, "geschrieben", "quoting", "zitat", "citando", "citation",
+)  # fmt: skip
+_ATTRIBUTION_HINT = re.compile("|".join(map(re.escape, _ATTRIBUTION_HINTS)), re.IGNORECASE)
 _EMAIL = re.compile(r"\S@\S")
 _DIGIT = re.compile(r"\d")
 
@@ -130,28 +163,47 @@ _MIN_HEADER_FIELDS = 3
 _MAX_HEADER_LINES = 16
 
 # Lines that open a forwarded or original message.
+_FORWARD_PHRASES = (
+    "original message", "forwarded message", "begin forwarded message",
+    "ursprüngliche nachricht", "weitergeleitete nachricht",
+    "anfang der weitergeleiteten nachricht", "message d'origine", "message transféré",
+    "début du message réexpédié", "début du message transféré", "mensaje original",
+    "mensaje reenviado", "inicio del mensaje reenviado", "mensagem original",
+    "mensagem encaminhada", "início da mensagem reencaminhada", "messaggio originale",
+    "messaggio inoltrato", "inizio messaggio inoltrato", "oorspronkelijk bericht",
+    "origineel bericht", "doorgestuurd bericht", "begin doorgestuurd bericht",
+    "oprindelig meddelelse", "videresendt meddelelse", "opprinnelig melding",
+    "videresendt melding", "ursprungligt meddelande", "vidarebefordrat meddelande",
+    "alkuperäinen viesti", "välitetty viesti", "wiadomość oryginalna", "przekazana wiadomość",
+    "исходное сообщение", "пересылаемое сообщение", "původní zpráva", "přeposlaná zpráva",
+    "eredeti üzenet", "原始邮件", "原始郵件", "转发的邮件", "転送されたメッセージ",
+)  # fmt: skip
 _FORWARD = re.compile(
-    r"[ \t]*[*_]*[-—–=\s]*(?:original\s+message|forwarded\s+message|begin\s+forwarded\s+message"
-    r"|ursprüngliche\s+nachricht|weitergeleitete\s+nachricht"
-    r"|anfang\s+der\s+weitergeleiteten\s+nachricht|message\s+d'origine|message\s+transféré"
-    r"|début\s+du\s+message\s+(?:réexpédié|transféré)|mensaje\s+original|mensaje\s+reenviado"
-    r"|inicio\s+del\s+mensaje\s+reenviado|mensagem\s+original|mensagem\s+encaminhada"
-    r"|início\s+da\s+mensagem\s+reencaminhada|messaggio\s+originale|messaggio\s+inoltrato"
-    r"|inizio\s+messaggio\s+inoltrato|oorspronkelijk\s+bericht|origineel\s+bericht"
-    r"|doorgestuurd\s+bericht|begin\s+doorgestuurd\s+bericht|oprindelig\s+meddelelse"
-    r"|videresendt\s+meddelelse|opprinnelig\s+melding|videresendt\s+melding"
-    r"|ursprungligt\s+meddelande|vidarebefordrat\s+meddelande|alkuperäinen\s+viesti"
-    r"|välitetty\s+viesti|wiadomość\s+oryginalna|przekazana\s+wiadomość"
-    r"|исходное\s+сообщение|пересылаемое\s+сообщение|původní\s+zpráva|přeposlaná\s+zpráva"
-    r"|eredeti\s+üzenet|原始邮件|原始郵件|转发的邮件|転送されたメッセージ)"
-    r"\s*[:：]?[-—–=\s]*[*_]*[ \t]*",
+    r"[ \t]*[*_]*[-—–=\s]*(?:"
+    + "|".join(r"\s+".join(map(re.escape, p.split())) for p in _FORWARD_PHRASES)
+    + r")\s*[:：]?[-—–=\s]*[*_]*[ \t]*",
     re.IGNORECASE,
 )
+# What may come before the phrase, and how the phrase can start.
+_FORWARD_LEAD = re.compile(r"[-—–=\s*_]*")
+_FORWARD_OPENINGS = tuple(dict.fromkeys(_fold(p.split()[0]) for p in _FORWARD_PHRASES))
+_LONGEST_OPENING = max(map(len, _FORWARD_OPENINGS))
 # "Reply above this line" markers, whatever decoration clients turned the dashes into.
+_ABOVE_PHRASES = (
+    "above this line",
+    "au-dessus de cette ligne",
+    "oberhalb dieser zeile",
+    "über dieser zeile",
+    "por encima de esta línea",
+    "encima de esta línea",
+    "sopra questa riga",
+    "acima desta linha",
+    "boven deze regel",
+    "over denne linje",
+    "ovanför denna rad",
+)
 _ABOVE_LINE = re.compile(
-    r"\b(?:above\s+this\s+line|au-dessus\s+de\s+cette\s+ligne|(?:oberhalb|über)\s+dieser\s+zeile"
-    r"|(?:por\s+)?encima\s+de\s+esta\s+línea|sopra\s+questa\s+riga|acima\s+desta\s+linha"
-    r"|boven\s+deze\s+regel|over\s+denne\s+linje|ovanför\s+denna\s+rad)\b",
+    r"\b(?:" + "|".join(r"\s+".join(map(re.escape, p.split())) for p in _ABOVE_PHRASES) + r")\b",
     re.IGNORECASE,
 )
 
@@ -187,6 +239,12 @@ _EXCUSE = re.compile(r"[.,;!]?\s*please\s+excuse.*$", re.IGNORECASE)
 _DASH_NAME = re.compile(r"-[^\W\d_]+(?:\s[^\W\d_]+){0,2}\.?")
 
 
+# Plain words of the patterns above, to find the few lines worth running the patterns on.
+_HINT_NEEDLES = tuple(dict.fromkeys(map(_fold, _ATTRIBUTION_HINTS)))
+_WROTE_NEEDLES = tuple(dict.fromkeys(map(_fold, _WROTE_HINTS)))
+_ABOVE_NEEDLES = tuple(dict.fromkeys(_fold(max(p.split(), key=len)) for p in _ABOVE_PHRASES))
+
+
 @dataclass(frozen=True)
 class _Marker:
     """Lines [start, end) that introduce quoted history."""
@@ -203,7 +261,7 @@ def trim_reply(text: str) -> TrimmedReply:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not any(line.strip() for line in lines):
         return TrimmedReply("", "", "")
-    quote = [bool(_QUOTE.match(line)) for line in lines]
+    quote = [">" in line and bool(_QUOTE.match(line)) for line in lines]
     markers = _find_markers(lines, quote)
     roles = [TEXT] * len(lines)
     start = _set_aside_leading_history(lines, quote, markers, roles)
@@ -244,10 +302,11 @@ def _whole_message(lines: list[str]) -> TrimmedReply:
 
 def _find_markers(lines: list[str], quote: list[bool]) -> list[_Marker]:
     """All history markers, in order, none overlapping."""
+    above = _lines_matching(lines, _ABOVE_LINE, _ABOVE_NEEDLES)
     found: list[_Marker] = []
     i = 0
     while i < len(lines):
-        marker = _header_block(lines, quote, i) or _single_line_marker(lines, quote, i)
+        marker = _header_block(lines, quote, i) or _single_line_marker(lines, quote, i, above)
         if marker:
             found.append(marker)
             i = marker.end
@@ -260,28 +319,58 @@ def _find_markers(lines: list[str], quote: list[bool]) -> list[_Marker]:
     return sorted(found, key=lambda m: m.start)
 
 
-def _single_line_marker(lines: list[str], quote: list[bool], i: int) -> _Marker | None:
-    """A forwarded-message or "reply above this line" line."""
+def _lines_matching(
+    lines: list[str], pattern: re.Pattern[str], needles: tuple[str, ...]
+) -> set[int]:
+    """Indexes of the lines `pattern` finds something in; it needs one of `needles` to."""
+    folded = _fold("\n".join(lines))
+    present = [needle for needle in needles if needle in folded]
+    if not present:
+        return set()
+    return {
+        i
+        for i, line in enumerate(lines)
+        if _contains_any(_fold(line), present) and pattern.search(line)
+    }
+
+
+def _contains_any(folded: str, needles: tuple[str, ...] | list[str]) -> bool:
+    return any(map(folded.__contains__, needles))
+
+
+def _single_line_marker(
+    lines: list[str], quote: list[bool], i: int, above: set[int]
+) -> _Marker | None:
+    """A forwarded-message or "reply above this line" line (`above`: lines with the latter)."""
     line = lines[i]
     if quote[i] or len(line) > _MAX_ATTRIBUTION_CHARS:
         return None
-    if _ABOVE_LINE.search(line):
+    if i in above:
         return _Marker(i, i + 1, "above")
-    if _FORWARD.fullmatch(line):
+    if _opens_forward(line):
         return _Marker(i, i + 1, "history")
     return None
 
 
+def _opens_forward(line: str) -> bool:
+    """True for an "Original message" or "Forwarded message" line, in many languages."""
+    # Most lines fail on their first word, before the long pattern is tried.
+    lead = _FORWARD_LEAD.match(line)
+    start = lead.end() if lead else 0
+    opening = _fold(line[start : start + _LONGEST_OPENING])
+    return opening.startswith(_FORWARD_OPENINGS) and bool(_FORWARD.fullmatch(line))
+
+
 def _header_block(lines: list[str], quote: list[bool], i: int) -> _Marker | None:
     """Outlook-style header fields (From/Sent/To/Subject, in many languages) from line i."""
-    first = _FIELD.match(lines[i]) if not quote[i] else None
+    first = _field(lines[i]) if not quote[i] else None
     # A block is read from its first field only, which keeps the scan linear.
-    if not first or (i and not quote[i - 1] and _FIELD.match(lines[i - 1])):
+    if not first or (i and not quote[i - 1] and _field(lines[i - 1])):
         return None
     fields, sender, end, j = 1, bool(first.group("sender")), i + 1, i + 1
     limit = min(len(lines), i + _MAX_HEADER_LINES)
     while j < limit and j - end <= 1 and lines[j].strip() and not quote[j]:
-        field = _FIELD.match(lines[j])
+        field = _field(lines[j])
         if field:
             fields, end = fields + 1, j + 1
             sender = sender or bool(field.group("sender"))
@@ -291,16 +380,27 @@ def _header_block(lines: list[str], quote: list[bool], i: int) -> _Marker | None
     return None
 
 
+def _field(line: str) -> re.Match[str] | None:
+    """The header field ("From:", "Betreff:", ...) that opens the line, if any."""
+    return _FIELD.match(line) if ":" in line or "：" in line else None
+
+
 def _attributions(lines: list[str], quote: list[bool]) -> list[_Marker]:
     """Attribution lines ("On <date>, <name> wrote:"), joined when wrapped."""
     found: list[_Marker] = []
-    hinted = [-_MAX_ATTRIBUTION_LINES]
-    for end in range(len(lines)):
-        if _ATTRIBUTION_HINT.search(lines[end][:_MAX_ATTRIBUTION_CHARS]):
-            hinted.append(end)
-        if end - hinted[-1] >= _MAX_ATTRIBUTION_LINES:
+    hinted: dict[int, bool] = {}
+    # Every attribution pattern needs a colon, "@" or "GMT" on one of the lines, or a last
+    # line ending in "--"; `signed` is the last line with one of them.
+    signed = -_MAX_ATTRIBUTION_LINES
+    for end, line in enumerate(lines):
+        if ":" in line or "@" in line or "：" in line or "GMT" in line:
+            signed = end
+        if end - signed >= _MAX_ATTRIBUTION_LINES and not line.rstrip().endswith("--"):
             continue
-        if not _may_end_attribution(lines[end], quote[end]):
+        if not _may_end_attribution(line, quote[end]):
+            continue
+        window = range(max(0, end - _MAX_ATTRIBUTION_LINES + 1), end + 1)
+        if not any(_is_hinted(lines, k, hinted) for k in window):
             continue
         marker = _attribution_ending_at(lines, quote, end)
         if marker is None:
@@ -310,6 +410,14 @@ def _attributions(lines: list[str], quote: list[bool]) -> list[_Marker]:
             found.pop()
         found.append(marker)
     return found
+
+
+def _is_hinted(lines: list[str], i: int, seen: dict[int, bool]) -> bool:
+    """True when line i has a word every attribution has on one of its lines."""
+    if i not in seen:
+        head = lines[i][:_MAX_ATTRIBUTION_CHARS]
+        seen[i] = _contains_any(_fold(head), _HINT_NEEDLES) and bool(_ATTRIBUTION_HINT.search(head))
+    return seen[i]
 
 
 def _may_end_attribution(line: str, is_quote: bool) -> bool:
@@ -324,18 +432,30 @@ def _may_end_attribution(line: str, is_quote: bool) -> bool:
 def _attribution_ending_at(lines: list[str], quote: list[bool], end: int) -> _Marker | None:
     """The attribution whose last line is `end`, preferring one that starts like one."""
     first = max(0, end - _MAX_ATTRIBUTION_LINES + 1)
+    dashed = lines[end].rstrip().endswith("--")
     fallback: _Marker | None = None
+    # The window grows upwards from `end`: its text, whether it has a verb of _WROTE_WORDS
+    # and whether blank lines lie inside it are carried over from the smaller window. Lines
+    # are searched for a verb only when the text ends as the patterns needing one require.
+    joined, verb, blank_inside = "", False, False
+    unsearched: list[str] = []
     for start in range(end, first - 1, -1):
-        if start < end and (quote[start] or len(lines[start]) > _MAX_ATTRIBUTION_CHARS):
+        line = lines[start]
+        if start < end and (quote[start] or len(line) > _MAX_ATTRIBUTION_CHARS):
             break
-        if not lines[start].strip():
+        stripped = line.strip()
+        if not stripped:
+            blank_inside = blank_inside or start < end
             continue
-        joined = " ".join(line.strip() for line in lines[start : end + 1] if line.strip())
-        kind = _attribution_kind(joined, dashed=lines[end].rstrip().endswith("--"))
+        joined = f"{stripped} {joined}" if joined else stripped
+        unsearched.append(stripped)
+        if not verb and (dashed or joined.rstrip(" \t-—–*_").endswith((":", "："))):
+            verb = any(_contains_any(_fold(text), _WROTE_NEEDLES) for text in unsearched)
+            unsearched.clear()
+        kind = _attribution_kind(joined, dashed=dashed, verb=verb)
         if kind is None:
             continue
         marker = _Marker(start, end + 1, kind)
-        blank_inside = any(not line.strip() for line in lines[start:end])
         # Blank lines inside an attribution only come with a stray "> wrote:" end line.
         if blank_inside and len(lines[end].strip()) > 10:
             continue
@@ -354,13 +474,24 @@ def _extend_back(lines: list[str], marker: _Marker) -> _Marker:
     return _Marker(start, marker.end, marker.kind)
 
 
-def _attribution_kind(text: str, dashed: bool = False) -> str | None:
-    """'attribution' or 'weak' when the text reads like an attribution, else None."""
+def _attribution_kind(text: str, dashed: bool = False, verb: bool = True) -> str | None:
+    """'attribution' or 'weak' when the text reads like an attribution, else None.
+
+    `verb` False says the text has no verb of _WROTE_WORDS, which saves trying the patterns
+    that need one.
+    """
     text = text.strip(" \t-—–*_")
     if len(text) > _MAX_ATTRIBUTION_CHARS:
         return None
-    if any(p.fullmatch(text) for p in (_DATE_SOMEONE, _DATED_SOMEONE, _QUOTING_SOMEONE)):
+    # All patterns but the first need the text to end in a colon (or dashes, for the last).
+    colon = text.endswith((":", "："))
+    if _DATE_SOMEONE.fullmatch(text) or (
+        colon
+        and (("@" in text and _DATED_SOMEONE.fullmatch(text)) or _QUOTING_SOMEONE.fullmatch(text))
+    ):
         return "attribution"
+    if not verb or not (colon or dashed):
+        return None
     dated = _DIGIT.search(text) and (_OPENER.match(text) or _EMAIL.search(text))
     if _WROTE_THEN_DATE.search(text) or (dated and _WROTE_THEN_NAME.search(text)):
         return "attribution"

@@ -6,9 +6,6 @@ no auto-responder answers it and it can never come back to us as a post.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from sqlmodel import Session
@@ -18,12 +15,9 @@ from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
 from mailhub.models import Community
 from mailhub.outbound import outbox
+from mailhub.outbound.headers import list_id, loop_marker, mailbox
 from mailhub.outbound.outbox import Outgoing
-
-
-def loop_marker(domain: str) -> str:
-    """The X-Loop value on everything we send; mail carrying it is never posted."""
-    return f"mailhub@{domain}"
+from mailhub.outbound.rawmail import assemble
 
 
 def bounce_address(
@@ -51,38 +45,43 @@ class Notice:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
-def build_notice(ctx: Context, session: Session, community: Community, notice: Notice) -> Outgoing:
+def build_notice(
+    ctx: Context,
+    session: Session,
+    community: Community,
+    notice: Notice,
+    book: AddressBook | None = None,
+) -> Outgoing:
     """Turn a notice into the bytes of a well-formed message and its envelope."""
-    book = ctx.address_book(session)
+    book = book or ctx.address_book(session)
     domain = ctx.settings.instance.domain
-    sender = book.address(community.slug, notice.from_kind)
-    local, _, host = sender.partition("@")
-    mail = EmailMessage(policy=policy.SMTP)
-    mail["From"] = Address(community.name, local, host)
-    mail["To"] = notice.to
-    mail["Subject"] = notice.subject
-    mail["Date"] = format_datetime(ctx.now())
-    mail["Message-ID"] = make_msgid(domain=domain)
+    fields = [
+        ("From", mailbox(community.name, book.address(community.slug, notice.from_kind))),
+        ("To", notice.to),
+        ("Subject", notice.subject),
+        ("Date", format_datetime(ctx.now())),
+        ("Message-ID", make_msgid(domain=domain)),
+    ]
     if notice.reply_to:
-        mail["Reply-To"] = notice.reply_to
+        fields.append(("Reply-To", notice.reply_to))
     if notice.in_reply_to:
-        mail["In-Reply-To"] = f"<{notice.in_reply_to}>"
-        mail["References"] = f"<{notice.in_reply_to}>"
-    mail["Auto-Submitted"] = "auto-generated"
-    mail["X-Auto-Response-Suppress"] = "All"
-    mail["X-Loop"] = loop_marker(domain)
-    mail["List-Id"] = f"{community.name} <{community.local_part}.{domain}>"
-    for name, value in notice.extra_headers.items():
-        mail[name] = value
-    mail.set_content(notice.text)
-    if notice.html:
-        mail.add_alternative(notice.html, subtype="html")
+        fields += [
+            ("In-Reply-To", f"<{notice.in_reply_to}>"),
+            ("References", f"<{notice.in_reply_to}>"),
+        ]
+    fields += [
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+        ("X-Loop", loop_marker(domain)),
+        ("List-Id", list_id(ctx.settings, community)),
+        *notice.extra_headers.items(),
+    ]
     return Outgoing(
         dedup_key=notice.dedup_key,
         kind=notice.kind,
         recipient=notice.to,
         envelope_from=bounce_address(ctx, book, community, notice.person_id),
-        raw=mail.as_bytes(),
+        raw=assemble(fields, notice.text, notice.html),
         community_id=community.id,
         person_id=notice.person_id,
     )

@@ -9,19 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mailhub.config import OutboundSettings
 from mailhub.context import Context
 from mailhub.outbound import outbox
 from mailhub.outbound.outbox import Claimed
+from mailhub.outbound.signing import SigningError, signer_from_settings
 from mailhub.outbound.transports import (
     Delivery,
     MaildirTransport,
     RateLimiter,
     SmtpTransport,
     Transport,
+    permanent,
 )
 
 log = logging.getLogger("mailhub.sender")
@@ -57,6 +59,7 @@ class Sender:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.settings = ctx.settings.outbound
+        self.signer = signer_from_settings(ctx.settings)
         self.connections = 1 if self.settings.mode == "maildir" else self.settings.relay.connections
         limiter = RateLimiter(self.settings.relay.max_per_second)
         self._transports: list[Transport] = [self._make(limiter) for _ in range(self.connections)]
@@ -73,12 +76,21 @@ class Sender:
         if self._pool:
             self._pool.shutdown(wait=True)
 
+    def _deliver(self, transport: Transport, mail: Claimed) -> Delivery:
+        """Sign (when DKIM is configured) as the very last step, then hand over."""
+        if self.signer is not None:
+            try:
+                mail = replace(mail, raw=self.signer.sign(mail.raw))
+            except SigningError as exc:
+                return permanent(str(exc))
+        return transport.deliver(mail)
+
     def _deliver_all(self, batch: list[Claimed]) -> list[Delivery]:
         if self._pool is None or len(batch) == 1:
-            return [self._transports[0].deliver(mail) for mail in batch]
+            return [self._deliver(self._transports[0], mail) for mail in batch]
         slices = [batch[i :: self.connections] for i in range(self.connections)]
         results = self._pool.map(
-            lambda pair: [pair[0].deliver(m) for m in pair[1]],
+            lambda pair: [self._deliver(pair[0], m) for m in pair[1]],
             zip(self._transports, slices, strict=True),
         )
         by_id: dict[int, Delivery] = {}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:14:21.650749
+Create Date: 2026-11-22 20:21:33.005065
 """
 
 from collections.abc import Sequence
@@ -336,6 +336,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_post_thread_id"), ["thread_id"], unique=False)
 
     op.create_table(
+        "thread_ref",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("thread_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["community_id"],
+            ["community.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["thread_id"],
+            ["thread.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("community_id", "message_id"),
+    )
+    with op.batch_alter_table("thread_ref", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_thread_ref_thread_id"), ["thread_id"], unique=False)
+
+    op.create_table(
         "attachment",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("post_id", sa.Integer(), nullable=False),
@@ -498,6 +518,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_attachment_post_id"))
 
     op.drop_table("attachment")
+    with op.batch_alter_table("thread_ref", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_thread_ref_thread_id"))
+
+    op.drop_table("thread_ref")
     with op.batch_alter_table("post", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_post_thread_id"))
         batch_op.drop_index(batch_op.f("ix_post_status"))

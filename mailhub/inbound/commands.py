@@ -1,0 +1,296 @@
+"""Mail to ``<list>-request@``: membership commands, answered by one reply.
+
+Commands come from the subject (when it starts with one) and from the lines of the
+message, up to a signature, quoted text, ``end`` or ``MAX_LINES`` lines. Each command gets
+one answer line in the reply; lines that are not commands are listed as not understood.
+The pipeline never hands auto-replies or bounces to this route, and an address gets at
+most ``REPLIES_PER_DAY`` replies, so a broken auto-responder cannot keep us talking; past
+that its mail is neither carried out nor answered (the spool row says so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from mailhub.addresses import InvalidAddress, Kind, normalise_address
+from mailhub.communities import list_themes
+from mailhub.errors import InvalidInput
+from mailhub.inbound.outcomes import Incoming, Outcome
+from mailhub.inbound.trim import trim_reply
+from mailhub.models import Delivery, MembershipStatus
+from mailhub.outbound.compose import Notice, send_notice
+from mailhub.rendering import render
+from mailhub.subscriptions import (
+    Member,
+    Result,
+    find_member,
+    mails_since,
+    request_subscription,
+    request_unsubscription,
+    set_delivery,
+    set_themes,
+    unsubscribe,
+)
+from mailhub.threads.subjects import normalise_subject
+
+MAX_LINES = 20
+REPLIES_PER_DAY = 5
+_DAY = timedelta(days=1)
+# Every answer we send to mail from a person counts towards that person's daily cap.
+REPLY_KINDS = ("command-reply", "confirmation-reply", "unsubscribe-reply")
+STOP_WORDS = {"end", "stop"}
+NEUTRAL = "This request cannot be carried out for your address."
+_ATTRIBUTION = re.compile(
+    r"^(on|le|am|el|il|op|em)\s.*(wrote|écrit|schrieb|escribió|scritto|schreef|escreveu)\s*:?$",
+    re.IGNORECASE,
+)
+_HISTORY = re.compile(r"^(-{2,}\s*(original|forwarded) message|_{5,}$|(from|von|de)\s*:)", re.I)
+
+
+@dataclass
+class Answer:
+    line: str
+    answer: str
+
+
+@dataclass
+class Request:
+    """One command mail being answered: who sent it, where, and what was said back."""
+
+    incoming: Incoming
+    sender: str
+    name: str
+    answers: list[Answer] = field(default_factory=list)
+    show_help: bool = False
+
+    @property
+    def community_name(self) -> str:
+        return self.incoming.community.name
+
+    def member(self) -> Member | None:
+        return find_member(self.incoming.session, self.incoming.community, self.sender)
+
+    def request_address(self) -> str:
+        book = self.incoming.ctx.address_book(self.incoming.session)
+        return book.address(self.incoming.community.slug, Kind.REQUEST)
+
+
+Command = Callable[[Request, list[str]], str]
+
+
+def command_lines(subject: str, text: str) -> tuple[list[str], bool]:
+    """The lines to read as commands, and whether some were left unread past MAX_LINES."""
+    lines: list[str] = []
+    first = normalise_subject(subject).split()
+    if first and first[0] in COMMANDS:
+        lines.append(normalise_subject(subject))
+    for raw in trim_reply(text).text.splitlines():
+        line = raw.strip()
+        if raw.rstrip() in ("--", "-- ") or line.startswith(">"):
+            break
+        if _ATTRIBUTION.match(line) or _HISTORY.match(line):
+            break
+        if not line:
+            continue
+        if line.lower() in STOP_WORDS:
+            return lines, False
+        if len(lines) == MAX_LINES:
+            return lines, True
+        lines.append(line)
+    return lines, False
+
+
+def handle_request(incoming: Incoming) -> Outcome:
+    """The route for ``<list>-request@``: carry out the commands, then reply once."""
+    parsed, session, ctx = incoming.parsed, incoming.session, incoming.ctx
+    try:
+        sender = normalise_address(parsed.from_address or "")
+    except InvalidAddress:
+        return incoming.outcome("command", "no usable sender address; not answered")
+    if ctx.address_book(session).resolve(sender) is not None:
+        return incoming.outcome("command", f"sent by our own address {sender}; not answered")
+    since = ctx.now() - _DAY
+    if mails_since(session, sender, REPLY_KINDS, since) >= REPLIES_PER_DAY:
+        reason = f"{sender} had {REPLIES_PER_DAY} replies in a day; neither done nor answered"
+        return incoming.outcome("command", reason)
+    request = Request(incoming, sender, parsed.from_name)
+    lines, truncated = command_lines(parsed.subject, parsed.text)
+    unknown: list[str] = []
+    seen: set[str] = set()
+    for line in lines:
+        words = line.split()
+        command = COMMANDS.get(words[0].lower().rstrip(":"))
+        if command is None:
+            unknown.append(line)
+        elif line.lower() not in seen:
+            seen.add(line.lower())
+            request.answers.append(Answer(line, command(request, words[1:])))
+    send_reply(request, unknown, truncated)
+    done = "; ".join(f"{a.line.split()[0].lower()}" for a in request.answers) or "none"
+    reason = f"commands from {sender}: {done}; {len(unknown)} not understood"
+    return incoming.outcome("command", reason)
+
+
+def send_reply(request: Request, unknown: list[str], truncated: bool) -> None:
+    incoming = request.incoming
+    community, ctx = incoming.community, incoming.ctx
+    book = ctx.address_book(incoming.session)
+    text = render(
+        "notices/command-reply.txt",
+        ctx.settings.templates_override,
+        community=community,
+        results=request.answers,
+        unknown=unknown,
+        truncated=truncated,
+        max_lines=MAX_LINES,
+        show_help=request.show_help or not request.answers,
+        request_address=book.address(community.slug, Kind.REQUEST),
+        post_address=book.address(community.slug, Kind.POST),
+    )
+    subject = incoming.parsed.subject.strip()
+    key = hashlib.sha256(incoming.item.message_id.encode()).hexdigest()[:24]
+    member = request.member()
+    notice = Notice(
+        to=request.sender,
+        subject=f"Re: {subject}" if subject else f"Your commands to {community.name}",
+        text=text,
+        kind="command-reply",
+        dedup_key=f"command-reply:{community.id}:{key}",
+        person_id=member.person.id if member else None,
+        in_reply_to=incoming.item.message_id,
+    )
+    send_notice(ctx, incoming.session, community, notice)
+
+
+# The commands. Each changes what it must and returns its answer line.
+
+
+def _subscribe(request: Request, args: list[str]) -> str:
+    if any("@" in word for word in args):
+        return "To join, write from the address that should join; nothing was done."
+    incoming = request.incoming
+    result, _member = request_subscription(
+        incoming.ctx, incoming.session, incoming.community, request.sender, name=request.name
+    )
+    return {
+        Result.SENT: (
+            f"A confirmation has been sent to {request.sender}. Reply to it (or open its "
+            "link) to join; nothing happens until then."
+        ),
+        Result.LIMITED: (
+            f"Several confirmations went to {request.sender} today already: please answer "
+            "one of them, or try again tomorrow."
+        ),
+        Result.ALREADY: f"You are already a member of {request.community_name}.",
+    }.get(result, NEUTRAL)
+
+
+def _unsubscribe(request: Request, args: list[str]) -> str:
+    incoming = request.incoming
+    member = request.member()
+    if member is not None and member.banned:
+        return NEUTRAL
+    if args and args[0].lower() != request.sender:
+        return _unsubscribe_other(request, args[0])
+    if member is None or member.membership.status == MembershipStatus.UNSUBSCRIBED.value:
+        return f"You are not a member of {request.community_name}, so nothing changed."
+    was_pending = member.membership.status == MembershipStatus.PENDING.value
+    unsubscribe(member, incoming.ctx.now())
+    if was_pending:
+        return f"Your request to join {request.community_name} is withdrawn."
+    return (
+        f"You have left {request.community_name} and will receive no more posts. "
+        f'To come back, write "subscribe" to {request.request_address()}.'
+    )
+
+
+def _unsubscribe_other(request: Request, address: str) -> str:
+    incoming = request.incoming
+    try:
+        other = normalise_address(address)
+    except InvalidAddress:
+        return f"{address!r} is not an e-mail address; nothing was done."
+    request_unsubscription(incoming.ctx, incoming.session, incoming.community, other)
+    # The same answer whatever happened, so nobody can learn who is a member.
+    return (
+        f"If {other} is a member of {request.community_name}, a confirmation has been sent "
+        "to that address; it leaves once the confirmation is answered."
+    )
+
+
+def _not_member(request: Request, member: Member | None) -> str:
+    if member is not None and member.banned:
+        return NEUTRAL
+    if member is not None and member.membership.status == MembershipStatus.PENDING.value:
+        return "You are not a member yet: please answer the confirmation mail first."
+    return (
+        f"You are not a member of {request.community_name}, so nothing changed. "
+        f'To join, write "subscribe" to {request.request_address()}.'
+    )
+
+
+DELIVERY_ANSWERS = {
+    Delivery.EACH: "You will receive every post as it is approved.",
+    Delivery.DIGEST: "You will receive a digest of the posts instead of each one.",
+    Delivery.NONE: (
+        'You will receive no posts, and remain a member. Write "each" or "digest" to '
+        "receive them again."
+    ),
+}
+
+
+def _delivery(mode: Delivery) -> Command:
+    def command(request: Request, args: list[str]) -> str:
+        member = request.member()
+        if member is None or not member.active:
+            return _not_member(request, member)
+        result = set_delivery(member, mode.value, request.incoming.ctx.now())
+        prefix = "Nothing to change: " if result is Result.ALREADY else ""
+        return prefix + DELIVERY_ANSWERS[mode]
+
+    return command
+
+
+def _themes(request: Request, args: list[str]) -> str:
+    member = request.member()
+    if member is None or not member.active:
+        return _not_member(request, member)
+    session = request.incoming.session
+    available = ", ".join(f"{t.slug} ({t.name})" for t in list_themes(session)) or "none yet"
+    slugs = [s for word in args for s in word.lower().split(",") if s]
+    if not slugs:
+        mine = ", ".join(member.membership.themes) or "none"
+        return f"Your themes: {mine}. Themes you can choose: {available}."
+    if slugs == ["none"]:
+        slugs = []
+    try:
+        result = set_themes(session, member, slugs, request.incoming.ctx.now())
+    except InvalidInput:
+        known = {t.slug for t in list_themes(session)}
+        wrong = ", ".join(s for s in slugs if s not in known)
+        return f"Unknown theme: {wrong}; nothing changed. Themes you can choose: {available}."
+    mine = ", ".join(member.membership.themes) or "none"
+    prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
+    return f"{prefix} themes are now: {mine}."
+
+
+def _help(request: Request, args: list[str]) -> str:
+    request.show_help = True
+    return "The commands are listed below."
+
+
+COMMANDS: dict[str, Command] = {
+    "subscribe": _subscribe,
+    "join": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "leave": _unsubscribe,
+    "each": _delivery(Delivery.EACH),
+    "digest": _delivery(Delivery.DIGEST),
+    "nomail": _delivery(Delivery.NONE),
+    "themes": _themes,
+    "help": _help,
+}

@@ -1,0 +1,274 @@
+"""Carrying out a moderation verdict or decision: status, record, and the mails it owes.
+
+One place turns approve / reject / discard / defer / hold into effects: the post's status,
+a `Decision` row (who, when, how, what), the delivery of an approved post, the notice to a
+rejected poster, the notification of moderators for a held post, and the FYI to the other
+moderators when one of them decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from mailhub import tokens
+from mailhub.addresses import Kind
+from mailhub.context import Context
+from mailhub.models import (
+    Attachment,
+    Community,
+    Decision,
+    Discussion,
+    Membership,
+    Person,
+    Post,
+    PostStatus,
+)
+from mailhub.outbound.compose import Notice, send_notice
+from mailhub.rendering import render
+
+MODERATOR_ROLES = ("moderator", "admin")
+# A decision address stays valid long enough for any holiday, not forever.
+DECISION_TOKEN_LIFETIME = timedelta(days=60)
+DONE_STATUS = {
+    "approve": PostStatus.APPROVED,
+    "reject": PostStatus.REJECTED,
+    "discard": PostStatus.DISCARDED,
+}
+
+
+class AlreadyDecided(Exception):
+    """The item was decided before; the first decision stands."""
+
+    def __init__(self, post: Post, by: str) -> None:
+        super().__init__(f"item {post.id} was already {post.status} by {by}")
+        self.post = post
+        self.by = by
+
+
+@dataclass(frozen=True)
+class Done:
+    post: Post
+    action: str
+    reason: str | None
+
+
+def moderators(session: Session, community: Community) -> list[Person]:
+    """Active moderators and admins of a community, in a stable order (read once a session)."""
+    cache = session.info.setdefault("moderators", {})
+    if community.id not in cache:
+        cache[community.id] = _moderators(session, community)
+    return cache[community.id]
+
+
+def _moderators(session: Session, community: Community) -> list[Person]:
+    query = (
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
+        .where(
+            Membership.community_id == community.id,
+            col(Membership.role).in_(MODERATOR_ROLES),
+            Membership.status == "active",
+        )
+        .order_by(Person.id)
+    )
+    return list(session.exec(query))
+
+
+def is_moderator(session: Session, community: Community, person: Person | None) -> bool:
+    return person is not None and any(m.id == person.id for m in moderators(session, community))
+
+
+def _label(person: Person | None) -> str:
+    if person is None:
+        return "the rules"
+    return f"{person.name} <{person.email}>" if person.name else person.email
+
+
+def decider_label(session: Session, post: Post) -> str:
+    person = session.get(Person, post.decided_by) if post.decided_by else None
+    return _label(person)
+
+
+def moderation_address(
+    ctx: Context, session: Session, community: Community, post: Post, moderator: Person
+) -> str:
+    expires = ctx.now() + DECISION_TOKEN_LIFETIME
+    token = tokens.sign(
+        ctx.secret, tokens.MODERATION, post.id or 0, moderator.id or 0, expires_at=expires
+    )
+    return ctx.address_book(session).address(community.slug, Kind.MODERATION, token)
+
+
+def notify_held(ctx: Context, session: Session, community: Community, post: Post) -> int:
+    """One notification per moderator, each with its own decision address."""
+    person = session.get(Person, post.person_id) if post.person_id else None
+    files = session.exec(select(Attachment).where(Attachment.post_id == post.id)).all()
+    sent = 0
+    for moderator in moderators(session, community):
+        text = render(
+            "moderation/held.txt",
+            ctx.settings.templates_override,
+            community=community,
+            post=post,
+            person=person,
+            author_name=post.author_name,
+            reason=post.reason,
+            attachments=files,
+        )
+        notice = Notice(
+            to=moderator.email,
+            subject=f"{community.tag or community.name} held for moderation: {post.subject}",
+            text=text,
+            kind="held",
+            dedup_key=f"held:{post.id}:to:{moderator.id}",
+            person_id=moderator.id,
+            reply_to=moderation_address(ctx, session, community, post, moderator),
+        )
+        sent += send_notice(ctx, session, community, notice)
+    return sent
+
+
+def tell_sender(
+    ctx: Context, session: Session, community: Community, post: Post, template: str, **extra: object
+) -> None:
+    """A notice to the poster (rejection, non-member, late contribution)."""
+    if not post.author_email:
+        return
+    book = ctx.address_book(session)
+    discussion = None
+    if template == "late":
+        discussion = _discussion_of(session, post)
+    text = render(
+        f"moderation/{template}.txt",
+        ctx.settings.templates_override,
+        community=community,
+        post=post,
+        author_name=post.author_name,
+        request_address=book.address(community.slug, Kind.REQUEST),
+        discussion=discussion,
+        **extra,
+    )
+    subjects = {
+        "rejected": "Your message was not published",
+        "nonmember": "Your message was not published",
+        "late": "The discussion has closed",
+    }
+    notice = Notice(
+        to=post.author_email,
+        subject=f"{subjects.get(template, 'About your message')}: {post.subject}",
+        text=text,
+        kind=template,
+        dedup_key=f"{template}:{post.id}",
+        person_id=post.person_id,
+        in_reply_to=post.message_id,
+    )
+    send_notice(ctx, session, community, notice)
+
+
+def _discussion_of(session: Session, post: Post) -> Discussion | None:
+    from mailhub.models import Thread
+
+    thread = session.get(Thread, post.thread_id) if post.thread_id else None
+    if thread is None or thread.discussion_id is None:
+        return None
+    return session.get(Discussion, thread.discussion_id)
+
+
+def record(
+    session: Session,
+    post: Post,
+    action: str,
+    by: Person | None,
+    via: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Keep who decided what, when and how (email, CLI or the rules)."""
+    session.add(
+        Decision(
+            post_id=post.id,
+            person_id=by.id if by else None,
+            action=action,
+            reason=reason,
+            via=via,
+            decided_at=now,
+        )
+    )
+
+
+def decide(
+    ctx: Context,
+    session: Session,
+    post: Post,
+    action: str,
+    *,
+    by: Person | None,
+    via: str,
+    reason: str | None = None,
+) -> Done:
+    """Apply a moderator's (or the rules') decision to a held post; first decision wins."""
+    if post.status != PostStatus.HELD.value:
+        raise AlreadyDecided(post, decider_label(session, post))
+    community = session.get(Community, post.community_id)
+    assert community is not None
+    now = ctx.now()
+    record(session, post, action, by, via, reason, now)
+    if action == "defer":
+        session.flush()
+        return Done(post, action, reason)
+    post.status = DONE_STATUS[action].value
+    post.decided_at = now
+    post.decided_by = by.id if by else None
+    if reason:
+        post.reason = reason
+    session.add(post)
+    session.flush()
+    if action == "approve":
+        deliver(ctx, session, post)
+    elif action == "reject":
+        tell_sender(ctx, session, community, post, "rejected", reason=reason)
+    if by is not None:
+        send_fyi(ctx, session, community, post, action, by, reason)
+    return Done(post, action, reason)
+
+
+def deliver(ctx: Context, session: Session, post: Post) -> int:
+    """Send an approved post to the community's each-message members."""
+    from mailhub.outbound.fanout import fan_out
+
+    return fan_out(ctx, session, post)
+
+
+def send_fyi(
+    ctx: Context,
+    session: Session,
+    community: Community,
+    post: Post,
+    action: str,
+    by: Person,
+    reason: str | None,
+) -> None:
+    for moderator in moderators(session, community):
+        if moderator.id == by.id:
+            continue
+        text = render(
+            "moderation/fyi.txt",
+            ctx.settings.templates_override,
+            community=community,
+            post=post,
+            moderator=_label(by),
+            action=action,
+            reason=reason,
+        )
+        notice = Notice(
+            to=moderator.email,
+            subject=f"{community.tag or community.name} FYI: item {post.id} {action}",
+            text=text,
+            kind="fyi",
+            dedup_key=f"fyi:{post.id}:to:{moderator.id}",
+            person_id=moderator.id,
+        )
+        send_notice(ctx, session, community, notice)

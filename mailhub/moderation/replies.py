@@ -1,0 +1,238 @@
+"""Moderators decide by email: the route for mail to `<list>+m-<token>@`.
+
+A reply to one held item's notification carries a token for that item and that moderator;
+a reply to the queue reminder carries a queue token and may hold several lines of
+decisions. A decision counts only when the token is genuine, belongs to this community,
+and the mail comes from one of its moderators; anything else changes nothing and the sender
+is told why. An empty or unclear reply never approves anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from mailhub import tokens
+from mailhub.context import Context
+from mailhub.inbound.outcomes import Incoming, Outcome
+from mailhub.inbound.trim import trim_reply
+from mailhub.models import Community, Person, Post
+from mailhub.moderation import actions
+from mailhub.outbound.compose import Notice, send_notice
+from mailhub.rendering import render
+
+WORDS = {
+    "approve": "approve",
+    "approved": "approve",
+    "accept": "approve",
+    "reject": "reject",
+    "rejected": "reject",
+    "discard": "discard",
+    "delete": "discard",
+    "defer": "defer",
+    "later": "defer",
+}
+BATCH_LINE = re.compile(
+    r"^\s*(approve|reject|discard|defer)\s+((?:#?\d+[\s,]*)+)(.*)$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    reason: str | None
+
+
+def read_decision(text: str) -> Decision | None:
+    """The decision on the first line of the reply that is not quoted or blank, if any."""
+    for line in trim_reply(text).text.splitlines():
+        stripped = line.strip().strip("*_").strip()
+        if not stripped or stripped.startswith(">"):
+            continue
+        word, _, rest = stripped.partition(" ")
+        action = WORDS.get(word.lower().rstrip(".,:;!"))
+        if action is None:
+            return None
+        reason = rest.strip(" :-") or None
+        return Decision(action, reason if action == "reject" else None)
+    return None
+
+
+def read_batch(text: str) -> list[tuple[str, list[int], str | None]]:
+    """Lines such as `approve 1 3 4` or `reject 2 off topic`."""
+    found = []
+    for line in trim_reply(text).text.splitlines():
+        match = BATCH_LINE.match(line)
+        if match:
+            numbers = [int(n) for n in re.findall(r"\d+", match.group(2))]
+            reason = match.group(3).strip() or None
+            found.append((match.group(1).lower(), numbers, reason))
+    return found
+
+
+def _reply(
+    incoming: Incoming, to: str, subject: str, text: str, key: str, person: Person | None
+) -> None:
+    notice = Notice(
+        to=to,
+        subject=subject,
+        text=text,
+        kind="moderation-reply",
+        dedup_key=f"moderation-reply:{incoming.item.message_id}:{key}",
+        person_id=person.id if person else None,
+        in_reply_to=incoming.item.message_id,
+    )
+    send_notice(incoming.ctx, incoming.session, incoming.community, notice)
+
+
+def _refuse(incoming: Incoming, sender: str, why: str, hint: str | None = None) -> Outcome:
+    text = render(
+        "moderation/refused.txt",
+        incoming.ctx.settings.templates_override,
+        address=incoming.item.row.rcpt_to[0] if incoming.item.row.rcpt_to else "this address",
+        why=why,
+        hint=hint,
+    )
+    if sender:
+        _reply(incoming, sender, "Your moderation reply changed nothing", text, "refused", None)
+    return incoming.outcome("decision", f"refused: {why}")
+
+
+def handle(incoming: Incoming) -> Outcome:
+    """Route for Kind.MODERATION."""
+    ctx, session, community = incoming.ctx, incoming.session, incoming.community
+    sender_address = (incoming.parsed.from_address or "").lower()
+    sender = session.exec(select(Person).where(Person.email == sender_address)).first()
+    token = incoming.destination.token or ""
+    item = _verify(ctx, tokens.MODERATION, token)
+    queue = None if item else _verify(ctx, tokens.QUEUE, token)
+    if item is None and queue is None:
+        return _refuse(
+            incoming,
+            sender_address,
+            "the address carries no valid decision token",
+            "Reply to the notification you received, without changing its address.",
+        )
+    if not actions.is_moderator(session, community, sender):
+        return _refuse(
+            incoming,
+            sender_address,
+            f"{sender_address or 'the sender'} is not a moderator of {community.name}",
+        )
+    assert sender is not None
+    if queue is not None:
+        if queue.int_value(0) != community.id:
+            return _refuse(incoming, sender_address, "the token belongs to another community")
+        return _batch(incoming, sender)
+    assert item is not None
+    post = session.get(Post, item.int_value(0))
+    if post is None or post.community_id != community.id:
+        return _refuse(incoming, sender_address, "the token belongs to another community or item")
+    return _single(incoming, sender, post)
+
+
+def _verify(ctx: Context, purpose: str, token: str) -> tokens.Token | None:
+    try:
+        return tokens.verify(ctx.secret, purpose, token, now=ctx.now())
+    except tokens.TokenError:
+        return None
+
+
+def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
+    ctx, session, community = incoming.ctx, incoming.session, incoming.community
+    decision = read_decision(incoming.parsed.text) or read_decision(incoming.parsed.subject)
+    if decision is None:
+        text = render(
+            "moderation/unclear.txt",
+            ctx.settings.templates_override,
+            community=community,
+            post=post,
+        )
+        _reply(
+            incoming, sender.email, f"No decision read for item {post.id}", text, "unclear", sender
+        )
+        return incoming.outcome("decision", f"unclear reply about item {post.id}; nothing changed")
+    try:
+        actions.decide(
+            ctx, session, post, decision.action, by=sender, via="email", reason=decision.reason
+        )
+    except actions.AlreadyDecided as exc:
+        text = render(
+            "moderation/already.txt",
+            ctx.settings.templates_override,
+            community=community,
+            post=post,
+            status=post.status,
+            decided_by=exc.by,
+            decided_at=post.decided_at.isoformat(timespec="minutes")
+            if post.decided_at
+            else "earlier",
+        )
+        _reply(
+            incoming, sender.email, f"Item {post.id} was already decided", text, "already", sender
+        )
+        return incoming.outcome("decision", f"item {post.id} already decided by {exc.by}")
+    summary = f"Item {post.id} ({post.subject or 'no subject'}): {_past(decision.action)}."
+    _reply(incoming, sender.email, summary, summary + "\n", "done", sender)
+    return incoming.outcome("decision", f"{sender.email} {decision.action} item {post.id} by email")
+
+
+def _past(action: str) -> str:
+    return {
+        "approve": "approved",
+        "reject": "rejected",
+        "discard": "discarded",
+        "defer": "left waiting",
+    }[action]
+
+
+def _batch(incoming: Incoming, sender: Person) -> Outcome:
+    ctx, session, community = incoming.ctx, incoming.session, incoming.community
+    lines = read_batch(incoming.parsed.text)
+    report: list[str] = []
+    for action, numbers, reason in lines:
+        for number in numbers:
+            report.append(_batch_one(ctx, session, community, sender, action, number, reason))
+    if not report:
+        report.append(
+            "No decision lines were found, so nothing changed. Use lines such as 'approve 1 3 4'."
+        )
+    text = "What was done:\n\n" + "\n".join(f"  {line}" for line in report) + "\n"
+    _reply(
+        incoming,
+        sender.email,
+        f"{community.tag or community.name} moderation summary",
+        text,
+        "batch",
+        sender,
+    )
+    return incoming.outcome("decision", f"batch from {sender.email}: {len(report)} line(s)")
+
+
+def _batch_one(
+    ctx: Context,
+    session: Session,
+    community: Community,
+    sender: Person,
+    action: str,
+    number: int,
+    reason: str | None,
+) -> str:
+    post = session.get(Post, number)
+    if post is None or post.community_id != community.id:
+        return f"[{number}] no such item in {community.name}: nothing done"
+    try:
+        actions.decide(
+            ctx,
+            session,
+            post,
+            action,
+            by=sender,
+            via="email",
+            reason=reason if action == "reject" else None,
+        )
+    except actions.AlreadyDecided as exc:
+        return f"[{number}] already {post.status} by {exc.by}: nothing done"
+    return f"[{number}] {post.subject or '(no subject)'}: {_past(action)}"

@@ -1,0 +1,134 @@
+"""The moderation policy: one ordered table of small rules.
+
+Each rule looks at the facts of one post and either says nothing (None) or gives a verdict:
+accept, hold, reject or discard, with a reason a person can read. The first rule that
+speaks decides. The table at the bottom is the whole policy, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from mailhub.models import Community, Discussion, Membership, Person, Post
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    HOLD = "hold"
+    REJECT = "reject"
+    DISCARD = "discard"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    reason: str
+    rule: str = ""
+    tell_sender: str | None = None  # name of the notice template owed to the sender, if any
+
+
+@dataclass
+class Facts:
+    """What the rules may look at; gathered once per post."""
+
+    community: Community
+    post: Post
+    person: Person | None
+    membership: Membership | None
+    approved_before: int
+    size: int
+    max_size: int
+    discussion: Discussion | None = None
+    attachment_concerns: list[str] = field(default_factory=list)
+    loop: bool = False
+
+
+Rule = Callable[[Facts], Verdict | None]
+
+
+def banned_sender(facts: Facts) -> Verdict | None:
+    if facts.membership is not None and facts.membership.status == "banned":
+        return Verdict(Action.DISCARD, f"{facts.post.author_email} is banned from this community")
+    return None
+
+
+def our_own_loop(facts: Facts) -> Verdict | None:
+    if facts.loop:
+        return Verdict(Action.DISCARD, "the message carries our own loop marker")
+    return None
+
+
+def non_member(facts: Facts) -> Verdict | None:
+    if facts.membership is not None and facts.membership.status == "active":
+        return None
+    who = facts.post.author_email or "the sender"
+    policy = facts.community.nonmember_policy
+    if policy == "discard":
+        return Verdict(Action.DISCARD, f"{who} is not a member")
+    if policy == "reject":
+        return Verdict(Action.REJECT, f"{who} is not a member", tell_sender="nonmember")
+    return Verdict(Action.HOLD, f"{who} is not a member")
+
+
+def moderated_member(facts: Facts) -> Verdict | None:
+    if facts.membership is not None and facts.membership.moderated:
+        return Verdict(Action.HOLD, "the sender's posts are moderated")
+    return None
+
+
+def late_contribution(facts: Facts) -> Verdict | None:
+    discussion = facts.discussion
+    if discussion is not None and discussion.state in ("closed", "summarised"):
+        reason = f"late contribution: the discussion \u201c{discussion.title}\u201d has closed"
+        return Verdict(Action.HOLD, reason, tell_sender="late")
+    return None
+
+
+def too_large(facts: Facts) -> Verdict | None:
+    if facts.size > facts.max_size:
+        return Verdict(
+            Action.HOLD, f"the message is {facts.size:,} bytes (limit {facts.max_size:,})"
+        )
+    return None
+
+
+def attachment_not_allowed(facts: Facts) -> Verdict | None:
+    if facts.attachment_concerns:
+        return Verdict(Action.HOLD, "; ".join(facts.attachment_concerns))
+    return None
+
+
+def first_post(facts: Facts) -> Verdict | None:
+    if facts.community.moderation == "first-post" and facts.approved_before == 0:
+        return Verdict(Action.HOLD, "the sender's first post to this community")
+    return None
+
+
+def community_policy(facts: Facts) -> Verdict:
+    if facts.community.moderation == "all":
+        return Verdict(Action.HOLD, "every post in this community is reviewed")
+    return Verdict(Action.ACCEPT, f"the community's policy is '{facts.community.moderation}'")
+
+
+CHAIN: tuple[tuple[str, Rule], ...] = (
+    ("banned sender", banned_sender),
+    ("our own loop", our_own_loop),
+    ("non-member", non_member),
+    ("moderated member", moderated_member),
+    ("closed discussion", late_contribution),
+    ("too large", too_large),
+    ("attachment not allowed", attachment_not_allowed),
+    ("first post", first_post),
+    ("community policy", community_policy),
+)
+
+
+def decide(facts: Facts) -> Verdict:
+    """Run the chain; the first rule that speaks decides."""
+    for name, rule in CHAIN:
+        verdict = rule(facts)
+        if verdict is not None:
+            return Verdict(verdict.action, verdict.reason, name, verdict.tell_sender)
+    raise AssertionError("the community policy rule always decides")

@@ -1,0 +1,347 @@
+"""Joining, leaving and choosing what to receive: one implementation for mail commands, the
+web pages and the CLI.
+
+Joining is double opt-in: a request mails a confirmation and changes nothing else that
+matters (a new membership waits as pending, an old one stays as it was); only the answer
+to that mail makes the membership active. Tokens carry the membership and the person id,
+so a token for a removed membership can never act on another one that reuses its id. A
+banned address is never changed by anything here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from mailhub import tokens
+from mailhub.addresses import Kind
+from mailhub.communities import known_theme_slugs
+from mailhub.context import Context
+from mailhub.errors import MailhubError
+from mailhub.members import check_email, check_themes, find_person, membership_of
+from mailhub.models import (
+    Community,
+    Delivery,
+    Membership,
+    MembershipStatus,
+    OutboundMessage,
+    Person,
+)
+from mailhub.outbound.compose import Notice, send_notice
+from mailhub.rendering import render
+
+CONFIRM_DAYS = 7
+# A stranger can ask us to mail a confirmation to any address; this keeps it to a few a day.
+CONFIRMATIONS_PER_DAY = 3
+JOIN, LEAVE = "join", "leave"  # what a confirmation token confirms
+ACTIONS = (JOIN, LEAVE)
+
+
+class Result(StrEnum):
+    """What a request came to."""
+
+    DONE = "done"
+    SENT = "sent"  # a confirmation was mailed
+    LIMITED = "limited"  # no confirmation: enough went to this address today
+    ALREADY = "already"  # nothing to change
+    NOT_MEMBER = "not-member"
+    REFUSED = "refused"  # banned: nothing changes, and we do not say why
+
+
+class BadToken(MailhubError):
+    """A confirmation or unsubscribe token that is malformed, forged, expired or stale."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Member:
+    """One membership with its person and community, as every request here needs them."""
+
+    community: Community
+    person: Person
+    membership: Membership
+
+    @property
+    def banned(self) -> bool:
+        return self.membership.status == MembershipStatus.BANNED.value
+
+    @property
+    def active(self) -> bool:
+        return self.membership.status == MembershipStatus.ACTIVE.value
+
+
+def find_member(session: Session, community: Community, email: str) -> Member | None:
+    person = find_person(session, email)
+    membership = membership_of(session, community, person) if person else None
+    if person is None or membership is None:
+        return None
+    return Member(community, person, membership)
+
+
+# Tokens and links
+
+
+def confirmation_token(ctx: Context, membership: Membership, action: str) -> str:
+    expires = ctx.now() + timedelta(days=CONFIRM_DAYS)
+    values = (membership.id or 0, membership.person_id, action)
+    return tokens.sign(ctx.secret, tokens.CONFIRM, *values, expires_at=expires)
+
+
+def unsubscribe_token(ctx: Context, membership: Membership) -> str:
+    """No expiry: the link in a mail years old must still let its reader leave."""
+    values = (membership.id or 0, membership.person_id)
+    return tokens.sign(ctx.secret, tokens.UNSUBSCRIBE, *values)
+
+
+def _public(ctx: Context, path: str) -> str | None:
+    base = ctx.settings.instance.public_url
+    return f"{base.rstrip('/')}/{path}" if base else None
+
+
+def confirm_url(ctx: Context, token: str) -> str | None:
+    """The web page answering a confirmation; None when no public URL is configured."""
+    return _public(ctx, f"confirm/{token}")
+
+
+def unsubscribe_url(ctx: Context, membership: Membership) -> str | None:
+    """The one-click unsubscribe link (RFC 8058); None when no public URL is configured."""
+    return _public(ctx, f"unsubscribe/{unsubscribe_token(ctx, membership)}")
+
+
+def member_for_token(
+    ctx: Context, session: Session, purpose: str, token: str
+) -> tuple[Member, str]:
+    """The member a token names and, for confirmations, the action; BadToken otherwise."""
+    try:
+        found = tokens.verify(ctx.secret, purpose, token, now=ctx.now())
+        membership_id, person_id = found.int_value(0), found.int_value(1)
+    except tokens.TokenError as exc:
+        if "expired" in str(exc):
+            raise BadToken("this link has expired") from None
+        raise BadToken("this link is not valid (it may be incomplete)") from None
+    except (IndexError, ValueError):
+        raise BadToken("this link is not valid (it may be incomplete)") from None
+    action = found.values[2] if purpose == tokens.CONFIRM and len(found.values) > 2 else ""
+    membership = session.get(Membership, membership_id)
+    if membership is None or membership.person_id != person_id:
+        raise BadToken("this link no longer applies: the membership it was for is gone")
+    if purpose == tokens.CONFIRM and action not in ACTIONS:
+        raise BadToken("this link is not valid (it may be incomplete)")
+    person = session.get(Person, person_id)
+    community = session.get(Community, membership.community_id)
+    assert person is not None and community is not None
+    return Member(community, person, membership), action
+
+
+# Confirmation mail
+
+
+def mails_since(session: Session, recipient: str, kinds: tuple[str, ...], since: datetime) -> int:
+    """How many mails of these kinds the outbox holds for one address since a time."""
+    query = (
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(
+            OutboundMessage.recipient == recipient,
+            OutboundMessage.kind.in_(kinds),  # type: ignore[attr-defined]
+            OutboundMessage.created_at >= since,
+        )
+    )
+    return int(session.exec(query).one())
+
+
+def send_confirmation(ctx: Context, session: Session, member: Member, action: str) -> Result:
+    """Mail the person a confirmation for ``action``: reply to it, or open the link."""
+    email = member.person.email
+    since = ctx.now() - timedelta(days=1)
+    if mails_since(session, email, ("confirmation",), since) >= CONFIRMATIONS_PER_DAY:
+        return Result.LIMITED
+    community = member.community
+    token = confirmation_token(ctx, member.membership, action)
+    book = ctx.address_book(session)
+    address = book.address(community.slug, Kind.CONFIRM, token)
+    text = render(
+        "notices/confirm.txt",
+        ctx.settings.templates_override,
+        community=community,
+        email=email,
+        action=action,
+        address=address,
+        url=confirm_url(ctx, token),
+        days=CONFIRM_DAYS,
+        request_address=book.address(community.slug, Kind.REQUEST),
+    )
+    verb = "join" if action == JOIN else "leave"
+    notice = Notice(
+        to=email,
+        subject=f"Confirm: {verb} {community.name}",
+        text=text,
+        kind="confirmation",
+        dedup_key=f"confirmation:{token}",
+        person_id=member.person.id,
+        reply_to=address,
+    )
+    send_notice(ctx, session, community, notice)
+    return Result.SENT
+
+
+# Changes
+
+
+def request_subscription(
+    ctx: Context, session: Session, community: Community, email: str, *, name: str = ""
+) -> tuple[Result, Member]:
+    """Ask to join: create the person and a pending membership if needed, mail a confirmation.
+
+    Nothing becomes active here. An unsubscribed membership stays unsubscribed until the
+    confirmation is answered, so a forged request cannot bring back someone who left.
+    """
+    address = check_email(email)
+    now = ctx.now()
+    person = find_person(session, address)
+    if person is None:
+        person = Person(email=address, name=name.strip(), created_at=now)
+        session.add(person)
+        session.flush()
+    membership = membership_of(session, community, person)
+    if membership is None:
+        assert community.id is not None and person.id is not None
+        membership = Membership(
+            community_id=community.id,
+            person_id=person.id,
+            status=MembershipStatus.PENDING.value,
+            joined_at=now,
+            updated_at=now,
+        )
+        session.add(membership)
+        session.flush()
+    member = Member(community, person, membership)
+    if member.banned:
+        return Result.REFUSED, member
+    if member.active:
+        return Result.ALREADY, member
+    return send_confirmation(ctx, session, member, JOIN), member
+
+
+def request_unsubscription(
+    ctx: Context, session: Session, community: Community, email: str
+) -> Result:
+    """Ask, on someone else's behalf, that an address leave: the address itself confirms."""
+    member = find_member(session, community, check_email(email))
+    if member is None or member.membership.status == MembershipStatus.UNSUBSCRIBED.value:
+        return Result.NOT_MEMBER
+    if member.banned:
+        return Result.REFUSED
+    return send_confirmation(ctx, session, member, LEAVE)
+
+
+def activate(member: Member, now: datetime) -> Result:
+    """Make a confirmed membership active."""
+    membership = member.membership
+    if member.banned:
+        return Result.REFUSED
+    if member.active:
+        return Result.ALREADY
+    if membership.status == MembershipStatus.PENDING.value:
+        membership.joined_at = now
+    membership.status = MembershipStatus.ACTIVE.value
+    membership.updated_at = now
+    return Result.DONE
+
+
+def unsubscribe(member: Member, now: datetime) -> Result:
+    """Leave at once (a pending request is withdrawn the same way)."""
+    membership = member.membership
+    if member.banned:
+        return Result.REFUSED
+    if membership.status == MembershipStatus.UNSUBSCRIBED.value:
+        return Result.ALREADY
+    membership.status = MembershipStatus.UNSUBSCRIBED.value
+    membership.updated_at = now
+    return Result.DONE
+
+
+def confirm(ctx: Context, session: Session, token: str) -> tuple[Result, Member, str]:
+    """Carry out what a confirmation token confirms; BadToken when it cannot be trusted."""
+    member, action = member_for_token(ctx, session, tokens.CONFIRM, token)
+    result = activate(member, ctx.now()) if action == JOIN else unsubscribe(member, ctx.now())
+    session.flush()
+    return result, member, action
+
+
+def set_delivery(member: Member, delivery: str, now: datetime) -> Result:
+    """each, digest or none; only for active members."""
+    Delivery(delivery)
+    if not member.active:
+        return Result.REFUSED if member.banned else Result.NOT_MEMBER
+    if member.membership.delivery == delivery:
+        return Result.ALREADY
+    member.membership.delivery = delivery
+    member.membership.updated_at = now
+    return Result.DONE
+
+
+def set_themes(session: Session, member: Member, slugs: list[str], now: datetime) -> Result:
+    """Replace the member's themes; InvalidInput (naming the known ones) for unknown slugs."""
+    if not member.active:
+        return Result.REFUSED if member.banned else Result.NOT_MEMBER
+    themes = check_themes(slugs, known_theme_slugs(session))
+    if list(member.membership.themes) == themes:
+        return Result.ALREADY
+    member.membership.themes = themes
+    member.membership.updated_at = now
+    return Result.DONE
+
+
+def notify_change(
+    ctx: Context,
+    session: Session,
+    community: Community,
+    to: str,
+    change: str,
+    *,
+    kind: str,
+    dedup_key: str,
+    person_id: int | None = None,
+    reason: str = "",
+) -> bool:
+    """Tell someone what became of their membership (joined, left, refused, bad link)."""
+    book = ctx.address_book(session)
+    text = render(
+        "notices/membership-change.txt",
+        ctx.settings.templates_override,
+        change=change,
+        community=community,
+        email=to,
+        reason=reason,
+        request_address=book.address(community.slug, Kind.REQUEST),
+        post_address=book.address(community.slug, Kind.POST),
+    )
+    subjects = {"joined": "Welcome to", "left": "You have left"}
+    notice = Notice(
+        to=to,
+        subject=f"{subjects.get(change, 'Your membership of')} {community.name}",
+        text=text,
+        kind=kind,
+        dedup_key=dedup_key,
+        person_id=person_id,
+    )
+    return send_notice(ctx, session, community, notice)
+
+
+CHANGES = {
+    (JOIN, Result.DONE): "joined",
+    (JOIN, Result.ALREADY): "already-member",
+    (LEAVE, Result.DONE): "left",
+    (LEAVE, Result.ALREADY): "already-left",
+}
+
+
+def change_name(action: str, result: Result) -> str:
+    """The membership-change notice that tells the outcome of ``action``."""
+    return CHANGES.get((action, result), "refused")

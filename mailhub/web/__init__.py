@@ -1,0 +1,1 @@
+"""The web side: unsubscribe and confirmation pages now, the archive portal later."""

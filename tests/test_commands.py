@@ -1,0 +1,345 @@
+"""Membership by mail, end to end: commands to -request@ and answers to +c-/+u- addresses
+arrive over the real SMTP listener, the pipeline acts, and the outbox holds the answers.
+Also the admin CLI that shares the implementation."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from itertools import count
+
+import pytest
+from smtp_server import running_listener
+from sqlmodel import select
+
+from mailhub.clock import FrozenClock
+from mailhub.context import Context
+from mailhub.inbound import pipeline
+from mailhub.members import MemberFields, add_member, find_person, membership_of
+from mailhub.models import Community, InboundMessage, Membership, OutboundMessage
+from mailhub.subscriptions import CONFIRM_DAYS, unsubscribe_token
+
+DOMAIN = "lists.example.org"
+REQUEST = f"irnet-request@{DOMAIN}"
+_ids = count(1)
+
+
+@pytest.fixture
+def port(ctx: Context) -> Iterator[int]:
+    with running_listener(ctx) as listening:
+        yield listening
+
+
+def mail(
+    sender: str, rcpt: str, subject: str, body: str, headers: dict[str, str] | None = None
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = rcpt
+    message["Subject"] = subject
+    message["Message-ID"] = f"<cmd-{next(_ids)}@example.org>"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(body)
+    return message.as_bytes(policy=policy.SMTP)
+
+
+def send(
+    ctx: Context,
+    port: int,
+    sender: str,
+    body: str = "",
+    *,
+    subject: str = "",
+    rcpt: str = REQUEST,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send one mail over SMTP to the real listener, then let the pipeline process it."""
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail(sender, [rcpt], mail(sender, rcpt, subject, body, headers))
+    pipeline.drain(ctx)
+
+
+def queued(ctx: Context, kind: str | None = None, to: str | None = None) -> list[EmailMessage]:
+    """The mails in the outbox, oldest first, parsed."""
+    with ctx.session() as session:
+        query = select(OutboundMessage).order_by(OutboundMessage.id)
+        if kind:
+            query = query.where(OutboundMessage.kind == kind)
+        if to:
+            query = query.where(OutboundMessage.recipient == to)
+        rows = session.exec(query).all()
+        return [message_from_bytes(r.raw, policy=policy.default) for r in rows]  # type: ignore[misc]
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return " ".join(part.get_content().split())
+
+
+def membership(ctx: Context, email: str) -> Membership | None:
+    with ctx.session() as session:
+        person = find_person(session, email)
+        community = session.exec(select(Community)).one()
+        return membership_of(session, community, person) if person else None
+
+
+def status(ctx: Context, email: str) -> str | None:
+    found = membership(ctx, email)
+    return found.status if found else None
+
+
+def add(ctx: Context, email: str, state: str = "active", **fields: object) -> Membership:
+    with ctx.session() as session:
+        community = session.exec(select(Community)).one()
+        _, added = add_member(
+            session, community, MemberFields(email=email, status=state, **fields), ctx.now()
+        )
+        return added
+
+
+def last_outcome(ctx: Context) -> InboundMessage:
+    with ctx.session() as session:
+        return session.exec(select(InboundMessage).order_by(InboundMessage.id.desc())).first()  # type: ignore[union-attr,return-value]
+
+
+def test_subscribe_waits_for_the_confirmation_to_be_answered_by_mail(
+    ctx: Context, port: int
+) -> None:
+    send(ctx, port, "Nadia <nadia@example.org>", subject="subscribe")
+    assert status(ctx, "nadia@example.org") == "pending"
+    [confirmation] = queued(ctx, "confirmation", "nadia@example.org")
+    reply_to = confirmation["Reply-To"]
+    assert reply_to.startswith("irnet+c-") and reply_to.endswith(f"@{DOMAIN}")
+    assert confirmation["Auto-Submitted"] == "auto-generated"
+    assert "reply to this message" in text_of(confirmation)
+    [answer] = queued(ctx, "command-reply", "nadia@example.org")
+    assert "A confirmation has been sent to nadia@example.org" in text_of(answer)
+    assert answer["From"].addresses[0].addr_spec == REQUEST
+
+    # Asking again neither activates nor answers twice for the same mail.
+    send(ctx, port, "nadia@example.org", "subscribe")
+    assert status(ctx, "nadia@example.org") == "pending"
+
+    send(ctx, port, "nadia@example.org", "yes please", subject="Re: Confirm", rcpt=reply_to)
+    assert status(ctx, "nadia@example.org") == "active"
+    [welcome] = queued(ctx, "confirmation-reply", "nadia@example.org")
+    assert "nadia@example.org is now a member of IRNet" in text_of(welcome)
+    with ctx.session() as session:
+        assert find_person(session, "nadia@example.org").name == "Nadia"  # type: ignore[union-attr]
+
+    # The same confirmation answered again changes nothing and says so.
+    send(ctx, port, "nadia@example.org", "again", rcpt=reply_to)
+    assert "already a member" in text_of(queued(ctx, "confirmation-reply")[-1])
+
+
+def test_several_commands_in_one_mail_get_one_reply(ctx: Context, port: int) -> None:
+    add(ctx, "amina@example.org")
+    body = "themes skills\n\nnomail\nfrobnicate the list\neach\n-- \nAmina Person\nunsubscribe\n"
+    send(ctx, port, "amina@example.org", body, subject="digest")
+    found = membership(ctx, "amina@example.org")
+    assert found is not None
+    assert (found.status, found.delivery, found.themes) == ("active", "each", ["skills"])
+    [reply] = queued(ctx)
+    text = text_of(reply)
+    assert reply["Subject"] == "Re: digest"
+    assert "> digest You will receive a digest of the posts" in text
+    assert "> themes skills Your themes are now: skills." in text
+    assert "> nomail You will receive no posts" in text
+    assert "Not understood, so not done: > frobnicate the list" in text
+    assert "unsubscribe" not in text.split("Not understood")[0]  # the signature was not read
+
+
+def test_reading_stops_at_quoted_text_end_and_the_line_limit(ctx: Context, port: int) -> None:
+    add(ctx, "amina@example.org")
+    quoted = (
+        "digest\n\nOn Mon, 2 Mar 2026 at 09:00, IRNet <irnet-request@x> wrote:\n> unsubscribe\n"
+    )
+    send(ctx, port, "amina@example.org", quoted)
+    assert (status(ctx, "amina@example.org"), membership(ctx, "amina@example.org").delivery) == (  # type: ignore[union-attr]
+        "active",
+        "digest",
+    )
+    send(ctx, port, "amina@example.org", "nomail\nend\nunsubscribe\n")
+    assert status(ctx, "amina@example.org") == "active"
+    assert membership(ctx, "amina@example.org").delivery == "none"  # type: ignore[union-attr]
+    send(ctx, port, "amina@example.org", "help\n" * 20 + "each\n")
+    assert membership(ctx, "amina@example.org").delivery == "none"  # type: ignore[union-attr]
+    assert "Only the first 20 lines" in text_of(queued(ctx)[-1])
+
+
+def test_unknown_and_bad_commands_are_answered_clearly(ctx: Context, port: int) -> None:
+    send(ctx, port, "stranger@example.org", "please add me to your list", subject="Hello")
+    text = text_of(queued(ctx)[-1])
+    assert "Not understood: > please add me to your list" in text
+    assert "subscribe join (you will be asked to confirm)" in text  # the help follows
+    assert status(ctx, "stranger@example.org") is None
+
+    send(ctx, port, "stranger@example.org", "digest\nthemes skills\n")
+    text = text_of(queued(ctx)[-1])
+    assert text.count("You are not a member of IRNet, so nothing changed.") == 2
+    assert status(ctx, "stranger@example.org") is None
+
+    add(ctx, "amina@example.org", themes=["skills"])
+    send(ctx, port, "amina@example.org", "themes skills nosuch\nunsubscribe not-an-address\n")
+    text = text_of(queued(ctx)[-1])
+    assert "Unknown theme: nosuch; nothing changed." in text
+    assert "'not-an-address' is not an e-mail address; nothing was done." in text
+    assert membership(ctx, "amina@example.org").themes == ["skills"]  # type: ignore[union-attr]
+    assert status(ctx, "amina@example.org") == "active"
+
+    send(ctx, port, "amina@example.org", "themes")
+    text = text_of(queued(ctx)[-1])
+    assert "Your themes: skills. Themes you can choose: green-jobs (Green jobs), skills" in text
+
+
+def test_unsubscribe_is_at_once_for_oneself_and_confirmed_for_another_address(
+    ctx: Context, port: int
+) -> None:
+    add(ctx, "amina@example.org")
+    add(ctx, "omar@example.org")
+    send(ctx, port, "amina@example.org", "unsubscribe omar@example.org")
+    assert status(ctx, "omar@example.org") == "active"
+    assert "If omar@example.org is a member of IRNet, a confirmation has been sent" in text_of(
+        queued(ctx, "command-reply", "amina@example.org")[-1]
+    )
+    [confirmation] = queued(ctx, "confirmation", "omar@example.org")
+    assert "Someone asked that omar@example.org leave IRNet" in text_of(confirmation)
+
+    # The same answer for an address that is not a member, and no mail to it.
+    send(ctx, port, "amina@example.org", "unsubscribe nobody@example.org")
+    assert queued(ctx, to="nobody@example.org") == []
+    assert "If nobody@example.org is a member" in text_of(queued(ctx)[-1])
+
+    send(ctx, port, "omar@example.org", "ok", rcpt=confirmation["Reply-To"])
+    assert status(ctx, "omar@example.org") == "unsubscribed"
+    assert "has left IRNet" in text_of(queued(ctx, "confirmation-reply", "omar@example.org")[-1])
+
+    send(ctx, port, "amina@example.org", "unsubscribe")
+    assert status(ctx, "amina@example.org") == "unsubscribed"
+    assert "You have left IRNet" in text_of(queued(ctx)[-1])
+    send(ctx, port, "amina@example.org", "digest")
+    assert "You are not a member of IRNet" in text_of(queued(ctx)[-1])
+
+
+def test_delivery_modes_need_an_active_membership(ctx: Context, port: int) -> None:
+    add(ctx, "amina@example.org")
+    for command, delivery in [("digest", "digest"), ("nomail", "none"), ("each", "each")]:
+        send(ctx, port, "amina@example.org", command)
+        assert membership(ctx, "amina@example.org").delivery == delivery  # type: ignore[union-attr]
+    send(ctx, port, "amina@example.org", "each")
+    assert "Nothing to change: You will receive every post" in text_of(queued(ctx)[-1])
+    add(ctx, "waiting@example.org", state="pending")
+    send(ctx, port, "waiting@example.org", "digest")
+    assert membership(ctx, "waiting@example.org").delivery == "each"  # type: ignore[union-attr]
+    assert "please answer the confirmation mail first" in text_of(queued(ctx)[-1])
+
+
+def test_a_banned_address_changes_nothing_and_gets_a_neutral_answer(
+    ctx: Context, port: int
+) -> None:
+    add(ctx, "banned@example.org", state="banned")
+    send(ctx, port, "banned@example.org", "subscribe\ndigest\nunsubscribe\nunsubscribe a@b.org")
+    found = membership(ctx, "banned@example.org")
+    assert (found.status, found.delivery) == ("banned", "each")  # type: ignore[union-attr]
+    text = text_of(queued(ctx)[-1])
+    assert text.count("This request cannot be carried out for your address.") == 4
+    assert "banned" not in text
+    assert queued(ctx, "confirmation") == []
+
+
+def test_replies_to_one_address_stop_after_five_a_day(
+    ctx: Context, port: int, clock: FrozenClock
+) -> None:
+    for _ in range(7):
+        send(ctx, port, "loop@example.org", "Thank you for your message.")
+    assert len(queued(ctx, "command-reply", "loop@example.org")) == 5
+    assert "neither done nor answered" in (last_outcome(ctx).error or "")
+    send(ctx, port, "other@example.org", "help")
+    assert len(queued(ctx, "command-reply", "other@example.org")) == 1
+    clock.advance(timedelta(days=1, seconds=1))
+    send(ctx, port, "loop@example.org", "help")
+    assert len(queued(ctx, "command-reply", "loop@example.org")) == 6
+
+
+def test_auto_replies_and_bounces_are_never_answered(ctx: Context, port: int) -> None:
+    send(ctx, port, "away@example.org", "back Monday", subject="Out of Office: subscribe")
+    send(
+        ctx,
+        port,
+        "bot@example.org",
+        "subscribe",
+        subject="subscribe",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    send(ctx, port, "MAILER-DAEMON@example.org", "Delivery failed", subject="Undeliverable: x")
+    assert queued(ctx) == []
+    assert status(ctx, "bot@example.org") is None
+
+
+def test_bad_and_expired_confirmations_change_nothing(
+    ctx: Context, port: int, clock: FrozenClock
+) -> None:
+    send(ctx, port, "late@example.org", "subscribe")
+    confirmation = queued(ctx, "confirmation")[-1]
+    clock.advance(timedelta(days=CONFIRM_DAYS, minutes=1))
+    send(ctx, port, "late@example.org", "yes", rcpt=confirmation["Reply-To"])
+    assert status(ctx, "late@example.org") == "pending"
+    assert "Nothing was done: this link has expired." in text_of(queued(ctx)[-1])
+
+    forged = confirmation["Reply-To"].replace("irnet+c-", "irnet+c-9")
+    send(ctx, port, "late@example.org", "yes", rcpt=forged)
+    assert status(ctx, "late@example.org") == "pending"
+    assert "Nothing was done: this link is not valid" in text_of(queued(ctx)[-1])
+
+
+def test_the_unsubscribe_address_leaves_at_once(ctx: Context, port: int) -> None:
+    member = add(ctx, "amina@example.org")
+    token = unsubscribe_token(ctx, member)
+    send(
+        ctx, port, "amina@example.org", "", subject="unsubscribe", rcpt=f"irnet+u-{token}@{DOMAIN}"
+    )
+    assert status(ctx, "amina@example.org") == "unsubscribed"
+    [done] = queued(ctx, "unsubscribe-reply")
+    assert "amina@example.org has left IRNet" in text_of(done)
+    assert f'To come back, write "subscribe" to {REQUEST}' in text_of(done)
+
+    other = add(ctx, "omar@example.org")
+    bad = unsubscribe_token(ctx, other)[:-2] + "zz"
+    send(ctx, port, "omar@example.org", "", rcpt=f"irnet+u-{bad}@{DOMAIN}")
+    assert status(ctx, "omar@example.org") == "active"
+
+
+def test_admin_cli_shares_the_rules(run_cli, ctx: Context) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("member", "subscribe", "New@Example.org", "--name", "New Person")
+    assert result.exit_code == 0, result.output
+    assert "confirmation sent to new@example.org" in result.output
+    assert status(ctx, "new@example.org") == "pending"
+    assert len(queued(ctx, "confirmation", "new@example.org")) == 1
+
+    add(ctx, "amina@example.org")
+    result = run_cli("member", "delivery", "amina@example.org", "digest")
+    assert result.exit_code == 0 and "now receives digest" in result.output
+    result = run_cli("member", "themes", "amina@example.org", "skills", "green-jobs")
+    assert result.exit_code == 0 and "themes: green-jobs, skills" in result.output
+    result = run_cli("member", "themes", "amina@example.org", "nosuch")
+    assert result.exit_code == 2 and "unknown theme nosuch" in result.output
+    assert "Traceback" not in result.output
+    found = membership(ctx, "amina@example.org")
+    assert (found.delivery, found.themes) == ("digest", ["green-jobs", "skills"])  # type: ignore[union-attr]
+
+    result = run_cli("member", "unsubscribe", "amina@example.org", "--notify")
+    assert result.exit_code == 0 and "unsubscribed amina@example.org" in result.output
+    assert status(ctx, "amina@example.org") == "unsubscribed"
+    assert "has left IRNet" in text_of(queued(ctx, "unsubscribe-notice")[-1])
+
+    add(ctx, "banned@example.org", state="banned")
+    result = run_cli("member", "subscribe", "banned@example.org")
+    assert result.exit_code == 1 and "banned" in result.output
+    result = run_cli("member", "delivery", "nobody@example.org", "each")
+    assert result.exit_code == 1 and "not a member" in result.output
+    assert queued(ctx, "confirmation", "banned@example.org") == []

@@ -1,0 +1,287 @@
+"""Moderation by email end to end over SMTP: hold, approve, reject, discard, forgeries,
+batch decisions from the reminder, and replies threaded through reply addresses."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+from mailtools import address_in, body, outbox
+from smtp_server import running_listener
+from sqlmodel import select
+
+from mailhub.clock import FrozenClock
+from mailhub.communities import create_community, get_community
+from mailhub.context import Context
+from mailhub.inbound import pipeline
+from mailhub.members import MemberFields, add_member
+from mailhub.models import Decision, Post
+from mailhub.moderation.queue import send_reminders
+
+LIST = "irnet@lists.example.org"
+MOD1, MOD2 = "mod1@ministry.example.org", "mod2@union.example.org"
+AMINA, BOB, CARLA = "amina@example.org", "bob@example.org", "carla@example.org"
+
+
+@pytest.fixture
+def community(ctx: Context) -> Iterator[int]:
+    with ctx.session() as session:
+        irnet = get_community(session, "irnet")
+        people = [
+            MemberFields(email=MOD1, name="Maria Mod", role="moderator", affiliation="government"),
+            MemberFields(email=MOD2, name="Omar Mod", role="moderator", affiliation="workers"),
+            MemberFields(
+                email=AMINA,
+                name="Amina K",
+                affiliation="workers",
+                country="KE",
+                organisation="COTU",
+            ),
+            MemberFields(email=BOB, name="Bob M", affiliation="government", country="UG"),
+            MemberFields(
+                email=CARLA, name="Carla", affiliation="employers", country="TZ", delivery="digest"
+            ),
+        ]
+        for fields in people:
+            add_member(session, irnet, fields, ctx.now())
+        assert irnet.id is not None
+        community_id = irnet.id
+    yield community_id
+
+
+class Mailer:
+    """Sends over real SMTP to the running listener and processes the spool."""
+
+    def __init__(self, ctx: Context, port: int) -> None:
+        self.ctx, self.port, self.count = ctx, port, 0
+
+    def send(self, sender: str, to: str, subject: str, text: str, **headers: str) -> str:
+        self.count += 1
+        mail = EmailMessage()
+        mail["From"] = sender
+        mail["To"] = to
+        mail["Subject"] = subject
+        mail["Message-ID"] = f"<t{self.count}.{sender.split('@')[0]}@example.org>"
+        for name, value in headers.items():
+            mail[name.replace("_", "-")] = value
+        mail.set_content(text)
+        with smtplib.SMTP("127.0.0.1", self.port) as smtp:
+            smtp.sendmail(sender, [to], mail.as_bytes(policy=policy.SMTP))
+        pipeline.drain(self.ctx)
+        return mail["Message-ID"].strip("<>")
+
+
+@pytest.fixture
+def mailer(ctx: Context, community: int) -> Iterator[Mailer]:
+    with running_listener(ctx) as port:
+        yield Mailer(ctx, port)
+
+
+def post_by(ctx: Context, message_id: str) -> Post:
+    with ctx.session() as session:
+        return session.exec(select(Post).where(Post.message_id == message_id)).one()
+
+
+def decision_address(ctx: Context, moderator: str) -> str:
+    (_, held), *_ = [m for m in outbox(ctx, "held", moderator)][-1:]
+    return address_in(held["Reply-To"], "m")
+
+
+def test_held_approved_by_email_and_delivered_with_threading_headers(
+    ctx: Context, mailer: Mailer
+) -> None:
+    mid = mailer.send(
+        AMINA, LIST, "Platform work and social dialogue", "How do your ministries consult unions?"
+    )
+    post = post_by(ctx, mid)
+    assert post.status == "held" and "every post in this community is reviewed" in (
+        post.reason or ""
+    )
+    notifications = outbox(ctx, "held")
+    assert sorted(row.recipient for row, _ in notifications) == [MOD1, MOD2]
+    text = body(notifications[0][1])
+    for fragment in (
+        "Amina K",
+        "workers",
+        "KE",
+        "COTU",
+        "Platform work and social dialogue",
+        "How do your ministries consult unions?",
+        "approve",
+        "reject <reason>",
+        "discard",
+    ):
+        assert fragment in text, fragment
+    assert notifications[0][1]["Auto-Submitted"] == "auto-generated"
+    tokens_used = {address_in(m["Reply-To"], "m") for _, m in notifications}
+    assert len(tokens_used) == 2  # each moderator has their own decision address
+
+    # Outlook-style reply: decision on top, the notification quoted below.
+    mailer.send(
+        MOD1,
+        decision_address(ctx, MOD1),
+        "RE: held",
+        "Approve\n\n-----Original Message-----\nFrom: IRNet\nSubject: held\n\nreject this\n",
+    )
+    post = post_by(ctx, mid)
+    assert post.status == "approved"
+    delivered = outbox(ctx, "post")
+    assert sorted(row.recipient for row, _ in delivered) == sorted(
+        [AMINA, BOB, MOD1, MOD2]
+    )  # Carla is digest
+    for _, message in delivered:
+        assert message["Message-ID"] == f"<{mid}>"
+    confirmation = outbox(ctx, "moderation-reply", MOD1)
+    assert confirmation and "approved" in confirmation[0][1]["Subject"]
+    fyi = outbox(ctx, "fyi", MOD2)
+    assert fyi and "approve" in body(fyi[0][1]) and "Maria Mod" in body(fyi[0][1])
+    with ctx.session() as session:
+        decisions = session.exec(select(Decision).where(Decision.post_id == post.id)).all()
+    assert [(d.action, d.via) for d in decisions] == [("hold", "rules"), ("approve", "email")]
+
+    # A second moderator's later answer is told who decided first; nothing changes.
+    mailer.send(MOD2, decision_address(ctx, MOD2), "Re: held", "reject not relevant")
+    assert post_by(ctx, mid).status == "approved"
+    already = outbox(ctx, "moderation-reply", MOD2)
+    assert already and "already" in body(already[-1][1]) and "Maria Mod" in body(already[-1][1])
+
+    # A member answers through their personal reply address: same thread, right parent.
+    ((_, bobs_copy),) = [x for x in delivered if x[0].recipient == BOB]
+    reply_address = address_in(bobs_copy["Reply-To"], "r")
+    reply_mid = mailer.send(
+        BOB,
+        reply_address,
+        "Re: [IRNet] Platform work and social dialogue",
+        "Through a tripartite council.",
+    )
+    reply = post_by(ctx, reply_mid)
+    assert reply.thread_id == post.thread_id and reply.parent_id == post.id
+
+
+def test_reject_tells_the_poster_and_discard_sends_nothing(ctx: Context, mailer: Mailer) -> None:
+    rejected = mailer.send(AMINA, LIST, "Buy our software", "Special offer")
+    mailer.send(
+        MOD1, decision_address(ctx, MOD1), "Re: held", "reject commercial offers are off topic here"
+    )
+    assert post_by(ctx, rejected).status == "rejected"
+    notice = outbox(ctx, "rejected", AMINA)
+    assert len(notice) == 1 and "commercial offers are off topic here" in body(notice[0][1])
+
+    discarded = mailer.send(BOB, LIST, "test", "testing 123")
+    before = len(outbox(ctx))
+    mailer.send(MOD2, decision_address(ctx, MOD2), "Re: held", "discard")
+    assert post_by(ctx, discarded).status == "discarded"
+    new = outbox(ctx)[before:]
+    assert {row.kind for row, _ in new} == {"moderation-reply", "fyi"}  # nothing to members or Bob
+    assert all(row.recipient != BOB for row, _ in new)
+
+
+def test_forged_and_unclear_decisions_change_nothing(
+    ctx: Context, mailer: Mailer, clock: FrozenClock
+) -> None:
+    mid = mailer.send(AMINA, LIST, "Youth guarantee schemes", "Experiences?")
+    genuine = decision_address(ctx, MOD1)
+    # A member who is not a moderator, with a genuine token.
+    mailer.send(BOB, genuine, "Re: held", "approve")
+    assert post_by(ctx, mid).status == "held"
+    assert "not a moderator" in body(outbox(ctx, "moderation-reply", BOB)[-1][1])
+    # A tampered token.
+    local, domain = genuine.split("@")
+    tampered = f"{local[:-1]}{'a' if local[-1] != 'a' else 'b'}@{domain}"
+    mailer.send(MOD1, tampered, "Re: held", "approve")
+    assert post_by(ctx, mid).status == "held"
+    # A token of this item sent to another community's address.
+    with ctx.session() as session:
+        youth = create_community(session, slug="youth", name="Youth", now=ctx.now())
+        add_member(session, youth, MemberFields(email=MOD1, role="moderator"), ctx.now())
+    other = genuine.replace("irnet+m-", "youth+m-")
+    mailer.send(MOD1, other, "Re: held", "approve")
+    assert post_by(ctx, mid).status == "held"
+    # An empty or unclear reply never approves.
+    mailer.send(MOD1, genuine, "Re: held", "\n\n> approve\n> this was quoted\n")
+    mailer.send(MOD1, genuine, "Re: held", "Looks fine to me I think")
+    assert post_by(ctx, mid).status == "held"
+    assert "could not read a decision" in body(outbox(ctx, "moderation-reply", MOD1)[-1][1])
+    # An expired token.
+    clock.advance(timedelta(days=61))
+    mailer.send(MOD1, genuine, "Re: held", "approve")
+    assert post_by(ctx, mid).status == "held"
+    with ctx.session() as session:
+        decisions = session.exec(select(Decision.action)).all()
+    assert set(decisions) == {"hold"}
+
+
+def test_reminder_and_batch_decisions(ctx: Context, mailer: Mailer, clock: FrozenClock) -> None:
+    ids = [mailer.send(AMINA, LIST, f"Topic {n}", f"Text {n}") for n in range(4)]
+    posts = [post_by(ctx, m) for m in ids]
+    with ctx.session() as session:
+        assert send_reminders(ctx, session) == 0  # nothing has waited long enough yet
+    clock.advance(timedelta(hours=25))
+    with ctx.session() as session:
+        assert send_reminders(ctx, session) == 2
+        assert send_reminders(ctx, session) == 0  # at most once a day
+    ((_, reminder),) = outbox(ctx, "reminder", MOD1)
+    text = body(reminder)
+    assert all(f"[{p.id}] Topic {n}" in text for n, p in enumerate(posts))
+    batch = (
+        f"approve {posts[0].id} {posts[2].id}\n"
+        f"reject {posts[1].id} not for this list\n"
+        f"discard {posts[3].id}\n"
+    )
+    mailer.send(MOD1, address_in(reminder["Reply-To"], "m"), "Re: reminder", batch)
+    assert [post_by(ctx, m).status for m in ids] == [
+        "approved",
+        "rejected",
+        "approved",
+        "discarded",
+    ]
+    ((_, summary),) = outbox(ctx, "moderation-reply", MOD1)[-1:]
+    assert (
+        "approved" in body(summary) and "rejected" in body(summary) and "discarded" in body(summary)
+    )
+    assert "not for this list" in body(outbox(ctx, "rejected", AMINA)[-1][1])
+
+
+def test_nonmember_policies_and_first_post(ctx: Context, mailer: Mailer) -> None:
+    held = mailer.send("stranger@elsewhere.org", LIST, "Hello", "Can I join?")
+    assert post_by(ctx, held).status == "held" and "not a member" in (
+        post_by(ctx, held).reason or ""
+    )
+    with ctx.session() as session:
+        irnet = get_community(session, "irnet")
+        irnet.nonmember_policy = "reject"
+        irnet.moderation = "first-post"
+        session.add(irnet)
+    rejected = mailer.send("stranger@elsewhere.org", LIST, "Hello again", "Please?")
+    assert post_by(ctx, rejected).status == "rejected"
+    assert "only members" in body(outbox(ctx, "nonmember", "stranger@elsewhere.org")[-1][1])
+    first = mailer.send(BOB, LIST, "My first post", "Hello all")
+    assert post_by(ctx, first).status == "held" and "first post" in (
+        post_by(ctx, first).reason or ""
+    )
+    mailer.send(MOD1, decision_address(ctx, MOD1), "Re", "approve")
+    second = mailer.send(BOB, LIST, "My second post", "Hello again")
+    assert post_by(ctx, second).status == "approved"  # no review after an approved first post
+
+
+def test_queue_cli(run_cli, ctx: Context, mailer: Mailer) -> None:
+    one = mailer.send(AMINA, LIST, "CLI one", "one")
+    two = mailer.send(BOB, LIST, "CLI two", "two")
+    listed = run_cli("queue", "list", "--json")
+    assert listed.exit_code == 0 and "CLI one" in listed.output and "CLI two" in listed.output
+    only_bob = run_cli("queue", "list", "--sender", BOB, "--json")
+    assert "CLI two" in only_bob.output and "CLI one" not in only_bob.output
+    first, second = post_by(ctx, one), post_by(ctx, two)
+    assert "Amina K" in run_cli("queue", "show", str(first.id)).output
+    assert run_cli("queue", "approve", str(first.id), "--as", MOD1).exit_code == 0
+    again = run_cli("queue", "approve", str(first.id))
+    assert again.exit_code == 1 and "already" in again.output
+    assert run_cli("queue", "reject", str(second.id), "--reason", "duplicate").exit_code == 0
+    assert post_by(ctx, two).status == "rejected"
+    assert run_cli("queue", "approve", "9999").exit_code == 1
+    bad_as = run_cli("queue", "discard", str(second.id), "--as", BOB)
+    assert bad_as.exit_code != 0
