@@ -21,6 +21,7 @@ run: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check mailhub tests bench
+	$(BIN)/ruff format --check mailhub tests bench
 
 test: $(VENV)/.installed lint
 	$(BIN)/pytest
