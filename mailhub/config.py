@@ -88,6 +88,7 @@ class SmtpSettings(Section):
 
 class InboundSettings(Section):
     max_message_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    spool_fsync: bool = False
     max_attachment_bytes: Annotated[int, Field(ge=0)] = 5 * 1024 * 1024
     allowed_attachment_types: list[str] = Field(
         default_factory=lambda: [

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -19,14 +20,15 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from mailhub.config import Settings
 from mailhub.context import Context
 from mailhub.inbound import pipeline
+from mailhub.inbound.committers import make_committer
 from mailhub.inbound.imap import run_pollers
 from mailhub.inbound.smtp import start_listener
-from mailhub.inbound.spool import make_committer
 from mailhub.outbound.sender import Sender
 
 log = logging.getLogger("mailhub.service")
 IDLE_SECONDS = 1.0
 WORKER_IDLE_SECONDS = 0.05
+WORKER_NICENESS = 10
 
 
 def configure_logging() -> None:
@@ -48,6 +50,8 @@ def worker_loop(ctx: Context, stop: threading.Event | ProcessEvent) -> None:
 def worker_process(settings: Settings, stop: ProcessEvent) -> None:
     """Entry point of the worker process."""
     configure_logging()
+    # Accepting mail is what senders wait for; processing may lag a little behind it.
+    os.nice(WORKER_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ctx = Context.from_settings(settings)
@@ -99,7 +103,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    committer = make_committer(ctx.engine, ctx.clock)
+    committer = make_committer(ctx)
     server = await start_listener(ctx, committer) if smtp else None
     worker_stop = multiprocessing.get_context("spawn").Event()
     worker = None

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from smtp_sink import free_port
 
 from mailhub.context import Context
+from mailhub.inbound.committers import make_committer
 from mailhub.inbound.smtp import start_listener
-from mailhub.inbound.spool import make_committer
 
 
 @contextmanager
@@ -20,7 +20,7 @@ def running_listener(ctx: Context) -> Iterator[int]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    committer = make_committer(ctx.engine, ctx.clock)
+    committer = make_committer(ctx)
     port = free_port()
     server = asyncio.run_coroutine_threadsafe(
         start_listener(ctx, committer, host="127.0.0.1", port=port), loop

@@ -22,6 +22,8 @@ from mailhub.addresses import AddressBook, Destination, Kind
 from mailhub.context import Context
 from mailhub.inbound import attachments, spool
 from mailhub.inbound.classify import classify
+from mailhub.inbound.committers import spool_folder
+from mailhub.inbound.filespool import import_files
 from mailhub.inbound.outcomes import Batch, Incoming, Outcome, Prepared
 from mailhub.inbound.parse import (
     ParsedMessage,
@@ -342,6 +344,8 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
     WRITE_CHUNK rows, so SQLite's single write lock is never held for long and the SMTP
     front end can keep committing what it accepts.
     """
+    if ctx.engine.dialect.name == "sqlite":
+        import_files(ctx.engine, spool_folder(ctx))
     with ctx.engine.begin() as connection:
         rows = spool.claim(connection, ctx.now(), LEASE, limit)
     batch = Batch()

@@ -18,7 +18,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailhub.addresses import AddressBook
 from mailhub.context import Context
-from mailhub.inbound.spool import Arrival, Committer
+from mailhub.inbound.committers import Committer
+from mailhub.inbound.spool import Arrival
 
 log = logging.getLogger("mailhub.smtp")
 
@@ -91,18 +92,18 @@ class InboundHandler:
             rcpt_to=list(envelope.rcpt_tos),
         )
         try:
-            spool_id = await self.committer.commit(arrival)
+            reference = await self.committer.commit(arrival)
         except Exception as exc:
             log.error("spool commit failed: %s", exc)
             return self._per_recipient(server, envelope, S451_TRY_LATER)
-        log.info(
-            "spooled #%s from %s to %s (%d bytes)",
-            spool_id,
+        log.debug(
+            "spooled %s from %s to %s (%d bytes)",
+            reference,
             arrival.mail_from,
             ",".join(arrival.rcpt_to),
             len(raw),
         )
-        return self._per_recipient(server, envelope, f"{S250_ACCEPTED} (#{spool_id})")
+        return self._per_recipient(server, envelope, f"{S250_ACCEPTED} ({reference})")
 
     @staticmethod
     def _per_recipient(server: SMTP, envelope: Envelope, status: str) -> str:
