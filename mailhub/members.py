@@ -168,6 +168,12 @@ def update_member(
     """Change the given fields; report whether anything changed."""
     person, membership = get_membership(session, community, fields.email)
     changed = _apply(person, fields, MemberFields.PERSON_FIELDS)
+    if fields.delivery is not None and membership.delivery_disabled_reason is not None:
+        # An admin setting the delivery mode re-enables a member paused by bounces.
+        membership.delivery_disabled_reason = None
+        person.bounce_score = 0.0
+        person.last_bounce_at = None
+        changed = True
     if _apply(membership, fields, MemberFields.MEMBERSHIP_FIELDS):
         membership.updated_at = now
         changed = True

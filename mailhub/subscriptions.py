@@ -279,11 +279,21 @@ def set_delivery(member: Member, delivery: str, now: datetime) -> Result:
     Delivery(delivery)
     if not member.active:
         return Result.REFUSED if member.banned else Result.NOT_MEMBER
-    if member.membership.delivery == delivery:
+    paused = member.membership.delivery_disabled_reason is not None
+    if member.membership.delivery == delivery and not paused:
         return Result.ALREADY
     member.membership.delivery = delivery
     member.membership.updated_at = now
+    if paused:
+        resume_delivery(member.person, member.membership)
     return Result.DONE
+
+
+def resume_delivery(person: Person, membership: Membership) -> None:
+    """A member who asks for mail again after bounces gets it again, with a clean score."""
+    membership.delivery_disabled_reason = None
+    person.bounce_score = 0.0
+    person.last_bounce_at = None
 
 
 def set_themes(session: Session, member: Member, slugs: list[str], now: datetime) -> Result:

@@ -153,6 +153,24 @@ def test_hard_bounces_until_the_threshold_pause_exactly_that_member(
     assert scores(live)[BO] == 4.0
     assert [k for k, _ in queued(live)].count("bounce_disabled") == 1
 
+    # The member asks for mail again by email: delivery resumes with a clean score.
+    request = (
+        f"From: {BO}\r\nTo: irnet-request@lists.example.org\r\nSubject: each\r\n"
+        "Message-ID: <again@example.org>\r\n\r\neach\r\n"
+    ).encode()
+    with running_listener(live) as port, smtplib.SMTP("127.0.0.1", port) as client:
+        client.sendmail(BO, ["irnet-request@lists.example.org"], request)
+    pipeline.drain(live)
+    assert paused(live) == {(BO, youth_id)}
+    assert scores(live)[BO] == 0.0
+    with live.session() as session:
+        again = session.get(Post, post.id)
+        assert again is not None
+        second = Post(**{**again.model_dump(exclude={"id"}), "message_id": "p2@example.org"})
+        session.add(second)
+        session.flush()
+        assert fan_out(live, session, second) == 3
+
 
 def test_soft_bounce_matched_by_recipient_and_forgotten_after_the_memory(
     ctx: Context, clock: FrozenClock
