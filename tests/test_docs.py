@@ -1,0 +1,66 @@
+"""The documentation keeps up with the code: every setting is in config.toml, every command
+in the README, and the README's layout map names every module."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import get_args, get_origin
+
+from pydantic import BaseModel
+
+from mailhub.cli import app
+from mailhub.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def setting_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted keys of every leaf setting; a list of sections counts as its items' keys."""
+    keys = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        item = get_args(annotation)[0] if get_origin(annotation) is list else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += setting_keys(annotation, f"{prefix}{name}.")
+        elif isinstance(item, type) and issubclass(item, BaseModel):
+            keys += [f"[[{name}]]", *setting_keys(item, f"{prefix}{name}[].")]
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def test_every_setting_is_documented_in_config_toml() -> None:
+    text = (ROOT / "config.toml").read_text()
+    missing = []
+    for key in setting_keys(Settings):
+        if key == "source":
+            continue
+        name = key.rsplit(".", 1)[-1]
+        if name.startswith("[["):
+            if not re.search(rf"^#?\s*{re.escape(name)}", text, re.MULTILINE):
+                missing.append(key)
+        elif not re.search(rf"^#?\s*{re.escape(name)}\s*=", text, re.MULTILINE):
+            missing.append(key)
+    assert missing == []
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    missing = [name for name in names if name and f"mailhub {name}" not in readme]
+    assert missing == []
+
+
+def test_layout_map_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :]
+    missing = [
+        path.stem
+        for path in (ROOT / "mailhub").rglob("*.py")
+        if path.stem != "__init__"
+        and "migrations" not in path.parts
+        and path.stem != "__main__"
+        and path.stem not in layout
+    ]
+    assert missing == []
