@@ -15,7 +15,8 @@ import multiprocessing
 import os
 import signal
 import threading
-from multiprocessing.synchronize import Event as ProcessEvent
+import time
+from typing import Any
 
 from mailhub.config import Settings
 from mailhub.context import Context
@@ -39,24 +40,42 @@ def configure_logging() -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
-def worker_loop(ctx: Context, stop: threading.Event | ProcessEvent) -> None:
+class StopFlag:
+    """Set from a signal handler: a plain attribute, since a handler that takes a lock can
+    deadlock against the code it interrupted."""
+
+    def __init__(self, parent: int | None = None) -> None:
+        self.raised = False
+        self.parent = parent
+
+    def raise_(self, *_: object) -> None:
+        self.raised = True
+
+    @property
+    def stop(self) -> bool:
+        # A worker whose service died (SIGKILL) stops too rather than run on orphaned.
+        return self.raised or (self.parent is not None and os.getppid() != self.parent)
+
+
+def worker_loop(ctx: Context, flag: StopFlag) -> None:
     """Process the spool until told to stop; finish the batch in hand first."""
-    while not stop.is_set():
+    while not flag.stop:
         batch = pipeline.process_batch(ctx)
         if not batch.outcomes:
-            stop.wait(WORKER_IDLE_SECONDS)
+            time.sleep(WORKER_IDLE_SECONDS)
 
 
-def worker_process(settings: Settings, stop: ProcessEvent) -> None:
-    """Entry point of the worker process."""
+def worker_process(settings: Settings, parent: int) -> None:
+    """Entry point of the worker process; SIGTERM ends it after the batch in hand."""
     configure_logging()
     # Accepting mail is what senders wait for; processing may lag a little behind it.
     os.nice(WORKER_NICENESS)
+    flag = StopFlag(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, flag.raise_)
     ctx = Context.from_settings(settings)
     try:
-        worker_loop(ctx, stop)
+        worker_loop(ctx, flag)
     finally:
         ctx.engine.dispose()
 
@@ -74,6 +93,31 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
     finally:
         sender.close()
+
+
+def start_scheduler(ctx: Context) -> Any:
+    """Wake `run_due` on the configured interval in a background thread; one run at a time,
+    and runs missed while one was busy fold into the next."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from mailhub.scheduler import run_due
+
+    def tick() -> None:
+        report = run_due(ctx)
+        for line in report.failed:
+            log.error("due work failed: %s", line)
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=ctx.settings.scheduler.interval_seconds,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=ctx.now(),
+    )
+    scheduler.start()
+    return scheduler
 
 
 def start_web(ctx: Context, stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> str:
@@ -98,6 +142,7 @@ async def serve(
     work: bool = True,
     imap: bool = True,
     web: bool = True,
+    schedule: bool = True,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -105,22 +150,25 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     committer = make_committer(ctx)
     server = await start_listener(ctx, committer) if smtp else None
-    worker_stop = multiprocessing.get_context("spawn").Event()
     worker = None
     if work:
         worker = multiprocessing.get_context("spawn").Process(
-            target=worker_process, args=(ctx.settings, worker_stop), name="mailhub-worker"
+            target=worker_process, args=(ctx.settings, os.getpid()), name="mailhub-worker"
         )
         worker.start()
     tasks = [asyncio.create_task(sender_loop(ctx, stop), name="sender")] if send else []
     imap_stop = threading.Event()
     pollers = run_pollers(ctx, imap_stop) if imap else []
     web_where = start_web(ctx, stop, tasks) if web and ctx.settings.web.enabled else "off"
+    scheduling = schedule and ctx.settings.scheduler.enabled
+    scheduler = start_scheduler(ctx) if scheduling else None
+    every = f"every {ctx.settings.scheduler.interval_seconds:g} s" if scheduling else "off"
     where = f"{ctx.settings.smtp.host}:{ctx.settings.smtp.port}" if smtp else "off"
     print(
         f"mailhub serving: smtp {where}, web {web_where}, imap mailboxes {len(pollers)}, "
         f"worker {'on' if work else 'off'}, "
-        f"outbox {ctx.settings.outbound.mode if send else 'off'}; stop with Ctrl-C",
+        f"outbox {ctx.settings.outbound.mode if send else 'off'}, "
+        f"scheduler {every}; stop with Ctrl-C",
         flush=True,
     )
     await stop.wait()
@@ -129,11 +177,13 @@ async def serve(
         server.close()
         await server.wait_closed()
     imap_stop.set()
+    if scheduler is not None:
+        await asyncio.to_thread(scheduler.shutdown, True)
     for poller in pollers:
         await asyncio.to_thread(poller.join, 30)
     await asyncio.to_thread(committer.close)
-    worker_stop.set()
     if worker is not None:
+        worker.terminate()
         await asyncio.to_thread(worker.join, 60)
     await asyncio.gather(*tasks)
     log.info("stopped")
@@ -148,6 +198,9 @@ def run_service(
     work: bool = True,
     imap: bool = True,
     web: bool = True,
+    schedule: bool = True,
 ) -> int:
     configure_logging()
-    return asyncio.run(serve(ctx, smtp=smtp, send=send, work=work, imap=imap, web=web))
+    return asyncio.run(
+        serve(ctx, smtp=smtp, send=send, work=work, imap=imap, web=web, schedule=schedule)
+    )

@@ -82,3 +82,39 @@ def test_serve_takes_mail_from_smtp_and_imap_into_held_posts(
             client.select_folder("INBOX")
             assert client.search(["UNSEEN"]) == []  # acknowledged once committed
         ctx.engine.dispose()
+
+
+def test_sigterm_to_the_whole_process_group_stops_every_part(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """Service managers signal every process of the service at once; none may hang."""
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        f"\n[smtp]\nport = {port}\n[web]\nenabled = false\n",
+    )
+    make_context(config, clock).engine.dispose()
+    for _ in range(3):
+        service = subprocess.Popen(
+            [sys.executable, "-m", "mailhub", "serve", "--no-send"],
+            env={**os.environ, "MAILHUB_CONFIG": str(config)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(port)
+        time.sleep(0.3)  # the worker is up and idling
+        os.killpg(service.pid, signal.SIGTERM)
+        assert service.wait(30) == 0
+        assert not lingering(service.pid)
+
+
+def lingering(group: int, seconds: float = 10.0) -> str:
+    """Processes still in the group after a grace period (helpers exit just after the main)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = subprocess.run(["pgrep", "-a", "-g", str(group)], capture_output=True, text=True)
+        if not found.stdout.strip() or time.monotonic() > deadline:
+            return found.stdout.strip()
+        time.sleep(0.1)
