@@ -10,6 +10,7 @@ from mailhub import db
 from mailhub.cli import subscription  # noqa: F401  (adds its commands to `member`)
 from mailhub.cli.common import MailhubGroup, err, instance, make_app, out
 from mailhub.cli.community import community_app, theme_app
+from mailhub.cli.discussion import discussion_app, run_due_command
 from mailhub.cli.inbound import import_app, inbound_app, ingest_command
 from mailhub.cli.member import member_app
 from mailhub.cli.outbox import outbox_app
@@ -36,10 +37,12 @@ app.add_typer(member_app, name="member")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(queue_app, name="queue")
 app.add_typer(thread_app, name="thread")
+app.add_typer(discussion_app, name="discussion")
 app.add_typer(inbound_app, name="inbound")
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
 app.command("ingest")(ingest_command)
+app.command("run-due")(run_due_command)
 
 
 @app.callback()
@@ -99,6 +102,7 @@ def serve(
     no_send: bool = typer.Option(False, "--no-send", help="Do not deliver the outbox."),
     no_work: bool = typer.Option(False, "--no-work", help="Do not process the spool."),
     no_web: bool = typer.Option(False, "--no-web", help="Do not serve the web pages."),
+    no_schedule: bool = typer.Option(False, "--no-schedule", help="Do not run due work."),
 ) -> None:
     """Run the service: SMTP listener, IMAP pollers, spool worker, sender and web pages,
     until SIGTERM or SIGINT (which stop intake, finish what is in flight and exit 0)."""
@@ -111,6 +115,7 @@ def serve(
         send=not no_send,
         work=not no_work,
         web=not no_web,
+        schedule=not no_schedule,
     )
     raise typer.Exit(code)
 

@@ -82,3 +82,15 @@ def print_record(record: dict[str, Any]) -> None:
     for key, value in record.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
         out.print(f"{key.ljust(width)}  {'' if shown is None else shown}", markup=False)
+
+
+def print_message_row(record: dict[str, Any], raw: bytes | None, as_json: bool) -> None:
+    """A spool or outbox row, and the message itself when asked for (``raw`` not None)."""
+    text = raw.decode(errors="replace") if raw is not None else None
+    if as_json:
+        print_json({**record, "raw": text})
+        return
+    print_record(record)
+    if text is not None:
+        out.print()
+        out.print(text, markup=False)

@@ -10,7 +10,15 @@ import typer
 from rich.progress import Progress
 from sqlmodel import col, select
 
-from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
+from mailhub.cli.common import (
+    err,
+    instance,
+    make_app,
+    out,
+    print_json,
+    print_message_row,
+    print_table,
+)
 from mailhub.clock import parse_iso
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.inbound import pipeline, spool
@@ -107,14 +115,8 @@ def show(
         if row is None:
             raise NotFound(f"no spooled message {row_id}")
         record = inbound_record(row)
-        body = row.raw
-    if as_json:
-        print_json({**record, "raw": body.decode(errors="replace") if raw else None})
-        return
-    print_record(record)
-    if raw:
-        out.print()
-        out.print(body.decode(errors="replace"), markup=False)
+        body = row.raw if raw else None
+    print_message_row(record, body, as_json)
 
 
 @inbound_app.command("retry")

@@ -9,7 +9,15 @@ import typer
 from rich.progress import Progress
 from sqlmodel import col, select
 
-from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
+from mailhub.cli.common import (
+    err,
+    instance,
+    make_app,
+    out,
+    print_json,
+    print_message_row,
+    print_table,
+)
 from mailhub.errors import NotFound
 from mailhub.models import OutboundMessage, OutboundState
 from mailhub.outbound import outbox
@@ -89,14 +97,8 @@ def show(
         if row is None:
             raise NotFound(f"no outbox row {row_id}")
         record = outbox_record(row)
-        body = row.raw
-    if as_json:
-        print_json({**record, "raw": body.decode(errors="replace") if raw else None})
-        return
-    print_record(record)
-    if raw:
-        out.print()
-        out.print(body.decode(errors="replace"), markup=False)
+        body = row.raw if raw else None
+    print_message_row(record, body, as_json)
 
 
 @outbox_app.command("retry")
