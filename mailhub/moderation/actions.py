@@ -104,10 +104,13 @@ def moderation_address(
 
 def notify_held(ctx: Context, session: Session, community: Community, post: Post) -> int:
     """One notification per moderator, each with its own decision address."""
+    team = moderators(session, community)
+    if not team:
+        return 0
     person = session.get(Person, post.person_id) if post.person_id else None
     files = session.exec(select(Attachment).where(Attachment.post_id == post.id)).all()
     sent = 0
-    for moderator in moderators(session, community):
+    for moderator in team:
         text = render(
             "moderation/held.txt",
             ctx.settings.templates_override,
