@@ -159,6 +159,21 @@ class ModerationSettings(Section):
     max_post_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
 
 
+class DiscussionSettings(Section):
+    """Time-boxed discussions: how long they last and when the reminder goes out."""
+
+    default_days: Annotated[int, Field(ge=1)] = 14
+    reminder_before_hours: Annotated[float, Field(ge=0)] = 48.0
+    synopsis_token_days: Annotated[int, Field(ge=1)] = 90
+
+
+class SchedulerSettings(Section):
+    """How often `mailhub serve` wakes the scheduler to do what is due."""
+
+    enabled: bool = True
+    interval_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
 class ImapMailboxSettings(Section):
     """One mailbox polled over IMAP, for organisations that can only give us a mailbox."""
 
@@ -207,6 +222,8 @@ class Settings(Section):
     dkim: DkimSettings = DkimSettings()
     delivery: DeliverySettings = DeliverySettings()
     moderation: ModerationSettings = ModerationSettings()
+    discussions: DiscussionSettings = DiscussionSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     communities: list[CommunitySettings] = Field(default_factory=list)
     imap: list[ImapMailboxSettings] = Field(default_factory=list)
     themes: list[ThemeSettings] = Field(default_factory=list)

@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from mailhub.config import Settings
@@ -98,7 +99,9 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
 def start_scheduler(ctx: Context) -> Any:
     """Wake `run_due` on the configured interval in a background thread; one run at a time,
     and runs missed while one was busy fold into the next."""
-    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
+        BackgroundScheduler,
+    )
 
     from mailhub.scheduler import run_due
 
@@ -114,7 +117,8 @@ def start_scheduler(ctx: Context) -> Any:
         seconds=ctx.settings.scheduler.interval_seconds,
         max_instances=1,
         coalesce=True,
-        next_run_time=ctx.now(),
+        # The alarm runs on the real time at once; what is due is read from the store.
+        next_run_time=datetime.now(UTC),
     )
     scheduler.start()
     return scheduler

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mailhub.addresses import Kind
+from mailhub.discussions import replies as synopsis_replies
 from mailhub.inbound import commands, confirmations
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.moderation import replies as moderation_replies
@@ -23,6 +24,7 @@ ROUTES: dict[Kind, Route] = {
     Kind.CONFIRM: confirmations.handle_confirmation,
     Kind.UNSUBSCRIBE: confirmations.handle_unsubscribe,
     Kind.MODERATION: moderation_replies.handle,
+    Kind.SYNOPSIS: synopsis_replies.handle,
 }
 
 # By what the mail is, for machine mail that still needs acting on (bounces).

@@ -1,0 +1,89 @@
+"""The moderator's synopsis by email: the route for mail to `<list>+s-<token>@`.
+
+The reply's own text (quotes and signature trimmed) becomes the synopsis, if the token is
+genuine and of this community, the discussion is closed, and the mail comes from the
+discussion's moderator or an admin of the community. Anything else changes nothing and
+the sender is told why; a synopsis already set is replaced only by an explicit correction.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from mailhub import tokens
+from mailhub.discussions import synopsis
+from mailhub.errors import MailhubError
+from mailhub.inbound.outcomes import Incoming, Outcome
+from mailhub.inbound.trim import trim_reply
+from mailhub.models import Discussion, Membership, Person
+from mailhub.outbound.compose import Notice, send_notice
+from mailhub.rendering import render
+
+
+def _answer(incoming: Incoming, to: str, subject: str, text: str, key: str) -> None:
+    notice = Notice(
+        to=to,
+        subject=subject,
+        text=text,
+        kind="synopsis-reply",
+        dedup_key=f"synopsis-reply:{incoming.item.message_id}:{key}",
+        in_reply_to=incoming.item.message_id,
+    )
+    send_notice(incoming.ctx, incoming.session, incoming.community, notice)
+
+
+def _refuse(incoming: Incoming, sender: str, why: str) -> Outcome:
+    text = render(
+        "discussions/synopsis_refused.txt",
+        incoming.ctx.settings.templates_override,
+        community=incoming.community,
+        why=why,
+    )
+    if sender:
+        _answer(incoming, sender, "Your synopsis was not published", text, "refused")
+    return incoming.outcome("synopsis", f"refused: {why}")
+
+
+def _may_write(incoming: Incoming, discussion: Discussion, person: Person | None) -> bool:
+    if person is None:
+        return False
+    if person.id == discussion.moderator_id:
+        return True
+    role = incoming.session.exec(
+        select(Membership.role).where(
+            Membership.community_id == incoming.community.id,
+            Membership.person_id == person.id,
+            Membership.status == "active",
+        )
+    ).first()
+    return role == "admin"
+
+
+def handle(incoming: Incoming) -> Outcome:
+    """Route for Kind.SYNOPSIS."""
+    ctx, session, community = incoming.ctx, incoming.session, incoming.community
+    sender = (incoming.parsed.from_address or "").lower()
+    try:
+        token = tokens.verify(
+            ctx.secret, tokens.SYNOPSIS, incoming.destination.token or "", now=ctx.now()
+        )
+        discussion = session.get(Discussion, token.int_value(0))
+    except (tokens.TokenError, ValueError, IndexError):
+        return _refuse(incoming, sender, "the address carries no valid synopsis token")
+    if discussion is None or discussion.community_id != community.id:
+        return _refuse(incoming, sender, "the token belongs to another community")
+    person = session.exec(select(Person).where(Person.email == sender)).first()
+    if not _may_write(incoming, discussion, person):
+        why = f"{sender or 'the sender'} is not the moderator of \u201c{discussion.title}\u201d"
+        return _refuse(incoming, sender, why)
+    text = trim_reply(incoming.parsed.text).text
+    try:
+        sent = synopsis.set_synopsis(ctx, session, discussion.id or 0, text)
+    except MailhubError as exc:
+        return _refuse(incoming, sender, str(exc))
+    summary = (
+        f"The synopsis of \u201c{discussion.title}\u201d is stored and was sent to "
+        f"{sent} member(s).\n"
+    )
+    _answer(incoming, sender, f"Synopsis published: {discussion.title}", summary, "done")
+    return incoming.outcome("synopsis", f"synopsis of discussion #{discussion.id} by {sender}")

@@ -1,0 +1,116 @@
+"""`run_due(now)`: do whatever the store says is due, once.
+
+The database is the truth and the scheduler only an alarm clock: each job finds its due
+items by querying the store and carries each out in its own transaction, claiming it first
+(see discussions/claims.py), so running twice, on two processes, or again after a crash
+does each thing once. A new kind of due work (digests, newsletters, event reminders) is one
+more function in DUE_JOBS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailhub.clock import FrozenClock
+from mailhub.context import Context
+from mailhub.discussions import lifecycle
+from mailhub.moderation.queue import send_reminders
+
+log = logging.getLogger("mailhub.scheduler")
+
+
+@dataclass
+class DueReport:
+    """What one run did, one line per thing done, and what failed (to be tried next run)."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def attempt(self, label: str, action: Callable[[], str | None]) -> None:
+        """Run one item; its failure is recorded and leaves the other items to run."""
+        try:
+            line = action()
+        except Exception as exc:
+            log.exception("%s failed", label)
+            self.failed.append(f"{label}: {type(exc).__name__}: {exc}")
+            return
+        if line:
+            log.info("%s", line)
+            self.done.append(line)
+
+
+DueJob = Callable[[Context, datetime, DueReport], None]
+
+
+def _opened(count: int | None, discussion_id: int) -> str | None:
+    if count is None:
+        return None
+    return f"opened discussion {discussion_id}: {count} announcement(s) queued"
+
+
+def discussions_due(ctx: Context, now: datetime, report: DueReport) -> None:
+    """Open, remind and close the discussions whose time has come, in that order."""
+    with ctx.session() as session:
+        due = lifecycle.due(session, now)
+    for item in due.to_open:
+
+        def open_(item: int = item) -> str | None:
+            return _opened(lifecycle.open_discussion(ctx, item), item)
+
+        report.attempt(f"opening discussion {item}", open_)
+    for item in due.to_remind:
+
+        def remind(item: int = item) -> str | None:
+            sent = lifecycle.remind(ctx, item)
+            return None if sent is None else f"reminded discussion {item}: {sent} reminder(s)"
+
+        report.attempt(f"reminding discussion {item}", remind)
+    _close_due(ctx, now, report)
+
+
+def _close_due(ctx: Context, now: datetime, report: DueReport) -> None:
+    # Read again: a discussion opened a moment ago in this run may be due to close as well.
+    with ctx.session() as session:
+        to_close = lifecycle.due(session, now).to_close
+    for item in to_close:
+
+        def close(item: int = item) -> str | None:
+            return (
+                f"closed discussion {item}; synopsis requested"
+                if lifecycle.close(ctx, item)
+                else None
+            )
+
+        report.attempt(f"closing discussion {item}", close)
+
+
+def moderation_reminders(ctx: Context, now: datetime, report: DueReport) -> None:
+    """The daily reminder of held items (once a day per moderator, by its dedup key)."""
+
+    def remind() -> str | None:
+        with ctx.session() as session:
+            sent = send_reminders(ctx, session, now)
+        return f"moderation reminders: {sent} queued" if sent else None
+
+    report.attempt("moderation reminders", remind)
+
+
+# Everything the scheduler does, in order. Digests and newsletters join here.
+DUE_JOBS: list[DueJob] = [discussions_due, moderation_reminders]
+
+
+def run_due(
+    ctx: Context, now: datetime | None = None, jobs: list[DueJob] | None = None
+) -> DueReport:
+    """Do what is due at ``now`` (default: the context's clock); safe to run again."""
+    at = now or ctx.now()
+    # Every mail and record made in this run is dated ``at``, also when a person replays
+    # a moment with `mailhub run-due --now`.
+    here = Context(ctx.settings, ctx.engine, FrozenClock(at))
+    report = DueReport()
+    for job in DUE_JOBS if jobs is None else jobs:
+        job(here, at, report)
+    return report

@@ -1,0 +1,278 @@
+"""A time-boxed discussion through its whole life, over real SMTP with the frozen clock:
+created, opened, answered and moderated by email, reminded, closed (a late answer held),
+summarised by the moderator's email and broadcast; and the CLI's refusals of bad input."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import START
+from mailtools import address_in, body, outbox
+from smtp_server import running_listener
+from test_moderation import Mailer, decision_address, post_by
+
+from mailhub.clock import FrozenClock
+from mailhub.communities import get_community
+from mailhub.context import Context
+from mailhub.members import MemberFields, add_member
+from mailhub.models import Discussion, Thread
+from mailhub.scheduler import run_due
+
+LIST = "irnet@lists.example.org"
+MOD = "mod@ministry.example.org"
+AMINA, BOB, CARLA = "amina@example.org", "bob@example.org", "carla@example.org"
+DAN, EVE = "dan@example.org", "eve@example.org"
+RECEIVING = sorted([MOD, AMINA, BOB, CARLA, EVE])  # Dan takes no mail
+OPENS = START + timedelta(hours=1)
+CLOSES = START + timedelta(days=7)
+
+
+@pytest.fixture
+def members(ctx: Context) -> None:
+    people = [
+        MemberFields(email=MOD, name="Maria Mod", role="moderator", affiliation="government"),
+        MemberFields(
+            email=AMINA, name="Amina K", affiliation="workers", country="KE", organisation="COTU"
+        ),
+        MemberFields(email=BOB, name="Bob M", affiliation="government", country="UG"),
+        MemberFields(
+            email=CARLA, name="Carla", affiliation="employers", country="TZ", delivery="digest"
+        ),
+        MemberFields(email=DAN, name="Dan", affiliation="academic", country="KE", delivery="none"),
+        MemberFields(email=EVE, name="Eve", affiliation="workers", country="TZ"),
+    ]
+    with ctx.session() as session:
+        irnet = get_community(session, "irnet")
+        for fields in people:
+            add_member(session, irnet, fields, ctx.now())
+
+
+@pytest.fixture
+def mailer(ctx: Context, members: None) -> Iterator[Mailer]:
+    with running_listener(ctx) as port:
+        yield Mailer(ctx, port)
+
+
+def create(run_cli: Callable[..., Any], tmp_path: Path) -> int:
+    question = tmp_path / "question.txt"
+    question.write_text("How do your countries regulate platform work?\n")
+    result = run_cli(
+        "discussion", "create", "--community", "irnet", "--title", "Platform work",
+        "--question-file", str(question), "--moderator", MOD,
+        "--opens", OPENS.isoformat(), "--closes", CLOSES.isoformat(), "--theme", "skills",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return int(re.search(r"discussion (\d+) scheduled", result.output).group(1))  # type: ignore[union-attr]
+
+
+def discussion(ctx: Context, discussion_id: int) -> Discussion:
+    with ctx.session() as session:
+        found = session.get(Discussion, discussion_id)
+        assert found is not None
+        return found
+
+
+def reply_address(ctx: Context, kind: str, member: str) -> str:
+    ((_, mail),) = outbox(ctx, kind, member)
+    return address_in(mail["Reply-To"], "r")
+
+
+def answer_and_approve(ctx: Context, mailer: Mailer, member: str, text: str) -> str:
+    message_id = mailer.send(member, reply_address(ctx, "discussion", member), "Re: x", text)
+    assert post_by(ctx, message_id).status == "held"
+    mailer.send(MOD, decision_address(ctx, MOD), "Re: held", "approve")
+    assert post_by(ctx, message_id).status == "approved"
+    return message_id
+
+
+def test_a_discussion_from_question_to_synopsis(
+    ctx: Context,
+    mailer: Mailer,
+    clock: FrozenClock,
+    run_cli: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    discussion_id = create(run_cli, tmp_path)
+    assert discussion(ctx, discussion_id).remind_at == CLOSES - timedelta(hours=48)
+    assert run_due(ctx, OPENS - timedelta(minutes=1)).done == []
+
+    # Opening: the question to every member who takes mail, digest members too.
+    clock.set(OPENS)
+    report = run_due(ctx)
+    assert report.done == [f"opened discussion {discussion_id}: 5 announcement(s) queued"]
+    assert run_due(ctx).done == []  # nothing twice
+    announcements = outbox(ctx, "discussion")
+    assert sorted(row.recipient for row, _ in announcements) == RECEIVING
+    root = discussion(ctx, discussion_id).root_message_id
+    for row, mail in announcements:
+        assert mail["Message-ID"] == f"<{root}>"
+        assert row.dedup_key == f"discussion:{discussion_id}:open:person:{row.person_id}"
+        assert "platform work" in body(mail) and "reply to this mail" in body(mail)
+        assert "Monday 09 March 2026, 12:00 EAT" in body(mail)  # Nairobi time
+
+    # Members of different affiliations answer from their inboxes; the moderator approves.
+    first = answer_and_approve(ctx, mailer, AMINA, "Our unions bargain with the platforms.")
+    with ctx.session() as session:
+        thread = session.get(Thread, post_by(ctx, first).thread_id)
+        assert thread is not None and thread.discussion_id == discussion_id
+    answer_and_approve(ctx, mailer, BOB, "The ministry drafted a code of practice.")
+    clock.advance(timedelta(hours=1))
+    mailer.send(
+        AMINA,
+        reply_address(ctx, "discussion", AMINA),
+        "Re: x",
+        "And a second thought on\nsocial protection.",
+    )
+    mailer.send(MOD, decision_address(ctx, MOD), "Re: held", "approve")
+
+    # The reminder goes only to those who have not spoken; the moderator gets the status.
+    remind_at = CLOSES - timedelta(hours=48)
+    clock.set(remind_at)
+    report = run_due(ctx)
+    assert report.done == [f"reminded discussion {discussion_id}: 2 reminder(s)"]
+    reminders = outbox(ctx, "discussion-reminder")
+    assert sorted(row.recipient for row, _ in reminders) == [CARLA, EVE]
+    assert reminders[0][1]["In-Reply-To"] == f"<{root}>"
+    ((_, status),) = outbox(ctx, "discussion-status", MOD)
+    text = body(status)
+    assert "Approved contributions: 3 from 2 contributor(s)" in text
+    assert re.search(r"workers\s+1 / 2", text) and re.search(r"KE\s+1 / 2", text)
+    assert run_due(ctx).done == []
+
+    answer_and_approve(ctx, mailer, CARLA, "Employers want a level playing field.")
+
+    # Closing: the moderator is asked for the synopsis, with the draft and the figures.
+    clock.set(CLOSES)
+    assert run_due(ctx).done == [f"closed discussion {discussion_id}; synopsis requested"]
+    assert discussion(ctx, discussion_id).state == "closed"
+    ((_, request),) = outbox(ctx, "synopsis-request", MOD)
+    draft = body(request)
+    assert "Participation: 3 contributor(s), 4 approved contribution(s)." in draft
+    for line in (r"workers\s+1 / 2", r"government\s+1 / 1", r"employers\s+1 / 1"):
+        assert re.search(line, draft), line
+    for line in (r"KE\s+1 / 2", r"UG\s+1 / 1", r"TZ\s+1 / 1"):
+        assert re.search(line, draft), line
+    assert "government 1, workers 1, employers 1, others 0" in draft
+    assert "* Amina K, workers, KE, COTU" in draft
+    assert '"And a second thought on social protection."' in draft
+    assert "Employers want a level playing field." in draft
+    synopsis_address = address_in(request["Reply-To"], "s")
+
+    # A late answer is held and its sender told.
+    late = mailer.send(EVE, reply_address(ctx, "discussion", EVE), "Re: x", "Sorry I am late.")
+    assert post_by(ctx, late).status == "held"
+    assert "late contribution" in (post_by(ctx, late).reason or "")
+    ((_, told),) = outbox(ctx, "late", EVE)
+    assert "Platform work" in body(told)
+
+    # Someone other than the moderator cannot set the synopsis.
+    mailer.send(BOB, synopsis_address, "Re: synopsis", "My own conclusions.")
+    assert discussion(ctx, discussion_id).synopsis is None
+    assert "not the moderator" in body(outbox(ctx, "synopsis-reply", BOB)[-1][1])
+
+    # The moderator's reply is the synopsis; every member who takes mail receives it.
+    mailer.send(
+        MOD,
+        synopsis_address,
+        "Re: please write the synopsis",
+        "Conclusions: codes of practice work.\nNext steps: a workshop in May.\n\n"
+        "On Mon, 9 Mar 2026, IRNet wrote:\n> DRAFT SYNOPSIS: Platform work\n> more\n",
+    )
+    summarised = discussion(ctx, discussion_id)
+    assert summarised.state == "summarised" and summarised.synopsis_version == 1
+    assert summarised.synopsis == (
+        "Conclusions: codes of practice work.\nNext steps: a workshop in May.\n"
+    )
+    broadcast = outbox(ctx, "synopsis")
+    assert sorted(row.recipient for row, _ in broadcast) == RECEIVING
+    assert "a workshop in May" in body(broadcast[0][1])
+    assert "3 member(s) took part, with 4 contribution(s)" in body(broadcast[0][1])
+
+    # A second synopsis by email is refused with the way to correct it.
+    mailer.send(MOD, synopsis_address, "Re: synopsis", "Something else entirely.")
+    assert discussion(ctx, discussion_id).synopsis == summarised.synopsis
+    assert "--correction" in body(outbox(ctx, "synopsis-reply", MOD)[-1][1])
+
+    # A correction is explicit, and sent as one.
+    fixed = tmp_path / "fixed.txt"
+    fixed.write_text("Conclusions: codes of practice work.\nNext steps: a workshop in June.\n")
+    result = run_cli("discussion", "synopsis", str(discussion_id), "--file", str(fixed))
+    assert result.exit_code == 1 and "--correction" in result.output
+    result = run_cli(
+        "discussion", "synopsis", str(discussion_id), "--file", str(fixed), "--correction"
+    )
+    assert result.exit_code == 0, result.output
+    corrections = outbox(ctx, "synopsis-correction")
+    assert sorted(row.recipient for row, _ in corrections) == RECEIVING
+    assert "a workshop in June" in body(corrections[0][1])
+    assert discussion(ctx, discussion_id).synopsis_version == 2
+
+    shown = run_cli("discussion", "show", str(discussion_id))
+    assert shown.exit_code == 0
+    for fragment in ("summarised", "Monday 09 March 2026, 12:00 EAT", "workshop in June"):
+        assert fragment in shown.output, fragment
+    assert re.search(r"contributors\s+3", shown.output)
+    # Later runs touch the discussion no more; Eve's late answer still waits for a decision.
+    assert run_due(ctx, CLOSES + timedelta(days=30)).done == ["moderation reminders: 1 queued"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "hint"),
+    [
+        ({"--moderator": "nobody@example.org"}, "not an active member"),
+        ({"--moderator": AMINA}, "not a moderator"),
+        ({"--closes": "2026-03-01T09:00"}, "after the opening"),
+        ({"--opens": "next tuesday"}, "is not a time"),
+        ({"--theme": "astrology"}, "unknown theme"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    run_cli: Callable[..., Any], members: None, tmp_path: Path, changes: dict[str, str], hint: str
+) -> None:
+    question = tmp_path / "q.txt"
+    question.write_text("A question?\n")
+    options = {
+        "--community": "irnet",
+        "--title": "T",
+        "--question-file": str(question),
+        "--moderator": MOD,
+        "--opens": "2026-03-02T10:00",
+        "--closes": "2026-03-09T10:00",
+        **changes,
+    }
+    result = run_cli("discussion", "create", *[i for pair in options.items() for i in pair])
+    assert result.exit_code == 2, result.output
+    assert hint in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "(none)" in run_cli("discussion", "list").output
+
+
+def test_open_close_and_cancel_by_hand(
+    ctx: Context, members: None, run_cli: Callable[..., Any]
+) -> None:
+    made = run_cli(
+        "discussion", "create", "--community", "irnet", "--title", "Skills",
+        "--question-file", "-", "--moderator", MOD, "--days", "5", input="Which skills?\n",
+    )  # fmt: skip
+    assert made.exit_code == 0 and "draft" in made.output
+    assert run_due(ctx, START + timedelta(days=1)).done == []  # a draft waits for a person
+    opened = run_cli("discussion", "open", "1")
+    assert opened.exit_code == 0 and "5 announcement(s)" in opened.output
+    assert run_cli("discussion", "open", "1").exit_code == 1
+    assert run_cli("discussion", "close", "1").exit_code == 0
+    assert len(outbox(ctx, "synopsis-request", MOD)) == 1
+    assert run_cli("discussion", "cancel", "1").exit_code == 1
+    other = run_cli(
+        "discussion", "create", "--community", "irnet", "--title", "Later",
+        "--question-file", "-", "--moderator", MOD, "--opens", "2026-04-01T09:00",
+        "--days", "3", input="Later?\n",
+    )  # fmt: skip
+    assert other.exit_code == 0
+    assert run_cli("discussion", "cancel", "2").exit_code == 0
+    assert run_due(ctx, START + timedelta(days=40)).done == []
+    assert discussion(ctx, 2).state == "cancelled"
