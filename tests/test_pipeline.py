@@ -217,3 +217,14 @@ def test_attachments_are_kept_by_content_and_limits_are_noted(ctx: Context) -> N
     assert "tool.exe has a type not allowed" in (post.reason or "")
     stored = ctx.settings.data_dir / "attachments" / files[0].sha256[:2] / files[0].sha256
     assert stored.read_bytes() == b"%PDF-1.4 report"
+
+
+def test_one_structured_log_line_per_message(ctx: Context, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level("INFO", logger="mailhub.pipeline")
+    spool_raw(ctx, post_bytes("<log1@example.org>"))
+    spool_raw(ctx, b"\x00\x01 garbage")
+    pipeline.drain(ctx)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("message ")]
+    assert len(lines) == 2
+    assert "state=done class=post message_id=log1@example.org" in lines[0]
+    assert "state=quarantined class=-" in lines[1] and "reason='cannot be parsed" in lines[1]

@@ -370,8 +370,16 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
                 except Exception as exc:
                     batch.outcomes[item.row.id] = _fail(ctx, item.row, exc)
     for row_id, outcome in batch.outcomes.items():
+        # One line per message, key=value, so logs can be searched and counted.
         log.info(
-            "spool #%s: %s %s (%s)", row_id, outcome.state, outcome.msg_class or "-", outcome.reason
+            "message spool=%s state=%s class=%s message_id=%s community=%s post=%s reason=%r",
+            row_id,
+            outcome.state,
+            outcome.msg_class or "-",
+            outcome.message_id or "-",
+            outcome.community_id or "-",
+            outcome.post_id or "-",
+            outcome.reason,
         )
     return batch
 
