@@ -16,6 +16,7 @@ from datetime import datetime
 
 from mailhub.clock import FrozenClock
 from mailhub.context import Context
+from mailhub.digest.digests import digests_due
 from mailhub.discussions import lifecycle
 from mailhub.moderation.queue import send_reminders
 
@@ -99,7 +100,7 @@ def moderation_reminders(ctx: Context, now: datetime, report: DueReport) -> None
 
 
 # Everything the scheduler does, in order. Digests and newsletters join here.
-DUE_JOBS: list[DueJob] = [discussions_due, moderation_reminders]
+DUE_JOBS: list[DueJob] = [discussions_due, moderation_reminders, digests_due]
 
 
 def run_due(

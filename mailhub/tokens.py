@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,3 +87,66 @@ def verify(secret: str, purpose: str, token: str, *, now: datetime) -> Token:
     if expires is not None and now.timestamp() > expires:
         raise TokenError("token has expired")
     return Token(purpose=purpose, values=tuple(values), expires=expires)
+
+
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+_BASE32_PAIRS = [_BASE32[i >> 5] + _BASE32[i & 31] for i in range(1024)]
+
+
+class BatchSigner:
+    """`sign` without expiry for many tokens of one purpose, about three times faster.
+
+    A digest to ten thousand members carries a reply token per item per member, millions in
+    all; the HMAC key schedule is done once here and the signature's base32 is read from a
+    table. The tokens are exactly those `sign` makes.
+    """
+
+    def __init__(self, secret: str, purpose: str) -> None:
+        key = secret.encode()
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._inner.update(f"{purpose}\x00".encode())
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def sign(self, *values: int) -> str:
+        """The token of non-negative integer ``values`` (ids), valid for ever."""
+        payload = ".".join(map(str, values)) + ".0"
+        inner = self._inner.copy()
+        inner.update(payload.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        n = int.from_bytes(outer.digest()[:SIGNATURE_BYTES], "big") << 1
+        pairs = _BASE32_PAIRS
+        signature = (
+            pairs[n >> 55]
+            + pairs[(n >> 45) & 1023]
+            + pairs[(n >> 35) & 1023]
+            + pairs[(n >> 25) & 1023]
+            + pairs[(n >> 15) & 1023]
+            + pairs[(n >> 5) & 1023]
+            + _BASE32[n & 31]
+        )
+        return f"{payload}.{signature}"
+
+    def sign_each(self, firsts: Iterable[int], last: int) -> dict[int, str]:
+        """Tokens of ``(first, last)`` for every ``first``, by ``first``: one member's reply
+        tokens for many posts, the loop kept tight because it runs millions of times."""
+        tail = f".{last}.0"
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
+        pairs, alphabet = _BASE32_PAIRS, _BASE32
+        found = {}
+        for first in firsts:
+            payload = f"{first}{tail}"
+            inner = inner_copy()
+            inner.update(payload.encode())
+            outer = outer_copy()
+            outer.update(inner.digest())
+            n = int.from_bytes(outer.digest()[:SIGNATURE_BYTES], "big") << 1
+            found[first] = (
+                f"{payload}.{pairs[n >> 55]}{pairs[(n >> 45) & 1023]}{pairs[(n >> 35) & 1023]}"
+                f"{pairs[(n >> 25) & 1023]}{pairs[(n >> 15) & 1023]}{pairs[(n >> 5) & 1023]}"
+                f"{alphabet[n & 31]}"
+            )
+        return found

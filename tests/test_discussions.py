@@ -148,7 +148,9 @@ def test_a_discussion_from_question_to_synopsis(
 
     # Closing: the moderator is asked for the synopsis, with the draft and the figures.
     clock.set(CLOSES)
-    assert run_due(ctx).done == [f"closed discussion {discussion_id}; synopsis requested"]
+    # The weekly digest falls due in this week too; its line is not this test's subject.
+    done = [line for line in run_due(ctx).done if not line.startswith("digest ")]
+    assert done == [f"closed discussion {discussion_id}; synopsis requested"]
     assert discussion(ctx, discussion_id).state == "closed"
     ((_, request),) = outbox(ctx, "synopsis-request", MOD)
     draft = body(request)

@@ -92,8 +92,9 @@ def decision_address(ctx: Context, moderator: str) -> str:
 
 
 def test_held_approved_by_email_and_delivered_with_threading_headers(
-    ctx: Context, mailer: Mailer
+    ctx: Context, mailer: Mailer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="mailhub.moderation")
     mid = mailer.send(
         AMINA, LIST, "Platform work and social dialogue", "How do your ministries consult unions?"
     )
@@ -142,6 +143,9 @@ def test_held_approved_by_email_and_delivered_with_threading_headers(
     with ctx.session() as session:
         decisions = session.exec(select(Decision).where(Decision.post_id == post.id)).all()
     assert [(d.action, d.via) for d in decisions] == [("hold", "rules"), ("approve", "email")]
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("decision ")]
+    assert logged[-1].startswith(f"decision post={post.id} community=")
+    assert f"action=approve by={MOD1} via=email" in logged[-1]
 
     # A second moderator's later answer is told who decided first; nothing changes.
     mailer.send(MOD2, decision_address(ctx, MOD2), "Re: held", "reject not relevant")

@@ -158,7 +158,12 @@ def test_classes_by_address_and_by_content(ctx: Context) -> None:
     assert [r.msg_class for r in rows(ctx)] == [c for _, _, c in cases]
     with ctx.session() as session:
         posts = session.exec(select(Post)).all()
-    assert [(p.message_id, p.kind) for p in posts] == [("c8@example.org", "reply")]
+    # News waits in the moderation queue as a post of its own kind; the event mail has no
+    # start time, so it was answered and not stored.
+    assert [(p.message_id, p.kind) for p in posts] == [
+        ("c5@example.org", "news"),
+        ("c8@example.org", "reply"),
+    ]
 
 
 def test_mail_from_a_mailbox_finds_its_list_in_the_headers(ctx: Context) -> None:

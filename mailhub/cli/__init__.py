@@ -10,11 +10,14 @@ from mailhub import db
 from mailhub.cli import subscription  # noqa: F401  (adds its commands to `member`)
 from mailhub.cli.common import MailhubGroup, err, instance, make_app, out
 from mailhub.cli.community import community_app, theme_app
+from mailhub.cli.digest import digest_app
 from mailhub.cli.discussion import discussion_app, run_due_command
 from mailhub.cli.inbound import import_app, inbound_app, ingest_command
 from mailhub.cli.member import member_app
+from mailhub.cli.news import event_app, news_app
 from mailhub.cli.outbox import outbox_app
 from mailhub.cli.queue import queue_app
+from mailhub.cli.resource import resource_app
 from mailhub.cli.thread import thread_app
 from mailhub.communities import seed_from_settings
 from mailhub.config import DEFAULT_SECRET
@@ -38,8 +41,12 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(queue_app, name="queue")
 app.add_typer(thread_app, name="thread")
 app.add_typer(discussion_app, name="discussion")
+app.add_typer(digest_app, name="digest")
 app.add_typer(inbound_app, name="inbound")
 app.add_typer(import_app, name="import")
+app.add_typer(news_app, name="news")
+app.add_typer(event_app, name="event")
+app.add_typer(resource_app, name="resource")
 app.add_typer(db_app, name="db")
 app.command("ingest")(ingest_command)
 app.command("run-due")(run_due_command)

@@ -14,6 +14,7 @@ from mailhub.discussions import replies as synopsis_replies
 from mailhub.inbound import commands, confirmations
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.moderation import replies as moderation_replies
+from mailhub.news import mailin
 from mailhub.outbound.bounce_handling import handle_bounce
 
 Route = Callable[[Incoming], Outcome]
@@ -25,6 +26,8 @@ ROUTES: dict[Kind, Route] = {
     Kind.UNSUBSCRIBE: confirmations.handle_unsubscribe,
     Kind.MODERATION: moderation_replies.handle,
     Kind.SYNOPSIS: synopsis_replies.handle,
+    Kind.NEWS: mailin.handle_news,
+    Kind.EVENTS: mailin.handle_event,
 }
 
 # By what the mail is, for machine mail that still needs acting on (bounces).

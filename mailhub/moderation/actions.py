@@ -8,6 +8,7 @@ moderators when one of them decides.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,9 +27,11 @@ from mailhub.models import (
     Post,
     PostStatus,
 )
+from mailhub.news.publish import SUBMISSION_KINDS, settle
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
 
+log = logging.getLogger("mailhub.moderation")
 MODERATOR_ROLES = ("moderator", "admin")
 # A decision address stays valid long enough for any holiday, not forever.
 DECISION_TOKEN_LIFETIME = timedelta(days=60)
@@ -200,6 +203,15 @@ def record(
             decided_at=now,
         )
     )
+    log.info(
+        "decision post=%s community=%s action=%s by=%s via=%s reason=%r",
+        post.id,
+        post.community_id,
+        action,
+        by.email if by else "rules",
+        via,
+        reason,
+    )
 
 
 def decide(
@@ -229,6 +241,8 @@ def decide(
         post.reason = reason
     session.add(post)
     session.flush()
+    if post.kind in SUBMISSION_KINDS:
+        settle(session, post, now)
     if action == "approve":
         deliver(ctx, session, post)
     elif action == "reject":
@@ -241,6 +255,10 @@ def decide(
 def deliver(ctx: Context, session: Session, post: Post) -> int:
     """Send an approved post to the community's each-message members."""
     from mailhub.outbound.fanout import fan_out
+
+    # News and events are published in newsletters and the calendar, never sent as posts.
+    if post.kind in SUBMISSION_KINDS:
+        return 0
 
     return fan_out(ctx, session, post)
 

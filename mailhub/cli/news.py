@@ -1,0 +1,187 @@
+"""`mailhub news` and `mailhub event`: what admins add and list directly.
+
+Admin-added news and events are approved at once; members' submissions by mail wait in the
+moderation queue (`mailhub queue`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from sqlmodel import Session, col, select
+
+from mailhub.cli.common import instance, make_app, out, print_json, print_table
+from mailhub.communities import get_community, list_themes
+from mailhub.errors import InvalidInput
+from mailhub.members import check_themes
+from mailhub.models import Community, Event, NewsItem
+from mailhub.news import store
+from mailhub.news.eventlines import Unreadable, build_event, check_url
+from mailhub.news.times import BadTime, local_text, zone_label
+
+news_app = make_app("News items for the newsletter: add (published at once) and list.")
+event_app = make_app("The event calendar: add (approved at once), list and cancel.")
+
+COMMUNITY = typer.Option(..., "--community", "-c", help="Community slug.")
+ONLY_COMMUNITY = typer.Option(None, "--community", "-c", help="Only this community.")
+THEMES = typer.Option([], "--theme", help="A theme slug (repeat for several).")
+AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _themes(session: Session, values: list[str]) -> tuple[str, ...]:
+    return tuple(check_themes(values, {t.slug for t in list_themes(session)}))
+
+
+def community_slugs(session: Session) -> dict[int | None, str]:
+    return {c.id: c.slug for c in session.exec(select(Community))}
+
+
+@news_app.command("add")
+def news_add(
+    ctx: typer.Context,
+    community: str = COMMUNITY,
+    title: str = typer.Option(..., help="The headline."),
+    body: str = typer.Option("", help="The text."),
+    url: str | None = typer.Option(None, help="A link to read more."),
+    theme: list[str] = THEMES,
+) -> None:
+    """Add a news item, published at once."""
+    app = instance(ctx)
+    with app.session() as session:
+        target = get_community(session, community)
+        if not title.strip():
+            raise InvalidInput("title: a news item needs a title")
+        try:
+            link = check_url(url, "url") if url else None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        fields = store.NewsFields(title.strip(), body, link, _themes(session, theme))
+        item = store.add_news(session, target, fields, app.now())
+        out.print(f"news item {item.id} added to {target.slug}", markup=False)
+
+
+def _news_record(item: NewsItem, slugs: dict[int | None, str]) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "community": slugs.get(item.community_id),
+        "title": item.title,
+        "url": item.url,
+        "themes": item.themes,
+        "status": item.status,
+        "item": item.post_id,
+        "created_at": item.created_at,
+        "published_at": item.published_at,
+    }
+
+
+@news_app.command("list")
+def news_list(
+    ctx: typer.Context,
+    community: str | None = ONLY_COMMUNITY,
+    status: str | None = typer.Option(None, help="Only this status (held, approved, ...)."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """List news items, newest first."""
+    with instance(ctx).session() as session:
+        query = select(NewsItem).order_by(col(NewsItem.id).desc())
+        if community:
+            query = query.where(NewsItem.community_id == get_community(session, community).id)
+        if status:
+            query = query.where(NewsItem.status == status)
+        records = [_news_record(n, community_slugs(session)) for n in session.exec(query)]
+    if as_json:
+        print_json(records)
+        return
+    columns = ("id", "community", "status", "title", "url")
+    print_table(columns, ([r[c] for c in columns] for r in records))
+
+
+@event_app.command("add")
+def event_add(
+    ctx: typer.Context,
+    community: str = COMMUNITY,
+    title: str = typer.Option(..., help="The event's name."),
+    starts: str = typer.Option(..., help="Start, e.g. '2026-05-12 09:30 Africa/Nairobi'."),
+    ends: str | None = typer.Option(None, help="End: a date and time, or a time that day."),
+    timezone: str | None = typer.Option(
+        None, help="Zone of times written without one (default: the community's)."
+    ),
+    where: str = typer.Option("", help="Where it takes place."),
+    url: str | None = typer.Option(None, help="A link to the event's page."),
+    description: str = typer.Option("", help="What it is about."),
+    theme: list[str] = THEMES,
+) -> None:
+    """Add an event to the calendar, approved at once."""
+    app = instance(ctx)
+    with app.session() as session:
+        target = get_community(session, community)
+        try:
+            zone = zone_label(timezone or target.timezone)
+        except BadTime as exc:
+            raise InvalidInput(f"timezone: {exc}") from None
+        found = {"title": title, "starts": starts, "ends": ends or "", "where": where}
+        found["link"] = url or ""
+        try:
+            fields = build_event(found, "", description, zone)
+        except Unreadable as exc:
+            raise InvalidInput("; ".join(exc.problems)) from None
+        fields.themes = list(_themes(session, theme))
+        event = store.add_event(app, session, target, fields)
+        when = local_text(event.starts_at, event.timezone)
+        out.print(f"event {event.id} added to {target.slug}: {when}", markup=False)
+
+
+def _event_record(event: Event, slugs: dict[int | None, str]) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "community": slugs.get(event.community_id),
+        "uid": event.uid,
+        "title": event.title,
+        "starts": local_text(event.starts_at, event.timezone),
+        "ends": local_text(event.ends_at, event.timezone) if event.ends_at else None,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "timezone": event.timezone,
+        "where": event.location,
+        "url": event.url,
+        "themes": event.themes,
+        "status": event.status,
+        "item": event.post_id,
+    }
+
+
+@event_app.command("list")
+def event_list(
+    ctx: typer.Context,
+    community: str | None = ONLY_COMMUNITY,
+    upcoming: bool = typer.Option(False, "--upcoming", help="Only events not yet started."),
+    status: str | None = typer.Option(None, help="Only this status (held, approved, ...)."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """List events by start time."""
+    app = instance(ctx)
+    with app.session() as session:
+        query = select(Event).order_by(col(Event.starts_at), col(Event.id))
+        if community:
+            query = query.where(Event.community_id == get_community(session, community).id)
+        if upcoming:
+            query = query.where(Event.starts_at >= app.now())
+        if status:
+            query = query.where(Event.status == status)
+        records = [_event_record(e, community_slugs(session)) for e in session.exec(query)]
+    if as_json:
+        print_json(records)
+        return
+    columns = ("id", "community", "status", "starts", "title", "where")
+    print_table(columns, ([r[c] for c in columns] for r in records))
+
+
+@event_app.command("cancel")
+def event_cancel(
+    ctx: typer.Context, event_id: int = typer.Argument(..., help="The event's id.")
+) -> None:
+    """Mark an event cancelled (its calendar file then says CANCELLED)."""
+    with instance(ctx).session() as session:
+        event = store.cancel_event(session, event_id)
+        out.print(f"event {event.id} cancelled: {event.title}", markup=False)

@@ -1,0 +1,110 @@
+"""What a digest can hold: the community's approved posts in a period, with their author,
+thread and discussion, and the choice of them one member gets.
+
+Posts carry no themes of their own yet. A post in a discussion's thread has the
+discussion's themes; every other post is untagged, so a member who takes "only my themes"
+gets discussion posts on those themes and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from mailhub.models import Discussion, Person, Post, PostStatus, Thread
+
+
+@dataclass(frozen=True)
+class Item:
+    """One approved post as a digest shows it."""
+
+    post_id: int
+    message_id: str
+    at: datetime
+    subject: str
+    body: str
+    author_name: str
+    author_email: str
+    affiliation: str
+    country: str
+    organisation: str
+    thread_id: int
+    thread_subject: str
+    discussion_id: int | None
+    discussion_title: str
+    themes: frozenset[str]
+
+
+def approved_between(
+    session: Session, community_id: int, since: datetime, until: datetime
+) -> list[Item]:
+    """Posts approved after ``since`` and at or before ``until``, oldest first.
+
+    A post counts from its approval (a post approved late joins the next digest), or from
+    its arrival when it never waited for a decision.
+    """
+    decided = col(Post.decided_at)
+    received = col(Post.received_at)
+    window = or_(
+        and_(decided.is_not(None), decided > since, decided <= until),
+        and_(decided.is_(None), received > since, received <= until),
+    )
+    query = (
+        select(Post, Person, Thread, Discussion)
+        .outerjoin(Person, col(Person.id) == col(Post.person_id))
+        .outerjoin(Thread, col(Thread.id) == col(Post.thread_id))
+        .outerjoin(Discussion, col(Discussion.id) == col(Thread.discussion_id))
+        .where(
+            Post.community_id == community_id,
+            Post.status == PostStatus.APPROVED.value,
+            # Members' posts only: news and events go to the newsletter and event digest,
+            # and a discussion's announcement already went to every digest member.
+            col(Post.kind).in_(DIGEST_KINDS),
+            window,
+        )
+    )
+    items = [_item(*row) for row in session.exec(query).all()]
+    return sorted(items, key=lambda item: (item.at, item.post_id))
+
+
+DIGEST_KINDS = ("post", "reply")
+
+
+def _item(
+    post: Post, person: Person | None, thread: Thread | None, talk: Discussion | None
+) -> Item:
+    assert post.id is not None
+    return Item(
+        post_id=post.id,
+        message_id=post.message_id,
+        at=post.decided_at or post.received_at,
+        subject=" ".join(post.subject.split()) or "(no subject)",
+        body=post.body_text.strip(),
+        author_name=(person.name if person and person.name else post.author_name)
+        or post.author_email,
+        author_email=post.author_email,
+        affiliation=person.affiliation if person else "",
+        country=(person.country or "").upper() if person else "",
+        organisation=person.organisation if person else "",
+        thread_id=thread.id if thread and thread.id else -post.id,
+        thread_subject=" ".join((thread.subject if thread else post.subject).split())
+        or "(no subject)",
+        discussion_id=talk.id if talk else None,
+        discussion_title=" ".join(talk.title.split()) if talk else "",
+        themes=frozenset(talk.themes) if talk else frozenset(),
+    )
+
+
+def chosen(
+    items: Sequence[Item], since: datetime, themes: Sequence[str], only_my_themes: bool
+) -> tuple[Item, ...]:
+    """The items one member gets: newer than their last digest, and on their themes when
+    they take only those (a member who chose no theme gets everything)."""
+    wanted = frozenset(themes) if only_my_themes and themes else None
+    return tuple(
+        item for item in items if item.at > since and (wanted is None or item.themes & wanted)
+    )

@@ -1,0 +1,36 @@
+"""When a community's digest is due: the last time its cron schedule fired, in its time zone.
+
+The cron line is read by APScheduler's `CronTrigger.from_crontab` (minute hour day month
+day-of-week), so day-of-week numbers count from Monday = 0; names (`mon`, `fri`) are
+clearer and mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+
+# Look back this far, widening, for the last firing: a day covers daily schedules at once,
+# a year the rarest (yearly) ones.
+WINDOWS = (timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(days=367))
+
+
+def trigger(cron: str, zone: str) -> CronTrigger:
+    """The trigger of a cron line; raises ValueError when the line cannot be read."""
+    return CronTrigger.from_crontab(cron, timezone=ZoneInfo(zone))
+
+
+def last_due(cron: str, zone: str, now: datetime) -> datetime | None:
+    """The latest firing of ``cron`` at or before ``now`` (UTC), None if none in a year."""
+    schedule = trigger(cron, zone)
+    for window in WINDOWS:
+        found = None
+        at = schedule.get_next_fire_time(None, now - window)
+        while at is not None and at <= now:
+            found = at
+            at = schedule.get_next_fire_time(at, at + timedelta(seconds=1))
+        if found is not None:
+            return found.astimezone(UTC)
+    return None
