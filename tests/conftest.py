@@ -150,3 +150,15 @@ def sqlite_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[Context]:
     context = make_context(write_config(tmp_path, f"sqlite:///{tmp_path / 'store.db'}"), clock)
     yield context
     context.engine.dispose()
+
+
+@pytest.fixture
+def run_cli_sqlite(tmp_path: Path, sqlite_ctx: Context) -> Callable[..., Any]:
+    """The real CLI against this test's SQLite-only instance (see sqlite_ctx)."""
+    runner = CliRunner()
+    config = tmp_path / "config.toml"
+
+    def run(*args: str) -> Any:
+        return runner.invoke(cli_app, list(args), env={"MAILHUB_CONFIG": str(config)})
+
+    return run

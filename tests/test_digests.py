@@ -4,12 +4,14 @@ against hostile member content, abridged past 100 KB, and sent once per due time
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mailtools import outbox
 from sqlmodel import Session, select
 
@@ -401,3 +403,54 @@ def test_cli_send_and_preview(ctx: Context, run_cli: Any) -> None:
 def test_batch_signer_signs_many_posts_for_one_person_alike() -> None:
     signed = tokens.BatchSigner(SECRET, tokens.REPLY).sign_each([5, 17, 123456], 42)
     assert signed == {p: tokens.sign(SECRET, tokens.REPLY, p, 42) for p in (5, 17, 123456)}
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+def test_the_digest_html_reads_well_in_a_real_browser(
+    sqlite_ctx: Context, run_cli_sqlite: Any
+) -> None:
+    """Opened in headless Chromium: the table of contents, every item and the hostile
+    member content shown as text; a screenshot is saved in tests/artifacts/."""
+    from playwright.sync_api import sync_playwright
+
+    setup(sqlite_ctx)
+    shown = run_cli_sqlite(
+        "digest",
+        "preview",
+        "--community",
+        "irnet",
+        "--member",
+        "dee@example.org",
+        "--now",
+        "2026-03-02T05:00Z",
+    )
+    assert shown.exit_code == 0, shown.output
+    html_path = Path(shown.output.split("\n")[2])
+    ARTIFACTS.mkdir(exist_ok=True)
+    alerts: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 1200})
+            page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+            page.goto(html_path.as_uri())
+            body = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "digest.png"), full_page=True)
+        finally:
+            browser.close()
+    assert alerts == []  # no script from member content ran
+    assert "Contents" in body and "Amina Pers\u00f6n" in body
+    assert body.count("Body of post") == 2
+    assert "<script>alert('x')</script>" in body  # hostile markup shown as text, not run
