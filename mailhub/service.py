@@ -39,6 +39,8 @@ def configure_logging() -> None:
     )
     # aiosmtpd logs every protocol line at INFO; one line per message is ours to write.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # APScheduler logs every wake-up; run_due logs what it does.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 class StopFlag:
