@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mailhub.digest.schedule import trigger
+
 DEFAULT_SECRET = "change-me-to-a-long-random-string"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
@@ -174,6 +176,25 @@ class SchedulerSettings(Section):
     interval_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
+class NewsletterSettings(Section):
+    """When the newsletter builds and sends itself; empty means only by hand."""
+
+    cron: str = ""
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            trigger(value, "UTC")
+        return value.strip()
+
+
+class EventSettings(Section):
+    """Reminders of approved events to members who asked for them."""
+
+    reminder_hours: Annotated[float, Field(gt=0)] = 24.0
+
+
 class ImapMailboxSettings(Section):
     """One mailbox polled over IMAP, for organisations that can only give us a mailbox."""
 
@@ -224,6 +245,8 @@ class Settings(Section):
     moderation: ModerationSettings = ModerationSettings()
     discussions: DiscussionSettings = DiscussionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    newsletter: NewsletterSettings = NewsletterSettings()
+    events: EventSettings = EventSettings()
     communities: list[CommunitySettings] = Field(default_factory=list)
     imap: list[ImapMailboxSettings] = Field(default_factory=list)
     themes: list[ThemeSettings] = Field(default_factory=list)

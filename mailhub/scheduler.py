@@ -19,6 +19,8 @@ from mailhub.context import Context
 from mailhub.digest.digests import digests_due
 from mailhub.discussions import lifecycle
 from mailhub.moderation.queue import send_reminders
+from mailhub.news.reminders import reminders_due
+from mailhub.newsletter.schedule import newsletters_due
 
 log = logging.getLogger("mailhub.scheduler")
 
@@ -100,7 +102,13 @@ def moderation_reminders(ctx: Context, now: datetime, report: DueReport) -> None
 
 
 # Everything the scheduler does, in order. Digests and newsletters join here.
-DUE_JOBS: list[DueJob] = [discussions_due, moderation_reminders, digests_due]
+DUE_JOBS: list[DueJob] = [
+    discussions_due,
+    moderation_reminders,
+    digests_due,
+    newsletters_due,
+    reminders_due,
+]
 
 
 def run_due(

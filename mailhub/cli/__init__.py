@@ -15,6 +15,7 @@ from mailhub.cli.discussion import discussion_app, run_due_command
 from mailhub.cli.inbound import import_app, inbound_app, ingest_command
 from mailhub.cli.member import member_app
 from mailhub.cli.news import event_app, news_app
+from mailhub.cli.newsletter import newsletter_app
 from mailhub.cli.outbox import outbox_app
 from mailhub.cli.queue import queue_app
 from mailhub.cli.resource import resource_app
@@ -46,6 +47,7 @@ app.add_typer(inbound_app, name="inbound")
 app.add_typer(import_app, name="import")
 app.add_typer(news_app, name="news")
 app.add_typer(event_app, name="event")
+app.add_typer(newsletter_app, name="newsletter")
 app.add_typer(resource_app, name="resource")
 app.add_typer(db_app, name="db")
 app.command("ingest")(ingest_command)

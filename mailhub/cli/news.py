@@ -12,11 +12,12 @@ import typer
 from sqlmodel import Session, col, select
 
 from mailhub.cli.common import instance, make_app, out, print_json, print_table
+from mailhub.clock import parse_iso
 from mailhub.communities import get_community, list_themes
 from mailhub.errors import InvalidInput
 from mailhub.members import check_themes
 from mailhub.models import Community, Event, NewsItem
-from mailhub.news import store
+from mailhub.news import eventdigest, store
 from mailhub.news.eventlines import Unreadable, build_event, check_url
 from mailhub.news.times import BadTime, local_text, zone_label
 
@@ -185,3 +186,29 @@ def event_cancel(
     with instance(ctx).session() as session:
         event = store.cancel_event(session, event_id)
         out.print(f"event {event.id} cancelled: {event.title}", markup=False)
+
+
+@event_app.command("digest")
+def event_digest(
+    ctx: typer.Context,
+    community: str = COMMUNITY,
+    weeks: int = typer.Option(
+        eventdigest.DEFAULT_WEEKS, "--weeks", min=1, help="Events starting in this many weeks."
+    ),
+    now: str | None = typer.Option(None, "--now", help="Act as if it were this ISO 8601 time."),
+) -> None:
+    """Mail the upcoming events, each with its .ics, to every member who receives mail."""
+    app = instance(ctx)
+    with app.session() as session:
+        community_id = get_community(session, community).id or 0
+    at = app.now()
+    if now is not None:
+        try:
+            at = parse_iso(now)
+        except ValueError:
+            raise InvalidInput(f"--now: {now!r} is not an ISO 8601 time") from None
+    run = eventdigest.send_digest(app, community_id, weeks, at)
+    if not run.events:
+        out.print(f"no events in the next {weeks} week(s); nothing sent", markup=False)
+        return
+    out.print(f"{run.events} event(s): {run.queued} queued", markup=False)

@@ -1,0 +1,61 @@
+"""The mail about one or more events: text and HTML from the events templates, and each
+event's `.ics` attached, so a member adds an event to their calendar in one click.
+
+Shared by the event digest and event reminders; written once per run, addressed per member
+(see newsletter/letter.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session
+
+from mailhub import rendering
+from mailhub.context import Context
+from mailhub.models import Community, Event
+from mailhub.news.icsfile import calendar_for
+from mailhub.newsletter.contents import Item, web_link, when_text
+from mailhub.newsletter.issues import links
+from mailhub.newsletter.letter import Calendar, Letter, body
+
+
+def shown(event: Event) -> Item:
+    return Item("Event", event.title, when_text(event), event.description, web_link(event.url), ())
+
+
+def letter(
+    ctx: Context,
+    session: Session,
+    community: Community,
+    events: Sequence[Event],
+    subject: str,
+    intro: str,
+    id_prefix: str,
+) -> Letter:
+    """One mail listing ``events`` with their calendar files, ready to address."""
+    words = {
+        "heading": subject,
+        "intro": intro,
+        "events": [shown(e) for e in events],
+        "request": links(ctx, session, community)["request"],
+    }
+    override = ctx.settings.templates_override
+    text = rendering.render("events/events.txt", override, **words)
+    html = rendering.render("events/events.html", override, **words)
+    calendars = [Calendar(f"event-{e.id}.ics", calendar_for(e)) for e in events]
+    return Letter(
+        settings=ctx.settings,
+        book=ctx.address_book(session),
+        community=community,
+        sender_name=f"{community.name} events",
+        subject=subject,
+        date=ctx.now(),
+        id_prefix=id_prefix,
+        body=body(text, html, calendars),
+    )
+
+
+def stamp(moment: datetime) -> str:
+    return f"{moment:%Y%m%dT%H%MZ}"

@@ -1,0 +1,1 @@
+"""Numbered newsletter issues built from the store, and the mail that carries them."""

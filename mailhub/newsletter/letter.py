@@ -1,0 +1,118 @@
+"""Mail written once and addressed many times: a shared body (text and HTML, optionally
+with calendar attachments) and, per member, the headers with their address, unsubscribe
+token and Message-ID.
+
+Newsletters, event digests and event reminders share this, so each looks like the list's
+other mail (same List-* headers as posts and digests) and costs one join per member.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+
+from mailhub.addresses import AddressBook, Kind
+from mailhub.config import Settings
+from mailhub.digest.pieces import CRLF, Pieces
+from mailhub.models import Community
+from mailhub.outbound.headers import (
+    encoded_text,
+    header_line,
+    list_headers,
+    mailbox,
+    tag_subject,
+    unsubscribe_token,
+)
+
+# Bodies here have no per-member holes: this pattern matches nothing.
+NO_HOLES = re.compile(r"(?!)(\d+)")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """One `.ics` attachment."""
+
+    filename: str
+    data: bytes
+
+
+def _boundary() -> str:
+    return f"=_mailhub_{secrets.token_hex(12)}"
+
+
+def _alternative(pieces: Pieces, text: str, html: str) -> None:
+    boundary = _boundary()
+    pieces.add(f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}')
+    pieces.add(f"--{boundary}{CRLF}")
+    pieces.add_part(text, NO_HOLES, "plain")
+    pieces.add(f"--{boundary}{CRLF}")
+    pieces.add_part(html, NO_HOLES, "html")
+    pieces.add(f"--{boundary}--{CRLF}")
+
+
+def _calendar_part(calendar: Calendar) -> str:
+    # The file name is ours (never member text), so it needs no encoding.
+    encoded = base64.encodebytes(calendar.data).decode("ascii").replace("\n", CRLF)
+    return (
+        f'Content-Type: text/calendar; charset="utf-8"; method=PUBLISH;'
+        f' name="{calendar.filename}"{CRLF}'
+        f"Content-Transfer-Encoding: base64{CRLF}"
+        f'Content-Disposition: attachment; filename="{calendar.filename}"{CRLF}{CRLF}'
+        f"{encoded}"
+    )
+
+
+def body(text: str, html: str, calendars: Sequence[Calendar] = ()) -> str:
+    """The MIME body: text and HTML as alternatives, inside multipart/mixed with one
+    text/calendar part per event when there are calendars."""
+    pieces = Pieces()
+    if not calendars:
+        _alternative(pieces, text, html)
+        return pieces.fill({})
+    outer = _boundary()
+    pieces.add(f'Content-Type: multipart/mixed; boundary="{outer}"{CRLF}{CRLF}')
+    pieces.add(f"--{outer}{CRLF}")
+    _alternative(pieces, text, html)
+    for calendar in calendars:
+        pieces.add(f"--{outer}{CRLF}")
+        pieces.add(_calendar_part(calendar))
+    pieces.add(f"--{outer}--{CRLF}")
+    return pieces.fill({})
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One mail's shared parts; `to` gives a member's copy."""
+
+    settings: Settings
+    book: AddressBook
+    community: Community
+    sender_name: str
+    subject: str
+    date: datetime
+    id_prefix: str
+    body: str
+
+    def to(self, email: str, person_id: int, membership_id: int) -> bytes:
+        settings, community = self.settings, self.community
+        token = unsubscribe_token(settings.instance.secret, membership_id)
+        post = self.book.address(community.slug, Kind.POST)
+        lines = [
+            header_line("From", mailbox(self.sender_name, post)),
+            header_line("To", email),
+            f"Subject: {encoded_text('Subject', tag_subject(self.subject, community.tag))}{CRLF}",
+            header_line("Date", format_datetime(self.date)),
+            header_line("Reply-To", post),
+            f"Message-ID: <{self.id_prefix}-{person_id}@{settings.instance.domain}>{CRLF}",
+        ]
+        lines += [
+            header_line(name, value)
+            for name, value in list_headers(settings, self.book, community, token).items()
+        ]
+        lines.append(f"MIME-Version: 1.0{CRLF}")
+        return ("".join(lines) + self.body).encode("utf-8")
