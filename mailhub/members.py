@@ -162,6 +162,13 @@ def add_member(
     return person, membership
 
 
+def resume_delivery(person: Person, membership: Membership) -> None:
+    """A member who asks for mail again after bounces gets it again, with a clean score."""
+    membership.delivery_disabled_reason = None
+    person.bounce_score = 0.0
+    person.last_bounce_at = None
+
+
 def update_member(
     session: Session, community: Community, fields: MemberFields, now: datetime
 ) -> tuple[Person, Membership, bool]:
@@ -170,9 +177,7 @@ def update_member(
     changed = _apply(person, fields, MemberFields.PERSON_FIELDS)
     if fields.delivery is not None and membership.delivery_disabled_reason is not None:
         # An admin setting the delivery mode re-enables a member paused by bounces.
-        membership.delivery_disabled_reason = None
-        person.bounce_score = 0.0
-        person.last_bounce_at = None
+        resume_delivery(person, membership)
         changed = True
     if _apply(membership, fields, MemberFields.MEMBERSHIP_FIELDS):
         membership.updated_at = now

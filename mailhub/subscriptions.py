@@ -22,7 +22,13 @@ from mailhub.addresses import Kind
 from mailhub.communities import known_theme_slugs
 from mailhub.context import Context
 from mailhub.errors import MailhubError
-from mailhub.members import check_email, check_themes, find_person, membership_of
+from mailhub.members import (
+    check_email,
+    check_themes,
+    find_person,
+    membership_of,
+    resume_delivery,
+)
 from mailhub.models import (
     Community,
     Delivery,
@@ -287,13 +293,6 @@ def set_delivery(member: Member, delivery: str, now: datetime) -> Result:
     if paused:
         resume_delivery(member.person, member.membership)
     return Result.DONE
-
-
-def resume_delivery(person: Person, membership: Membership) -> None:
-    """A member who asks for mail again after bounces gets it again, with a clean score."""
-    membership.delivery_disabled_reason = None
-    person.bounce_score = 0.0
-    person.last_bounce_at = None
 
 
 def set_themes(session: Session, member: Member, slugs: list[str], now: datetime) -> Result:

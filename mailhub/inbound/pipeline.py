@@ -52,16 +52,6 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 WRITE_CHUNK = 10
 
-# Destination kinds whose messages later steps act on; here they are stored with their class.
-DEFERRED_CLASSES = {
-    Kind.REQUEST: "command",
-    Kind.UNSUBSCRIBE: "command",
-    Kind.MODERATION: "decision",
-    Kind.SYNOPSIS: "synopsis",
-    Kind.CONFIRM: "confirmation",
-    Kind.NEWS: "news",
-    Kind.EVENTS: "event",
-}
 NOT_FOR_PEOPLE = {"bounce", "delay_warning", "feedback_report", "auto_reply", "loop"}
 HEADER_RECIPIENTS = ("delivered-to", "x-original-to", "to", "cc")
 
@@ -121,10 +111,6 @@ class Pipeline:
             if kind in CLASS_ROUTES:
                 return Prepared(row, None, parsed, message_id, community, destination, "", kind)
             return Prepared(row, Outcome(done, kind, found.reason, message_id, community.id))
-        if destination.kind in DEFERRED_CLASSES and destination.kind not in ROUTES:
-            msg_class = DEFERRED_CLASSES[destination.kind]
-            outcome = Outcome(done, msg_class, f"{msg_class} stored", message_id, community.id)
-            return Prepared(row, outcome)
         if destination.kind in ROUTES:
             return Prepared(row, None, parsed, message_id, community, destination)
         for item in parsed.attachments:

@@ -1,8 +1,8 @@
 """Which step acts on mail to each kind of address, in one table.
 
 Posts and replies go to the post store (the pipeline itself); machine mail (bounces,
-auto-replies) is classified before this table is consulted. A kind missing here is stored
-with its class for later.
+auto-replies) is classified before this table is consulted. Every other address kind has
+an entry here; a kind without one would be taken as a post.
 """
 
 from __future__ import annotations

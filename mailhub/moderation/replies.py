@@ -40,12 +40,12 @@ BATCH_LINE = re.compile(
 
 
 @dataclass(frozen=True)
-class Decision:
+class Answer:
     action: str
     reason: str | None
 
 
-def read_decision(text: str) -> Decision | None:
+def read_decision(text: str) -> Answer | None:
     """The decision on the first line of the reply that is not quoted or blank, if any."""
     for line in trim_reply(text).text.splitlines():
         stripped = line.strip().strip("*_").strip()
@@ -56,7 +56,7 @@ def read_decision(text: str) -> Decision | None:
         if action is None:
             return None
         reason = rest.strip(" :-") or None
-        return Decision(action, reason if action == "reject" else None)
+        return Answer(action, reason if action == "reject" else None)
     return None
 
 
