@@ -147,12 +147,16 @@ def serve_reference(kind: str, port: int, folder: str) -> None:
     asyncio.run(main())
 
 
-def run_reference(kind: str, messages: list[bytes], connections: int, folder: str) -> float:
+def run_reference(
+    kind: str, messages: list[bytes], connections: int, folder: str
+) -> tuple[float, float]:
+    """Messages per second, and the server's CPU milliseconds per message."""
     port = free_port()
     child = subprocess.Popen([sys.executable, __file__, "--reference", kind, str(port), folder])
     try:
         wait_for_port(port)
-        return len(messages) / blast(port, messages, connections)
+        rate = len(messages) / blast(port, messages, connections)
+        return rate, cpu_seconds(child.pid) * 1000 / len(messages)
     finally:
         child.send_signal(signal.SIGTERM)
         child.wait(30)
@@ -164,6 +168,15 @@ def run_reference(kind: str, messages: list[bytes], connections: int, folder: st
 def count_processed(db: Path) -> int:
     with sqlite3.connect(db) as connection:
         return connection.execute("SELECT COUNT(*) FROM post").fetchone()[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pids: list[int]) -> float:
@@ -179,7 +192,9 @@ def peak_rss_mib(pids: list[int]) -> float:
     return total / 1024
 
 
-def run_mailhub(messages: list[bytes], connections: int, folder: str) -> tuple[float, float, float]:
+def run_mailhub(
+    messages: list[bytes], connections: int, folder: str
+) -> tuple[float, float, float, dict[int, float]]:
     port = free_port()
     config = Path(folder) / "config.toml"
     config.write_text(CONFIG.format(data=f"{folder}/data", port=port))
@@ -204,10 +219,11 @@ def run_mailhub(messages: list[bytes], connections: int, folder: str) -> tuple[f
         children = subprocess.run(["pgrep", "-P", str(service.pid)], capture_output=True, text=True)
         pids = [service.pid, *map(int, children.stdout.split())]
         memory = peak_rss_mib(pids)
+        cpu = {pid: cpu_seconds(pid) * 1000 / len(messages) for pid in pids}
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(60)
-    return accepted, processed, memory
+    return accepted, processed, memory, cpu
 
 
 def main() -> None:
@@ -224,11 +240,11 @@ def main() -> None:
     size = sum(map(len, messages)) / len(messages)
     print(f"{args.messages} messages of {size / 1024:.1f} KB over {args.connections} connections")
     with tempfile.TemporaryDirectory() as folder:
-        bare = run_reference("bare", messages, args.connections, folder)
+        bare, bare_cpu = run_reference("bare", messages, args.connections, folder)
         print(f"reference, bare aiosmtpd (250 only):          {bare:8.0f} msg/s")
-        parse_commit = run_reference("parse", messages, args.connections, folder)
+        parse_commit, parse_cpu = run_reference("parse", messages, args.connections, folder)
         print(f"reference, aiosmtpd + parse + SQLite commit:  {parse_commit:8.0f} msg/s")
-        accepted, processed, memory = run_mailhub(messages, args.connections, folder)
+        accepted, processed, memory, cpu = run_mailhub(messages, args.connections, folder)
     share_accepted = f"{accepted / bare:.0%} of bare"
     share_done = f"{processed / parse_commit:.0%} of parse+commit"
     print(f"mailhub accepted (250 received):              {accepted:8.0f} msg/s = {share_accepted}")
@@ -236,6 +252,11 @@ def main() -> None:
     print(f"mailhub peak memory (all processes, RSS):     {memory:8.0f} MiB")
     client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"bench client peak RSS: {client:.0f} MiB")
+    shares = "  ".join(f"{ms:.2f}" for ms in cpu.values())
+    print(
+        f"server CPU per message (ms): bare {bare_cpu:.2f}, parse+commit {parse_cpu:.2f}, "
+        f"mailhub processes {shares} (service first, then its children)"
+    )
 
 
 if __name__ == "__main__":

@@ -190,9 +190,18 @@ class NewsletterSettings(Section):
 
 
 class EventSettings(Section):
-    """Reminders of approved events to members who asked for them."""
+    """Reminders of approved events, and when the event digest sends itself (empty: by hand)."""
 
     reminder_hours: Annotated[float, Field(gt=0)] = 24.0
+    digest_cron: str = ""
+    digest_weeks: Annotated[int, Field(ge=1, le=52)] = 4
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            trigger(value, "UTC")
+        return value.strip()
 
 
 class ImapMailboxSettings(Section):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -65,6 +65,7 @@ class Delivery(StrEnum):
     EACH = "each"
     DIGEST = "digest"
     NONE = "none"
+    NEWSLETTER = "newsletter"  # the newsletter and the event digest only, no posts
 
 
 class MembershipStatus(StrEnum):
@@ -191,6 +192,12 @@ class Thread(SQLModel, table=True):
     normalised_subject: str = Field(default="", index=True)
     root_message_id: str | None = None
     discussion_id: int | None = Field(default=None, foreign_key="discussion.id")
+    # Set by moderators; a post's themes are its thread's and its discussion's. The server
+    # default lets bulk inserts (mbox import) leave it out.
+    themes: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
     post_count: int = 0
     created_at: datetime = utc_column(nullable=False)
     last_activity_at: datetime = utc_column(nullable=False)
@@ -315,15 +322,26 @@ class Event(SQLModel, table=True):
 
 
 class Resource(SQLModel, table=True):
+    """A library entry: a web link (`url`) or a stored file (`sha256` names its bytes under
+    data_dir/attachments). A file taken from an approved post keeps its attachment and post,
+    and an attachment becomes a resource at most once."""
+
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
-    attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     title: str
     url: str | None = None
-    kind: str = "document"
+    sha256: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    attachment_id: int | None = Field(default=None, foreign_key="attachment.id", unique=True)
+    post_id: int | None = Field(default=None, foreign_key="post.id")
+    kind: str = "other"
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     themes: list[str] = json_list()
     country: str | None = None
+    added_by: int | None = Field(default=None, foreign_key="person.id")
+    added_via: str = "cli"
     created_at: datetime = utc_column(nullable=False)
 
 
@@ -364,6 +382,20 @@ class DigestIssue(SQLModel, table=True):
     created_at: datetime = utc_column(nullable=False)
 
 
+class EventDigestRun(SQLModel, table=True):
+    """One scheduled event digest of a community, so a due time is sent once."""
+
+    __tablename__ = "event_digest_run"
+    __table_args__ = (UniqueConstraint("community_id", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    due_at: datetime = utc_column(nullable=False)
+    events: int = 0
+    recipients: int = 0
+    created_at: datetime = utc_column(nullable=False)
+
+
 class NewsletterIssue(SQLModel, table=True):
     __tablename__ = "newsletter_issue"
     __table_args__ = (UniqueConstraint("community_id", "number"),)
@@ -379,6 +411,17 @@ class NewsletterIssue(SQLModel, table=True):
     state: str = "draft"
     built_at: datetime = utc_column(nullable=False)
     sent_at: datetime | None = utc_column()
+
+
+class SpoolSegment(SQLModel, table=True):
+    """How far the worker has read one segment of the SQLite spool log (inbound/filespool.py);
+    advanced in the transaction that stores what it read, so each record is stored once."""
+
+    __tablename__ = "spool_segment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    offset: int = Field(default=0, sa_type=BigInteger)
 
 
 class MailboxState(SQLModel, table=True):

@@ -2,7 +2,8 @@
 
 An instance names a folder in `instance.templates_dir`; a template there replaces the
 built-in one of the same name. Plain-text templates are rendered without autoescaping,
-HTML templates (``*.html``) with it.
+HTML templates (``*.html``) with it; members' words go into HTML through the
+``member_html`` filter (mailhub/memberhtml.py), which also sanitises them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from mailhub.memberhtml import member_html
+
 BUILT_IN = Path(__file__).parent / "templates"
 
 
@@ -25,6 +28,12 @@ def local_time(
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def one_line(value: object) -> str:
+    """A member's name, subject or reason on one line: a line break in it (an encoded word
+    can carry one) would start a line of its own in a notice and could pass for a field."""
+    return " ".join(str(value or "").split())
 
 
 @lru_cache(maxsize=8)
@@ -40,6 +49,8 @@ def environment(override: Path | None = None) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["local_time"] = local_time
+    env.filters["member_html"] = member_html
+    env.filters["one_line"] = one_line
     return env
 
 

@@ -19,6 +19,7 @@ from mailhub.context import Context
 from mailhub.digest.digests import digests_due
 from mailhub.discussions import lifecycle
 from mailhub.moderation.queue import send_reminders
+from mailhub.news.eventschedule import event_digests_due
 from mailhub.news.reminders import reminders_due
 from mailhub.newsletter.schedule import newsletters_due
 
@@ -108,6 +109,7 @@ DUE_JOBS: list[DueJob] = [
     digests_due,
     newsletters_due,
     reminders_due,
+    event_digests_due,
 ]
 
 

@@ -6,6 +6,9 @@ matters (a new membership waits as pending, an old one stays as it was); only th
 to that mail makes the membership active. Tokens carry the membership and the person id,
 so a token for a removed membership can never act on another one that reuses its id. A
 banned address is never changed by anything here.
+
+A join may name the delivery it asks for (`subscribe newsletter`): the confirmation token
+carries it, so the membership changes to it only when the join is confirmed.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ CONFIRM_DAYS = 7
 CONFIRMATIONS_PER_DAY = 3
 JOIN, LEAVE = "join", "leave"  # what a confirmation token confirms
 ACTIONS = (JOIN, LEAVE)
+# The delivery a join asks for, as a short token value (local parts hold 64 characters).
+JOIN_DELIVERY = {"e": Delivery.EACH.value, "n": Delivery.NEWSLETTER.value}
 
 
 class Result(StrEnum):
@@ -92,9 +97,14 @@ def find_member(session: Session, community: Community, email: str) -> Member | 
 # Tokens and links
 
 
-def confirmation_token(ctx: Context, membership: Membership, action: str) -> str:
+def confirmation_token(
+    ctx: Context, membership: Membership, action: str, delivery: str | None = None
+) -> str:
     expires = ctx.now() + timedelta(days=CONFIRM_DAYS)
-    values = (membership.id or 0, membership.person_id, action)
+    values: tuple[str | int, ...] = (membership.id or 0, membership.person_id, action)
+    codes = {mode: code for code, mode in JOIN_DELIVERY.items()}
+    if action == JOIN and delivery in codes:
+        values += (codes[delivery],)
     return tokens.sign(ctx.secret, tokens.CONFIRM, *values, expires_at=expires)
 
 
@@ -123,6 +133,14 @@ def member_for_token(
     ctx: Context, session: Session, purpose: str, token: str
 ) -> tuple[Member, str]:
     """The member a token names and, for confirmations, the action; BadToken otherwise."""
+    member, action, _delivery = _read_token(ctx, session, purpose, token)
+    return member, action
+
+
+def _read_token(
+    ctx: Context, session: Session, purpose: str, token: str
+) -> tuple[Member, str, str | None]:
+    """member_for_token, plus the delivery a join asks for (None: keep the current one)."""
     try:
         found = tokens.verify(ctx.secret, purpose, token, now=ctx.now())
         membership_id, person_id = found.int_value(0), found.int_value(1)
@@ -141,7 +159,8 @@ def member_for_token(
     person = session.get(Person, person_id)
     community = session.get(Community, membership.community_id)
     assert person is not None and community is not None
-    return Member(community, person, membership), action
+    code = found.values[3] if purpose == tokens.CONFIRM and len(found.values) > 3 else ""
+    return Member(community, person, membership), action, JOIN_DELIVERY.get(code)
 
 
 # Confirmation mail
@@ -161,14 +180,16 @@ def mails_since(session: Session, recipient: str, kinds: tuple[str, ...], since:
     return int(session.exec(query).one())
 
 
-def send_confirmation(ctx: Context, session: Session, member: Member, action: str) -> Result:
+def send_confirmation(
+    ctx: Context, session: Session, member: Member, action: str, delivery: str | None = None
+) -> Result:
     """Mail the person a confirmation for ``action``: reply to it, or open the link."""
     email = member.person.email
     since = ctx.now() - timedelta(days=1)
     if mails_since(session, email, ("confirmation",), since) >= CONFIRMATIONS_PER_DAY:
         return Result.LIMITED
     community = member.community
-    token = confirmation_token(ctx, member.membership, action)
+    token = confirmation_token(ctx, member.membership, action, delivery)
     book = ctx.address_book(session)
     address = book.address(community.slug, Kind.CONFIRM, token)
     text = render(
@@ -177,6 +198,7 @@ def send_confirmation(ctx: Context, session: Session, member: Member, action: st
         community=community,
         email=email,
         action=action,
+        newsletter=delivery == Delivery.NEWSLETTER.value,
         address=address,
         url=confirm_url(ctx, token),
         days=CONFIRM_DAYS,
@@ -200,12 +222,20 @@ def send_confirmation(ctx: Context, session: Session, member: Member, action: st
 
 
 def request_subscription(
-    ctx: Context, session: Session, community: Community, email: str, *, name: str = ""
+    ctx: Context,
+    session: Session,
+    community: Community,
+    email: str,
+    *,
+    name: str = "",
+    delivery: str | None = None,
 ) -> tuple[Result, Member]:
     """Ask to join: create the person and a pending membership if needed, mail a confirmation.
 
     Nothing becomes active here. An unsubscribed membership stays unsubscribed until the
     confirmation is answered, so a forged request cannot bring back someone who left.
+    ``delivery`` is `newsletter` for a newsletter-only join; a plain join by someone who
+    was newsletter-only before asks for every post again.
     """
     address = check_email(email)
     now = ctx.now()
@@ -231,7 +261,9 @@ def request_subscription(
         return Result.REFUSED, member
     if member.active:
         return Result.ALREADY, member
-    return send_confirmation(ctx, session, member, JOIN), member
+    if delivery is None and membership.delivery == Delivery.NEWSLETTER.value:
+        delivery = Delivery.EACH.value
+    return send_confirmation(ctx, session, member, JOIN, delivery), member
 
 
 def request_unsubscription(
@@ -246,8 +278,8 @@ def request_unsubscription(
     return send_confirmation(ctx, session, member, LEAVE)
 
 
-def activate(member: Member, now: datetime) -> Result:
-    """Make a confirmed membership active."""
+def activate(member: Member, now: datetime, delivery: str | None = None) -> Result:
+    """Make a confirmed membership active, with the delivery its join asked for, if any."""
     membership = member.membership
     if member.banned:
         return Result.REFUSED
@@ -256,6 +288,8 @@ def activate(member: Member, now: datetime) -> Result:
     if membership.status == MembershipStatus.PENDING.value:
         membership.joined_at = now
     membership.status = MembershipStatus.ACTIVE.value
+    if delivery is not None:
+        membership.delivery = delivery
     membership.updated_at = now
     return Result.DONE
 
@@ -274,14 +308,15 @@ def unsubscribe(member: Member, now: datetime) -> Result:
 
 def confirm(ctx: Context, session: Session, token: str) -> tuple[Result, Member, str]:
     """Carry out what a confirmation token confirms; BadToken when it cannot be trusted."""
-    member, action = member_for_token(ctx, session, tokens.CONFIRM, token)
-    result = activate(member, ctx.now()) if action == JOIN else unsubscribe(member, ctx.now())
+    member, action, delivery = _read_token(ctx, session, tokens.CONFIRM, token)
+    now = ctx.now()
+    result = activate(member, now, delivery) if action == JOIN else unsubscribe(member, now)
     session.flush()
     return result, member, action
 
 
 def set_delivery(member: Member, delivery: str, now: datetime) -> Result:
-    """each, digest or none; only for active members."""
+    """each, digest, newsletter or none; only for active members."""
     Delivery(delivery)
     if not member.active:
         return Result.REFUSED if member.banned else Result.NOT_MEMBER
@@ -318,6 +353,7 @@ def notify_change(
     dedup_key: str,
     person_id: int | None = None,
     reason: str = "",
+    delivery: str = "",
 ) -> bool:
     """Tell someone what became of their membership (joined, left, refused, bad link)."""
     book = ctx.address_book(session)
@@ -328,6 +364,7 @@ def notify_change(
         community=community,
         email=to,
         reason=reason,
+        delivery=delivery,
         request_address=book.address(community.slug, Kind.REQUEST),
         post_address=book.address(community.slug, Kind.POST),
     )

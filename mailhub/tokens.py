@@ -24,6 +24,7 @@ SIGNATURE_BYTES = 8
 REPLY = "reply"  # values: post id, person id
 MODERATION = "moderation"  # values: post id (or news/event item), moderator person id
 QUEUE = "queue"  # values: community id, moderator person id (the reminder of held items)
+RESOURCE = "resource"  # values: post id, moderator person id (attachments offered as resources)
 SYNOPSIS = "synopsis"  # values: discussion id
 CONFIRM = "confirm"  # values: membership id, action
 UNSUBSCRIBE = "unsubscribe"  # values: membership id

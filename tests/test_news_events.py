@@ -236,7 +236,7 @@ def test_cli_resources(run_cli: Callable[..., Any], tmp_path: Path, ctx: Context
         ("Paper", "other", None),
         ("Labour Act", "legislation", "KE"),
     ]
-    digest = listed[0]["url"].removeprefix("attachment:").split("/")[0]
+    digest = listed[0]["sha256"]
     assert (ctx.settings.data_dir / "attachments" / digest[:2] / digest).read_bytes() == (
         paper.read_bytes()
     )

@@ -120,16 +120,19 @@ def test_too_many_recipients_get_452(ctx: Context) -> None:
 @contextmanager
 def store_cannot_commit(ctx: Context) -> Iterator[None]:
     """Break where accepted mail is made safe: the spool table (PostgreSQL) or the file
-    spool's folder (SQLite); mend it afterwards."""
+    spool log's folder (SQLite); mend it afterwards."""
     if ctx.engine.dialect.name == "sqlite":
-        new = ctx.settings.data_dir / "spool" / "new"
-        new.rename(new.with_name("new-away"))
-        new.write_text("not a folder")
+        folder = ctx.settings.data_dir / "spool"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if folder.exists():
+            folder.rename(folder.with_name("spool-away"))
+        folder.write_text("not a folder")
         try:
             yield
         finally:
-            new.unlink()
-            new.with_name("new-away").rename(new)
+            folder.unlink()
+            if folder.with_name("spool-away").exists():
+                folder.with_name("spool-away").rename(folder)
         return
     with ctx.engine.begin() as connection:
         connection.execute(text("ALTER TABLE inbound_message RENAME TO inbound_message_away"))

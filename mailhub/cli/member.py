@@ -78,7 +78,9 @@ COUNTRY = typer.Option(None, help="ISO 3166-1 alpha-2 country code, e.g. KE.")
 ORGANISATION = typer.Option(None, help="Organisation or ministry.")
 THEMES = typer.Option(None, "--theme", help="Theme slug; repeat for several.")
 ROLE = typer.Option(None, help="member, moderator or admin.")
-DELIVERY = typer.Option(None, help="each (every post), digest or none.")
+DELIVERY = typer.Option(
+    None, help="each (every post), digest, newsletter (newsletter and event digest only) or none."
+)
 MODERATED = typer.Option(None, "--moderated/--unmoderated", help="Hold every post of this member.")
 
 

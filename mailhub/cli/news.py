@@ -192,8 +192,11 @@ def event_cancel(
 def event_digest(
     ctx: typer.Context,
     community: str = COMMUNITY,
-    weeks: int = typer.Option(
-        eventdigest.DEFAULT_WEEKS, "--weeks", min=1, help="Events starting in this many weeks."
+    weeks: int | None = typer.Option(
+        None,
+        "--weeks",
+        min=1,
+        help="Events starting in this many weeks (default: [events] digest_weeks).",
     ),
     now: str | None = typer.Option(None, "--now", help="Act as if it were this ISO 8601 time."),
 ) -> None:
@@ -207,6 +210,7 @@ def event_digest(
             at = parse_iso(now)
         except ValueError:
             raise InvalidInput(f"--now: {now!r} is not an ISO 8601 time") from None
+    weeks = weeks or app.settings.events.digest_weeks
     run = eventdigest.send_digest(app, community_id, weeks, at)
     if not run.events:
         out.print(f"no events in the next {weeks} week(s); nothing sent", markup=False)

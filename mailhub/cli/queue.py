@@ -11,9 +11,10 @@ from sqlmodel import Session, select
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
 from mailhub.communities import get_community
 from mailhub.errors import Conflict, InvalidInput, NotFound
-from mailhub.models import Attachment, Community, Person, Post
+from mailhub.models import Attachment, Community, Person, Post, PostStatus
 from mailhub.moderation import actions
 from mailhub.moderation.queue import held_posts, queue_items, send_reminders
+from mailhub.threads import themes as thread_themes
 
 queue_app = make_app("The moderation queue: list, show, approve, reject, discard, remind.")
 
@@ -108,10 +109,16 @@ def show(
 
 
 def _decide(
-    ctx: typer.Context, action: str, post_ids: list[int], reason: str | None, moderator: str | None
+    ctx: typer.Context,
+    action: str,
+    post_ids: list[int],
+    reason: str | None,
+    moderator: str | None,
+    themes: list[str] | None = None,
 ) -> None:
     app = instance(ctx)
     with app.session() as session:
+        tags = thread_themes.checked(session, themes or [])
         by = None
         if moderator:
             by = session.exec(
@@ -127,6 +134,8 @@ def _decide(
                 assert community is not None
                 if not actions.is_moderator(session, community, by):
                     raise InvalidInput(f"--as {moderator}: not a moderator of {community.slug}")
+            if tags and post.status == PostStatus.HELD.value:
+                thread_themes.add_themes(session, post, tags)
             try:
                 actions.decide(app, session, post, action, by=by, via="cli", reason=reason)
             except actions.AlreadyDecided as exc:
@@ -141,9 +150,16 @@ AS = typer.Option(None, "--as", help="Record the decision as this moderator's (t
 
 
 @queue_app.command("approve")
-def approve(ctx: typer.Context, post_ids: list[int] = POST_IDS, moderator: str | None = AS) -> None:
+def approve(
+    ctx: typer.Context,
+    post_ids: list[int] = POST_IDS,
+    moderator: str | None = AS,
+    theme: list[str] = typer.Option(
+        [], "--theme", help="Tag the item's thread with this theme (repeat for several)."
+    ),
+) -> None:
     """Approve held items: they are delivered to members and join the next digest."""
-    _decide(ctx, "approve", post_ids, None, moderator)
+    _decide(ctx, "approve", post_ids, None, moderator, theme)
 
 
 @queue_app.command("reject")

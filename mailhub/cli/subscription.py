@@ -56,12 +56,18 @@ def subscribe(
     email: str = EMAIL,
     community: str | None = COMMUNITY,
     name: str = typer.Option("", help="Full name, for a new person."),
+    newsletter: bool = typer.Option(
+        False, "--newsletter", help="Only the newsletter and the event digest, no posts."
+    ),
 ) -> None:
     """Invite an address: mail it a confirmation; it joins once that is answered."""
     app = instance(ctx)
+    wanted = Delivery.NEWSLETTER.value if newsletter else None
     with app.session() as session:
         target = resolve_community(session, community)
-        result, member = request_subscription(app, session, target, email, name=name)
+        result, member = request_subscription(
+            app, session, target, email, name=name, delivery=wanted
+        )
         _refuse(member, result)
         address = member.person.email
         if result is Result.ALREADY:
@@ -106,7 +112,9 @@ def unsubscribe_(
 def delivery(
     ctx: typer.Context,
     email: str = EMAIL,
-    mode: Delivery = typer.Argument(..., help="each (every post), digest or none."),
+    mode: Delivery = typer.Argument(
+        ..., help="each (every post), digest, newsletter (no posts) or none."
+    ),
     community: str | None = COMMUNITY,
 ) -> None:
     """Set how an active member receives posts."""

@@ -13,8 +13,9 @@ from mailhub.communities import get_community
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Post, Thread
 from mailhub.threads import store
+from mailhub.threads import themes as thread_themes
 
-thread_app = make_app("Threads: list, show, move, split.")
+thread_app = make_app("Threads: list, show, move, split, theme.")
 
 
 def _participants(session: Session, thread_id: int) -> list[str]:
@@ -29,6 +30,7 @@ def thread_record(session: Session, thread: Thread) -> dict[str, Any]:
     return {
         "id": thread.id,
         "subject": thread.subject,
+        "themes": thread.themes,
         "posts": len(posts),
         "approved": sum(1 for p in posts if p.status in ("approved", "archived")),
         "participants": _participants(session, thread.id or 0),
@@ -148,3 +150,21 @@ def split(
             select(func.count()).select_from(Post).where(Post.thread_id == thread.id)
         ).one()
     out.print(f"thread {thread.id} now holds post {post_id} and its replies ({count} post(s))")
+
+
+@thread_app.command("theme")
+def theme(
+    ctx: typer.Context,
+    thread_id: int = typer.Argument(..., help="Thread id."),
+    slugs: list[str] = typer.Argument(None, help="Theme slugs; they replace the thread's."),
+    clear: bool = typer.Option(False, "--clear", help="Remove every theme from the thread."),
+) -> None:
+    """Tag a thread with themes: its posts carry them (with its discussion's) in digests."""
+    if bool(slugs) == clear:
+        raise InvalidInput("give theme slugs, or --clear to remove them all")
+    with instance(ctx).session() as session:
+        thread = session.get(Thread, thread_id)
+        if thread is None:
+            raise NotFound(f"no thread {thread_id}")
+        tags = thread_themes.set_themes(session, thread, slugs or [])
+    out.print(f"thread {thread_id} themes: {', '.join(tags) or '(none)'}", markup=False)

@@ -1,9 +1,9 @@
 """What a digest can hold: the community's approved posts in a period, with their author,
 thread and discussion, and the choice of them one member gets.
 
-Posts carry no themes of their own yet. A post in a discussion's thread has the
-discussion's themes; every other post is untagged, so a member who takes "only my themes"
-gets discussion posts on those themes and nothing else.
+A post's themes are its thread's (set by moderators: `mailhub thread theme`, `mailhub queue
+approve --theme`, or `approve themes ...` by mail) and its discussion's; a member who takes
+"only my themes" gets the posts tagged with one of theirs and nothing untagged.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from mailhub.models import Discussion, Person, Post, PostStatus, Thread
+from mailhub.threads.themes import combined
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _item(
         or "(no subject)",
         discussion_id=talk.id if talk else None,
         discussion_title=" ".join(talk.title.split()) if talk else "",
-        themes=frozenset(talk.themes) if talk else frozenset(),
+        themes=frozenset(combined(thread, talk)),
     )
 
 

@@ -3,8 +3,8 @@ address, unsubscribe token, Message-ID and reply addresses put in.
 
 A digest's Reply-To is the list address, and its Message-ID (``digest-…@domain``) and the
 header ``X-Mailhub-Digest: yes`` mark it, so a reply to the digest as a whole (its
-In-Reply-To names that id) can be recognised later; matching such a reply to the item it
-quotes is future work. Each item carries its own reply address, which is the way to reply.
+In-Reply-To names that id) can be recognised and matched to the item it quotes
+(replies.py). Each item carries its own reply address, which is the way to reply.
 """
 
 from __future__ import annotations

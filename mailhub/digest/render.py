@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -93,6 +93,13 @@ class Digest:
         return [e for e in self.entries if not e.full]
 
 
+def _one_line_names(item: Item) -> Item:
+    """The author's name on one line: a name stored with a line break (an encoded word
+    can carry one) would otherwise break the contents and the From line."""
+    name = " ".join(item.author_name.split())
+    return item if name == item.author_name else replace(item, author_name=name)
+
+
 def reply_marker(mark: str, post_id: int) -> str:
     return f"{mark}{post_id}x"
 
@@ -108,7 +115,7 @@ def arrange(
     """Group items by discussion (discussions first), then by thread, in order of first post;
     number them in reading order; the first ``full_count`` keep their full text."""
     by_thread: dict[int, list[Item]] = {}
-    for item in items:
+    for item in map(_one_line_names, items):
         by_thread.setdefault(item.thread_id, []).append(item)
     sections: dict[int | None, Section] = {}
     for posts in by_thread.values():

@@ -170,22 +170,33 @@ def send_reply(request: Request, unknown: list[str], truncated: bool) -> None:
 
 
 def _subscribe(request: Request, args: list[str]) -> str:
+    """``subscribe`` joins the list; ``subscribe newsletter`` asks for the newsletter only."""
     if any("@" in word for word in args):
         return "To join, write from the address that should join; nothing was done."
     incoming = request.incoming
+    newsletter = bool(args) and args[0].lower() == Delivery.NEWSLETTER.value
     result, _member = request_subscription(
-        incoming.ctx, incoming.session, incoming.community, request.sender, name=request.name
+        incoming.ctx,
+        incoming.session,
+        incoming.community,
+        request.sender,
+        name=request.name,
+        delivery=Delivery.NEWSLETTER.value if newsletter else None,
     )
+    goal = "receive the newsletter" if newsletter else "join"
+    already = f"You are already a member of {request.community_name}."
+    if newsletter:
+        already += ' To receive the newsletter only, write "newsletter".'
     return {
         Result.SENT: (
             f"A confirmation has been sent to {request.sender}. Reply to it (or open its "
-            "link) to join; nothing happens until then."
+            f"link) to {goal}; nothing happens until then."
         ),
         Result.LIMITED: (
             f"Several confirmations went to {request.sender} today already: please answer "
             "one of them, or try again tomorrow."
         ),
-        Result.ALREADY: f"You are already a member of {request.community_name}.",
+        Result.ALREADY: already,
     }.get(result, NEUTRAL)
 
 
@@ -240,6 +251,10 @@ DELIVERY_ANSWERS = {
         'You will receive no posts, and remain a member. Write "each" or "digest" to '
         "receive them again."
     ),
+    Delivery.NEWSLETTER: (
+        "You will receive the newsletter and the event digest only, and no posts. Write "
+        '"each" or "digest" to receive the posts again.'
+    ),
 }
 
 
@@ -291,6 +306,7 @@ COMMANDS: dict[str, Command] = {
     "each": _delivery(Delivery.EACH),
     "digest": _delivery(Delivery.DIGEST),
     "nomail": _delivery(Delivery.NONE),
+    "newsletter": _delivery(Delivery.NEWSLETTER),
     "themes": _themes,
     "help": _help,
 }

@@ -39,6 +39,7 @@ def _answer(
     kind: str,
     person_id: int | None,
     reason: str = "",
+    delivery: str = "",
 ) -> bool:
     """Reply unless the address had its share of replies today; True when queued."""
     if to is None:
@@ -56,6 +57,7 @@ def _answer(
         dedup_key=_dedup_key(incoming, kind),
         person_id=person_id,
         reason=reason,
+        delivery=delivery,
     )
 
 
@@ -77,7 +79,8 @@ def handle_confirmation(incoming: Incoming) -> Outcome:
         _answer(incoming, _sender(incoming), "bad-token", kind, None, str(exc))
         return incoming.outcome("confirmation", f"not confirmed: {exc}")
     change = change_name(action, result)
-    _answer(incoming, member.person.email, change, kind, member.person.id)
+    delivery = member.membership.delivery
+    _answer(incoming, member.person.email, change, kind, member.person.id, delivery=delivery)
     return incoming.outcome("confirmation", f"{member.person.email}: {change}")
 
 

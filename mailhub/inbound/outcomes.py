@@ -47,6 +47,11 @@ class Prepared:
     destination: Destination | None = None
     body_text: str = ""
     msg_class: str | None = None  # set for machine mail that a class route acts on
+    # A reply to a whole digest (digest/replies.py): the post it was matched to, or else
+    # why it must wait for a moderator whatever the rules say, and the note for its sender.
+    pinned_parent_id: int | None = None
+    force_hold_reason: str | None = None
+    digest_note: str | None = None
 
 
 @dataclass

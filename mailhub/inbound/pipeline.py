@@ -20,10 +20,11 @@ from sqlmodel import Session, select
 
 from mailhub.addresses import AddressBook, Destination, Kind
 from mailhub.context import Context
+from mailhub.digest import replies as digest_replies
 from mailhub.inbound import attachments, spool
 from mailhub.inbound.classify import classify
 from mailhub.inbound.committers import spool_folder
-from mailhub.inbound.filespool import import_files
+from mailhub.inbound.filespool import take
 from mailhub.inbound.outcomes import Batch, Incoming, Outcome, Prepared
 from mailhub.inbound.parse import (
     ParsedMessage,
@@ -43,14 +44,14 @@ from mailhub.models import (
     Post,
     PostStatus,
 )
-from mailhub.moderation.intake import moderate
+from mailhub.moderation.batch import Fresh, moderate_batch
 from mailhub.outbound.headers import loop_marker
 
 log = logging.getLogger("mailhub.pipeline")
 TABLE = InboundMessage.__table__
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
-WRITE_CHUNK = 10
+WRITE_CHUNK = 100
 
 NOT_FOR_PEOPLE = {"bounce", "delay_warning", "feedback_report", "auto_reply", "loop"}
 HEADER_RECIPIENTS = ("delivered-to", "x-original-to", "to", "cc")
@@ -116,7 +117,14 @@ class Pipeline:
         for item in parsed.attachments:
             attachments.save(self.attachment_root, item.sha256, item.data)
         trimmed = trim_reply(parsed.text).text
-        return Prepared(row, None, parsed, message_id, community, destination, trimmed)
+        prepared = Prepared(row, None, parsed, message_id, community, destination, trimmed)
+        if destination.kind is Kind.POST and (
+            digest_replies.named_digest_ids(parsed, self.domain)
+            or digest_replies.looks_like_digest_reply(parsed, community)
+        ):
+            # Rare, so a short read of the store here is fine (see digest/replies.py).
+            digest_replies.resolve(self.ctx, self.book, prepared)
+        return prepared
 
     def apply(self, session: Session, batch: list[Prepared]) -> dict[int, Outcome]:
         """Write what `prepare` decided, set-wise: a handful of statements per batch."""
@@ -147,13 +155,21 @@ class Pipeline:
         outcomes: dict[int, Outcome] = {}
         rows = [values for _, values in fresh.values()]
         ids = _insert_returning_ids(connection, POSTS, rows) if rows else []
-        for (key, (item, _values)), post_id in zip(fresh.items(), ids, strict=True):
+        inserted: list[Fresh] = []
+        files: list[dict[str, Any]] = []
+        for (key, (item, values)), post_id in zip(fresh.items(), ids, strict=True):
             existing[key] = post_id
-            concerns = self.record_attachments(connection, post_id, item)
-            post = session.get(Post, post_id)
-            assert post is not None and item.community is not None
-            reason = moderate(self.ctx, session, item.community, post, item, concerns)
-            outcomes[item.row.id] = Outcome(done, "post", reason, key[1], key[0], post_id)
+            concerns = self.list_attachments(post_id, item, files)
+            inserted.append(Fresh(item, post_id, values, concerns))
+        if files:
+            connection.execute(insert(ATTACHMENTS), files)
+        accounts = moderate_batch(self.ctx, session, inserted) if inserted else {}
+        for fresh_post in inserted:
+            key = _post_key(fresh_post.item)
+            reason = accounts[fresh_post.post_id]
+            outcomes[fresh_post.item.row.id] = Outcome(
+                done, "post", reason, key[1], key[0], fresh_post.post_id
+            )
         for item in repeats:
             key = _post_key(item)
             reason = f"duplicate of post #{existing[key]}"
@@ -187,11 +203,12 @@ class Pipeline:
             "received_at": _naive(self.ctx.now()),
         }
 
-    def record_attachments(self, connection: Connection, post_id: int, item: Prepared) -> list[str]:
-        """List each (already stored) attachment; return the reasons a moderator should look."""
+    def list_attachments(
+        self, post_id: int, item: Prepared, rows: list[dict[str, Any]]
+    ) -> list[str]:
+        """Add a row per (already stored) attachment; return the reasons a moderator should look."""
         assert item.parsed is not None
         concerns = []
-        rows = []
         for part in item.parsed.attachments:
             rows.append(
                 {
@@ -207,8 +224,6 @@ class Pipeline:
             )
             if concern:
                 concerns.append(concern)
-        if rows:
-            connection.execute(insert(ATTACHMENTS), rows)
         return concerns
 
 
@@ -330,10 +345,12 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
     WRITE_CHUNK rows, so SQLite's single write lock is never held for long and the SMTP
     front end can keep committing what it accepts.
     """
+    rows: list[SpoolRow] = []
     if ctx.engine.dialect.name == "sqlite":
-        import_files(ctx.engine, spool_folder(ctx))
-    with ctx.engine.begin() as connection:
-        rows = spool.claim(connection, ctx.now(), LEASE, limit)
+        rows = take(ctx.engine, spool_folder(ctx), ctx.now(), LEASE, limit)
+    if len(rows) < limit:
+        with ctx.engine.begin() as connection:
+            rows += spool.claim(connection, ctx.now(), LEASE, limit - len(rows))
     batch = Batch()
     if not rows:
         return batch

@@ -32,7 +32,8 @@ class Arrival:
     source_ref: str | None = None
 
 
-def _row(arrival: Arrival, now: datetime) -> dict[str, Any]:
+def row_values(arrival: Arrival, now: datetime) -> dict[str, Any]:
+    """The spool row of an arrival received at ``now`` (UTC)."""
     return {
         "source": arrival.source,
         "source_ref": arrival.source_ref,
@@ -50,7 +51,7 @@ def _row(arrival: Arrival, now: datetime) -> dict[str, Any]:
 def store_many(connection: Connection, arrivals: Sequence[Arrival], now: datetime) -> list[int]:
     """Insert arrivals in the caller's transaction; return their ids in order."""
     statement = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
-    rows = connection.execute(statement, [_row(a, now) for a in arrivals]).all()
+    rows = connection.execute(statement, [row_values(a, now) for a in arrivals]).all()
     return [row[0] for row in rows]
 
 

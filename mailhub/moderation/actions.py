@@ -249,7 +249,10 @@ def decide(
     if post.kind in SUBMISSION_KINDS:
         settle(session, post, now)
     if action == "approve":
+        from mailhub.news.resource_offers import offer_attachments
+
         deliver(ctx, session, post)
+        offer_attachments(ctx, session, post)
     elif action == "reject":
         tell_sender(ctx, session, community, post, "rejected", reason=reason)
     if by is not None:

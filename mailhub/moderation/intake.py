@@ -10,18 +10,23 @@ from sqlmodel import Session, select
 from mailhub import tokens
 from mailhub.addresses import Kind
 from mailhub.context import Context
+from mailhub.digest import replies as digest_replies
 from mailhub.inbound.outcomes import Prepared
 from mailhub.models import Community, Discussion, Membership, Person, Post, PostStatus, Thread
 from mailhub.moderation import actions
-from mailhub.moderation.rules import Action, Facts, decide
+from mailhub.moderation.rules import Action, Facts, Verdict, decide
 from mailhub.outbound.headers import loop_marker
-from mailhub.threads.store import place
+from mailhub.threads.store import Placement, place
 
 
 def pinned_parent(
     ctx: Context, session: Session, community: Community, item: Prepared
 ) -> Post | None:
     """The post a reply-token address names, if the token is genuine and of this community."""
+    if item.pinned_parent_id is not None:
+        # A reply to a whole digest, matched to the item it quotes (digest/replies.py).
+        pinned = session.get(Post, item.pinned_parent_id)
+        return pinned if pinned is not None and pinned.community_id == community.id else None
     destination = item.destination
     if destination is None or destination.kind is not Kind.REPLY or not destination.token:
         return None
@@ -96,8 +101,16 @@ def moderate(
     concerns: list[str],
 ) -> str:
     """Thread and judge a freshly stored post; return a one-line account of what happened."""
+    placement = thread_one(ctx, session, community, post, item)
+    return judge(ctx, session, community, post, item, concerns, placement)
+
+
+def thread_one(
+    ctx: Context, session: Session, community: Community, post: Post, item: Prepared
+) -> Placement:
+    """Place one post through the ORM (the full path: merges, adopted replies)."""
     window = timedelta(days=ctx.settings.moderation.subject_window_days)
-    placement = place(
+    return place(
         session,
         community,
         post,
@@ -105,8 +118,27 @@ def moderate(
         window=window,
         now=ctx.now(),
     )
-    facts = gather(session, ctx, community, post, item, concerns)
+
+
+def judge(
+    ctx: Context,
+    session: Session,
+    community: Community,
+    post: Post,
+    item: Prepared,
+    concerns: list[str],
+    placement: Placement,
+    facts: Facts | None = None,
+) -> str:
+    """Run the rules on a threaded post and carry out the verdict."""
+    facts = facts or gather(session, ctx, community, post, item, concerns)
     verdict = decide(facts)
+    if item.force_hold_reason and verdict.action in (Action.ACCEPT, Action.HOLD):
+        # Held whatever the policy says; a refusal (banned, non-member) still stands.
+        reason = item.force_hold_reason
+        if verdict.action is Action.HOLD:
+            reason = f"{reason}; {verdict.reason}"
+        verdict = Verdict(Action.HOLD, reason, "digest reply", verdict.tell_sender)
     post.reason = verdict.reason
     session.add(post)
     if verdict.action is Action.ACCEPT:
@@ -126,6 +158,12 @@ def moderate(
         )
     if verdict.tell_sender:
         actions.tell_sender(ctx, session, community, post, verdict.tell_sender)
+    if item.digest_note and post.status == PostStatus.HELD.value:
+        digest_replies.tell_sender(ctx, session, community, post, item.digest_note)
     session.flush()
+    return account(post.status, verdict.rule, verdict.reason, placement)
+
+
+def account(status: str, rule: str, reason: str, placement: Placement) -> str:
     where = f"thread #{placement.thread_id} by {placement.how}"
-    return f"{post.status} by rule '{verdict.rule}': {verdict.reason}; {where}"
+    return f"{status} by rule '{rule}': {reason}; {where}"

@@ -2,9 +2,11 @@
 
 A reply to one held item's notification carries a token for that item and that moderator;
 a reply to the queue reminder carries a queue token and may hold several lines of
-decisions. A decision counts only when the token is genuine, belongs to this community,
-and the mail comes from one of its moderators; anything else changes nothing and the sender
-is told why. An empty or unclear reply never approves anything.
+decisions; a reply to an offer of an approved post's attachments carries a resource token
+and adds them to the library (see `mailhub.news.resource_offers`). A decision counts only
+when the token is genuine, belongs to this community, and the mail comes from one of its
+moderators; anything else changes nothing and the sender is told why. An empty or unclear
+reply never approves anything.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from sqlmodel import Session, select
 
 from mailhub import tokens
 from mailhub.context import Context
+from mailhub.errors import MailhubError
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
-from mailhub.models import Community, Person, Post
+from mailhub.models import Community, Person, Post, PostStatus
 from mailhub.moderation import actions
+from mailhub.news import resource_offers
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
+from mailhub.threads import themes as thread_themes
 
 WORDS = {
     "approve": "approve",
@@ -43,6 +48,10 @@ BATCH_LINE = re.compile(
 class Answer:
     action: str
     reason: str | None
+    themes: tuple[str, ...] = ()
+
+
+THEMES_WORD = re.compile(r"^themes?\b[\s:=]*", re.IGNORECASE)
 
 
 def read_decision(text: str) -> Answer | None:
@@ -56,6 +65,10 @@ def read_decision(text: str) -> Answer | None:
         if action is None:
             return None
         reason = rest.strip(" :-") or None
+        if action == "approve" and THEMES_WORD.match(rest.strip()):
+            # `approve themes skills green-jobs`: the post's thread takes those themes.
+            listed = THEMES_WORD.sub("", rest.strip())
+            return Answer(action, None, tuple(t for t in re.split(r"[,;\s]+", listed) if t))
         return Answer(action, reason if action == "reject" else None)
     return None
 
@@ -108,7 +121,8 @@ def handle(incoming: Incoming) -> Outcome:
     token = incoming.destination.token or ""
     item = _verify(ctx, tokens.MODERATION, token)
     queue = None if item else _verify(ctx, tokens.QUEUE, token)
-    if item is None and queue is None:
+    offer = None if item or queue else _verify(ctx, tokens.RESOURCE, token)
+    if item is None and queue is None and offer is None:
         return _refuse(
             incoming,
             sender_address,
@@ -126,10 +140,13 @@ def handle(incoming: Incoming) -> Outcome:
         if queue.int_value(0) != community.id:
             return _refuse(incoming, sender_address, "the token belongs to another community")
         return _batch(incoming, sender)
-    assert item is not None
-    post = session.get(Post, item.int_value(0))
+    found = item or offer
+    assert found is not None
+    post = session.get(Post, found.int_value(0))
     if post is None or post.community_id != community.id:
         return _refuse(incoming, sender_address, "the token belongs to another community or item")
+    if offer is not None:
+        return resource_offers.handle_reply(incoming, sender, post)
     return _single(incoming, sender, post)
 
 
@@ -154,6 +171,11 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
             incoming, sender.email, f"No decision read for item {post.id}", text, "unclear", sender
         )
         return incoming.outcome("decision", f"unclear reply about item {post.id}; nothing changed")
+    if decision.themes and post.status == PostStatus.HELD.value:
+        try:
+            thread_themes.add_themes(session, post, decision.themes)
+        except MailhubError as exc:
+            return _refuse(incoming, sender.email, str(exc))
     try:
         actions.decide(
             ctx, session, post, decision.action, by=sender, via="email", reason=decision.reason

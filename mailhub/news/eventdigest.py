@@ -1,8 +1,10 @@
 """The event digest: the approved events of the next weeks in one mail to every member
-who receives list mail, each event's `.ics` attached.
+who receives the periodic mail (see newsletter/recipients.py), each event's `.ics` attached.
 
 Dedup keys `events:<community id>:<local date>:person:<pid>` make it once a day per member,
-however often it is asked for.
+however often it is asked for (by hand or by the schedule, see eventschedule.py). All the
+mails of one digest are queued in the caller's transaction, so a digest is queued whole or
+not at all.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlmodel import Session
 
 from mailhub import rendering
 from mailhub.context import Context
@@ -22,7 +26,6 @@ from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.outbox import Outgoing
 
 log = logging.getLogger("mailhub.events")
-DEFAULT_WEEKS = 4
 
 
 @dataclass(frozen=True)
@@ -34,23 +37,35 @@ class DigestRun:
 def send_digest(ctx: Context, community_id: int, weeks: int, now: datetime) -> DigestRun:
     """Queue the digest of events starting in the next ``weeks``; none when there are none."""
     with ctx.session() as session:
-        community = session.get(Community, community_id)
-        assert community is not None
-        events = upcoming_events(session, community_id, now, now + timedelta(weeks=weeks))
-        if not events:
-            return DigestRun(0, 0)
-        date = rendering.local_time(now, community.timezone, "%Y-%m-%d")
-        mail = letter(
-            ctx,
-            session,
-            community,
-            events,
-            f"{community.name} events, next {weeks} week{'s' if weeks != 1 else ''}",
-            f"{len(events)} upcoming event{'s' if len(events) != 1 else ''} from {date}",
-            f"events-{community_id}-{stamp(now)}",
-        )
-        book = mail.book
-        session.expunge(community)
+        return queue_digest(ctx, session, community_id, weeks, now, dated=now)
+
+
+def queue_digest(
+    ctx: Context,
+    session: Session,
+    community_id: int,
+    weeks: int,
+    now: datetime,
+    *,
+    dated: datetime,
+) -> DigestRun:
+    """Queue, in ``session``'s transaction, the digest of events starting in ``weeks`` from
+    ``now``; ``dated`` (a scheduled run's due time) names the day in the dedup keys."""
+    community = session.get(Community, community_id)
+    assert community is not None
+    events = upcoming_events(session, community_id, now, now + timedelta(weeks=weeks))
+    if not events:
+        return DigestRun(0, 0)
+    date = rendering.local_time(dated, community.timezone, "%Y-%m-%d")
+    mail = letter(
+        ctx,
+        session,
+        community,
+        events,
+        f"{community.name} events, next {weeks} week{'s' if weeks != 1 else ''}",
+        f"{len(events)} upcoming event{'s' if len(events) != 1 else ''} from {date}",
+        f"events-{community_id}-{stamp(now)}",
+    )
     queued = 0
     for chunk in recipients.chunks(ctx, community_id):
         mails = [
@@ -58,14 +73,13 @@ def send_digest(ctx: Context, community_id: int, weeks: int, now: datetime) -> D
                 dedup_key=f"events:{community_id}:{date}:person:{r.person_id}",
                 kind="event-digest",
                 recipient=r.email,
-                envelope_from=bounce_address(ctx, book, community, r.person_id),
+                envelope_from=bounce_address(ctx, mail.book, community, r.person_id),
                 raw=mail.to(r.email, r.person_id, r.membership_id),
                 community_id=community_id,
                 person_id=r.person_id,
             )
             for r in chunk
         ]
-        with ctx.session() as session:
-            queued += outbox.enqueue_many(session, mails, ctx.now())
+        queued += outbox.enqueue_many(session, mails, ctx.now())
     log.info("event digest of %s: %s event(s), %s queued", community.slug, len(events), queued)
     return DigestRun(len(events), queued)

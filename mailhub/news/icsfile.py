@@ -103,11 +103,13 @@ def calendar_for(event: Event) -> bytes:
     vevent.add("dtstart", event.starts_at.astimezone(shown))
     if event.ends_at is not None:
         vevent.add("dtend", event.ends_at.astimezone(shown))
-    vevent.add("summary", event.title)
+    # Title and place on one line; only a web address becomes the event's link, as in the
+    # newsletter (calendar programs make URL clickable).
+    vevent.add("summary", " ".join(event.title.split()))
     if event.location:
-        vevent.add("location", event.location)
-    if event.url:
-        vevent.add("url", event.url)
+        vevent.add("location", " ".join(event.location.split()))
+    if event.url and event.url.strip().lower().startswith(("https://", "http://")):
+        vevent.add("url", event.url.strip())
     if event.description:
         vevent.add("description", event.description)
     vevent.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")

@@ -22,6 +22,7 @@ from mailhub.models import (
     Resource,
     Theme,
 )
+from mailhub.news.resources import human_size
 from mailhub.news.times import local_text
 
 UPCOMING = timedelta(weeks=8)
@@ -142,9 +143,19 @@ def _resources(session: Session, community_id: int, since: datetime, until: date
         .order_by(col(Resource.created_at), col(Resource.id))
     ).all()
     return [
-        Item("Resource", r.title, r.kind, r.description, web_link(r.url), tuple(r.themes))
+        Item(
+            "Resource", r.title, _resource_line(r), r.description, web_link(r.url), tuple(r.themes)
+        )
         for r in rows
     ]
+
+
+def _resource_line(resource: Resource) -> str:
+    """The kind, and for a file its name, size and type (a link is the item's link)."""
+    if not resource.sha256:
+        return resource.kind
+    size = human_size(resource.size or 0)
+    return f"{resource.kind}: {resource.filename} ({size}, {resource.content_type})"
 
 
 def gather(

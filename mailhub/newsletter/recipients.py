@@ -1,8 +1,10 @@
-"""Who gets a newsletter or an event mail: active members whose delivery is `each` or
-`digest` and not disabled by bounces, read in chunks so memory stays flat.
+"""Who gets a newsletter or an event mail: active members whose delivery is `each`,
+`digest` or `newsletter` and not disabled by bounces, read in chunks so memory stays flat.
 
 A member who chose `nomail` (delivery `none`) asked for no list mail at all, so they get no
-newsletter, event digest or reminder either.
+newsletter, event digest or reminder either. A newsletter-only subscriber signed up for the
+periodic mail (the newsletter and the event digest), not for the community's day-to-day
+traffic, so event reminders go only to `each` and `digest` members who keep them on.
 """
 
 from __future__ import annotations
@@ -26,11 +28,16 @@ class Recipient:
     email: str
 
 
+# Who receives the periodic mail (newsletters, event digests), and who event reminders.
+PERIODIC = (Delivery.EACH.value, Delivery.DIGEST.value, Delivery.NEWSLETTER.value)
+REMINDED = (Delivery.EACH.value, Delivery.DIGEST.value)
+
+
 def _receiving(community_id: int, reminders_only: bool) -> list[Any]:
     conditions = [
         Membership.community_id == community_id,
         Membership.status == MembershipStatus.ACTIVE.value,
-        col(Membership.delivery).in_([Delivery.EACH.value, Delivery.DIGEST.value]),
+        col(Membership.delivery).in_(REMINDED if reminders_only else PERIODIC),
         col(Membership.delivery_disabled_reason).is_(None),
     ]
     if reminders_only:

@@ -38,13 +38,15 @@ def reply_token(secret: str, post_id: int, person_id: int) -> str:
 
 
 def mailbox(name: str, address: str) -> str:
-    """``Name <address>`` with the name quoted or RFC 2047-encoded as it needs."""
-    return formataddr((name, address), "utf-8")
+    """``Name <address>`` with the name quoted or RFC 2047-encoded as it needs; line breaks
+    in a name (a member's, from an encoded word) become spaces, so they add no header."""
+    return formataddr((" ".join(name.split()), address), "utf-8")
 
 
 def encoded_text(name: str, value: str) -> str:
-    """An unstructured value (Subject) folded and, when not ASCII, encoded."""
-    return Header(value, header_name=name).encode(linesep="\r\n")
+    """An unstructured value (Subject) folded and, when not ASCII, encoded; line breaks in
+    it (a member's subject can carry them in an encoded word) become spaces."""
+    return Header(" ".join(value.split()), header_name=name).encode(linesep="\r\n")
 
 
 def header_line(name: str, value: str) -> str:

@@ -184,6 +184,9 @@ def _adopt_waiting_replies(session: Session, community_id: int, post: Post) -> N
         select(Post).where(
             Post.community_id == community_id,
             col(Post.parent_id).is_(None),
+            # Placed already: a reply stored in the same batch but not yet threaded will find
+            # this post as its parent when its own turn comes.
+            col(Post.thread_id).is_not(None),
             Post.id != post.id,
             Post.in_reply_to == post.message_id,
         )

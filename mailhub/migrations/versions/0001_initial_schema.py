@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:21:33.005065
+Create Date: 2026-11-22 22:30:33.462273
 """
 
 from collections.abc import Sequence
@@ -67,6 +67,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_person_email"), ["email"], unique=True)
 
     op.create_table(
+        "spool_segment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("offset", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+    op.create_table(
         "theme",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("slug", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -129,6 +137,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_discussion_opens_at"), ["opens_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_discussion_state"), ["state"], unique=False)
 
+    op.create_table(
+        "event_digest_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("due_at", mailhub.models.UTCDateTime(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.Column("created_at", mailhub.models.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["community_id"],
+            ["community.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("community_id", "due_at"),
+    )
     op.create_table(
         "inbound_message",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -258,6 +281,7 @@ def upgrade() -> None:
         sa.Column("normalised_subject", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("root_message_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("discussion_id", sa.Integer(), nullable=True),
+        sa.Column("themes", sa.JSON(), server_default=sa.text("'[]'"), nullable=False),
         sa.Column("post_count", sa.Integer(), nullable=False),
         sa.Column("created_at", mailhub.models.UTCDateTime(), nullable=False),
         sa.Column("last_activity_at", mailhub.models.UTCDateTime(), nullable=False),
@@ -468,14 +492,25 @@ def upgrade() -> None:
         "resource",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=False),
-        sa.Column("attachment_id", sa.Integer(), nullable=True),
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("url", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("filename", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=True),
+        sa.Column("attachment_id", sa.Integer(), nullable=True),
+        sa.Column("post_id", sa.Integer(), nullable=True),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("themes", sa.JSON(), nullable=False),
         sa.Column("country", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("added_by", sa.Integer(), nullable=True),
+        sa.Column("added_via", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("created_at", mailhub.models.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["added_by"],
+            ["person.id"],
+        ),
         sa.ForeignKeyConstraint(
             ["attachment_id"],
             ["attachment.id"],
@@ -484,7 +519,12 @@ def upgrade() -> None:
             ["community_id"],
             ["community.id"],
         ),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post.id"],
+        ),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("attachment_id"),
     )
     with op.batch_alter_table("resource", schema=None) as batch_op:
         batch_op.create_index(
@@ -552,6 +592,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_inbound_message_message_id"))
 
     op.drop_table("inbound_message")
+    op.drop_table("event_digest_run")
     with op.batch_alter_table("discussion", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_discussion_state"))
         batch_op.drop_index(batch_op.f("ix_discussion_opens_at"))
@@ -564,6 +605,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_theme_slug"))
 
     op.drop_table("theme")
+    op.drop_table("spool_segment")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_email"))
 
