@@ -1,6 +1,7 @@
 """Inbound throughput: N generated ~5 KB messages over SMTP on 127.0.0.1 with 8 connections.
 
-Prints, from one run on this machine:
+Prints, for each of a few rounds run one after another on this machine (and their medians,
+since two runs here can differ by a quarter):
 - reference 1: a bare aiosmtpd server whose handler only answers 250;
 - reference 2: a bare aiosmtpd server that parses each message with policy.default and
   commits one SQLite row;
@@ -8,7 +9,7 @@ Prints, from one run on this machine:
   processed into held posts, and peak memory of the service's processes.
 Targets: accepted >= 80 % of reference 1; processed >= 100 % of reference 2.
 
-    python bench/ingest.py [--messages 5000] [--connections 8]
+    python bench/ingest.py [--messages 5000] [--connections 8] [--workers 2] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from statistics import median
 
 LIST = "bench@lists.example.org"
+SETTLE_SECONDS = 3.0
 CONFIG = """
 [instance]
 secret = "bench-secret-0123456789"
 data_dir = "{data}"
 domain = "lists.example.org"
+[inbound]
+workers = {workers}
 [smtp]
 port = {port}
 [[communities]]
@@ -155,8 +161,9 @@ def run_reference(
     child = subprocess.Popen([sys.executable, __file__, "--reference", kind, str(port), folder])
     try:
         wait_for_port(port)
+        before = cpu_seconds(child.pid)
         rate = len(messages) / blast(port, messages, connections)
-        return rate, cpu_seconds(child.pid) * 1000 / len(messages)
+        return rate, (cpu_seconds(child.pid) - before) * 1000 / len(messages)
     finally:
         child.send_signal(signal.SIGTERM)
         child.wait(30)
@@ -193,11 +200,11 @@ def peak_rss_mib(pids: list[int]) -> float:
 
 
 def run_mailhub(
-    messages: list[bytes], connections: int, folder: str
+    messages: list[bytes], connections: int, folder: str, workers: int
 ) -> tuple[float, float, float, dict[int, float]]:
     port = free_port()
     config = Path(folder) / "config.toml"
-    config.write_text(CONFIG.format(data=f"{folder}/data", port=port))
+    config.write_text(CONFIG.format(data=f"{folder}/data", port=port, workers=workers))
     env = {**os.environ, "MAILHUB_CONFIG": str(config)}
     subprocess.run(
         [sys.executable, "-m", "mailhub", "init"], env=env, check=True, capture_output=True
@@ -210,26 +217,57 @@ def run_mailhub(
     )
     try:
         wait_for_port(port)
+        # A service runs for days: let the worker processes finish starting (imports, first
+        # queries) so the run measures steady work, as the reference servers' runs do.
+        time.sleep(SETTLE_SECONDS)
+        children = subprocess.run(["pgrep", "-P", str(service.pid)], capture_output=True, text=True)
+        pids = [service.pid, *map(int, children.stdout.split())]
+        before = {pid: cpu_seconds(pid) for pid in pids}
         started = time.perf_counter()
         accepted = len(messages) / blast(port, messages, connections)
         db = Path(folder) / "data" / "mailhub.db"
         while count_processed(db) < len(messages):
             time.sleep(0.02)
         processed = len(messages) / (time.perf_counter() - started)
-        children = subprocess.run(["pgrep", "-P", str(service.pid)], capture_output=True, text=True)
-        pids = [service.pid, *map(int, children.stdout.split())]
         memory = peak_rss_mib(pids)
-        cpu = {pid: cpu_seconds(pid) * 1000 / len(messages) for pid in pids}
+        cpu = {pid: (cpu_seconds(pid) - before[pid]) * 1000 / len(messages) for pid in pids}
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(60)
     return accepted, processed, memory, cpu
 
 
+@dataclass
+class Round:
+    bare: float
+    bare_cpu: float
+    parse_commit: float
+    parse_cpu: float
+    accepted: float
+    processed: float
+    memory: float
+    cpu: list[float]
+
+
+def one_round(messages: list[bytes], connections: int, workers: int) -> Round:
+    """The three servers one after another, each on fresh temporary storage."""
+    with tempfile.TemporaryDirectory() as folder:
+        bare, bare_cpu = run_reference("bare", messages, connections, folder)
+        parse_commit, parse_cpu = run_reference("parse", messages, connections, folder)
+        accepted, processed, memory, cpu = run_mailhub(messages, connections, folder, workers)
+    return Round(
+        bare, bare_cpu, parse_commit, parse_cpu, accepted, processed, memory, list(cpu.values())
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="mailhub worker processes")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of all three; medians are reported"
+    )
     parser.add_argument("--reference", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference:
@@ -238,23 +276,46 @@ def main() -> None:
         return
     messages = [make_message(i) for i in range(args.messages)]
     size = sum(map(len, messages)) / len(messages)
-    print(f"{args.messages} messages of {size / 1024:.1f} KB over {args.connections} connections")
-    with tempfile.TemporaryDirectory() as folder:
-        bare, bare_cpu = run_reference("bare", messages, args.connections, folder)
-        print(f"reference, bare aiosmtpd (250 only):          {bare:8.0f} msg/s")
-        parse_commit, parse_cpu = run_reference("parse", messages, args.connections, folder)
-        print(f"reference, aiosmtpd + parse + SQLite commit:  {parse_commit:8.0f} msg/s")
-        accepted, processed, memory, cpu = run_mailhub(messages, args.connections, folder)
-    share_accepted = f"{accepted / bare:.0%} of bare"
-    share_done = f"{processed / parse_commit:.0%} of parse+commit"
-    print(f"mailhub accepted (250 received):              {accepted:8.0f} msg/s = {share_accepted}")
-    print(f"mailhub processed into held posts:            {processed:8.0f} msg/s = {share_done}")
+    print(
+        f"{args.messages} messages of {size / 1024:.1f} KB over {args.connections} connections, "
+        f"{args.workers} mailhub workers, {args.rounds} rounds"
+    )
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        found = one_round(messages, args.connections, args.workers)
+        rounds.append(found)
+        print(
+            f"  round {number}: bare {found.bare:5.0f}  parse+commit {found.parse_commit:5.0f}  "
+            f"accepted {found.accepted:5.0f} ({found.accepted / found.bare:.0%})  "
+            f"processed {found.processed:5.0f} ({found.processed / found.parse_commit:.0%}) msg/s"
+        )
+    share_accepted = median(r.accepted / r.bare for r in rounds)
+    share_done = median(r.processed / r.parse_commit for r in rounds)
+    print("medians:")
+    print(
+        f"reference, bare aiosmtpd (250 only):          {median(r.bare for r in rounds):8.0f} msg/s"
+    )
+    print(
+        "reference, aiosmtpd + parse + SQLite commit:  "
+        f"{median(r.parse_commit for r in rounds):8.0f} msg/s"
+    )
+    print(
+        f"mailhub accepted (250 received):              {median(r.accepted for r in rounds):8.0f}"
+        f" msg/s = {share_accepted:.0%} of bare"
+    )
+    print(
+        f"mailhub processed into held posts:            {median(r.processed for r in rounds):8.0f}"
+        f" msg/s = {share_done:.0%} of parse+commit"
+    )
+    memory = max(r.memory for r in rounds)
     print(f"mailhub peak memory (all processes, RSS):     {memory:8.0f} MiB")
     client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"bench client peak RSS: {client:.0f} MiB")
-    shares = "  ".join(f"{ms:.2f}" for ms in cpu.values())
+    count = min(len(r.cpu) for r in rounds)
+    shares = "  ".join(f"{median(r.cpu[i] for r in rounds):.2f}" for i in range(count))
     print(
-        f"server CPU per message (ms): bare {bare_cpu:.2f}, parse+commit {parse_cpu:.2f}, "
+        f"server CPU per message (ms): bare {median(r.bare_cpu for r in rounds):.2f}, "
+        f"parse+commit {median(r.parse_cpu for r in rounds):.2f}, "
         f"mailhub processes {shares} (service first, then its children)"
     )
 

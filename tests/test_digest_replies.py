@@ -193,6 +193,7 @@ def assert_threaded_under(ctx: Context, message_id: str, parent_id: int) -> Post
         parent = session.get(Post, parent_id)
         assert parent is not None
     assert post.parent_id == parent_id and post.thread_id == parent.thread_id
+    assert post.kind == "reply"
     assert post.in_reply_to == parent.message_id
     assert post.references[-1] == parent.message_id
     assert not any(ref.startswith("digest-") for ref in post.references)

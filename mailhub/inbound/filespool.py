@@ -23,12 +23,14 @@ when its writer stops; a closed, fully read segment is deleted. A writer that di
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,9 +44,12 @@ from mailhub.models import InboundState, SpoolSegment
 
 MAGIC = b"MHS1"
 OPEN, CLOSED = ".open", ".log"
+READ_LOCK = "readers.lock"
 SEGMENT_BYTES = 16 * 1024 * 1024
 SEGMENT_SECONDS = 3600.0
 READ_BYTES = 8 * 1024 * 1024
+READ_HINT = 256 * 1024
+RECORD_HINT = 16 * 1024
 SEGMENTS = SpoolSegment.__table__
 log = logging.getLogger("mailhub.spool")
 
@@ -147,6 +152,17 @@ class FileSpool:
                 found.append((stem, not _alive(_pid_of(stem)) and stem != self._name))
         return found
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold the readers' lock (a lock file beside the segments) while reading."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / READ_LOCK).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def path(self, stem: str, closed: bool) -> Path:
         if not closed:
             return self.root / (stem + OPEN)
@@ -164,16 +180,21 @@ class _Record:
 
 def read_records(path: Path, offset: int, limit: int) -> tuple[list[_Record], int, bool]:
     """Whole records from ``offset``: (records, where reading stopped, damaged tail seen)."""
+    # Enough for ``limit`` records of a usual size; a larger one is read on its own.
+    wanted = min(READ_BYTES, max(READ_HINT, limit * RECORD_HINT))
     with path.open("rb") as handle:
         handle.seek(offset)
-        data = handle.read(READ_BYTES)
+        data = handle.read(wanted)
+    # Where the file ends inside a record, it is being written, or was cut short if the
+    # segment is closed: the caller tells which.
+    at_end = len(data) < wanted
     records: list[_Record] = []
     position = 0
     damaged = False
     while len(records) < limit and position < len(data):
         newline = data.find(b"\n", position, position + 64)
         if newline < 0:
-            damaged = len(data) - position >= 64
+            damaged = len(data) - position >= 64 or at_end
             break
         head = data[position:newline].split()
         if len(head) != 3 or head[0] != MAGIC:
@@ -186,9 +207,10 @@ def read_records(path: Path, offset: int, limit: int) -> tuple[list[_Record], in
             break
         start, end = newline + 1, newline + 1 + length
         if end > len(data):
-            if length > READ_BYTES and not records:
+            if not records:
                 # A record larger than one read: read it alone.
                 return _read_large(path, offset + position, newline - position + 1, length, crc)
+            damaged = at_end
             break
         payload = data[start:end]
         if zlib.crc32(payload) != crc:
@@ -206,7 +228,7 @@ def _read_large(
         handle.seek(offset + head)
         payload = handle.read(length)
     if len(payload) < length:
-        return [], offset, False
+        return [], offset, True  # the file ends inside it
     if zlib.crc32(payload) != crc:
         return [], offset, True
     end = offset + head + length
@@ -247,17 +269,20 @@ def _import(
     segments = spool.segments()
     if not segments:
         return []
-    try:
-        taken, finished = _import_segments(engine, spool, segments, limit, leased_until)
-    except (MarkMoved, IntegrityError) as exc:
-        log.info("spool log: %s; leaving these records to the other worker", exc)
-        return []
-    for stem in finished:
-        for suffix in (CLOSED, OPEN):
-            (spool.root / (stem + suffix)).unlink(missing_ok=True)
-    if finished:
-        with engine.begin() as connection:
-            connection.execute(delete(SEGMENTS).where(SEGMENTS.c.name.in_(finished)))
+    # Workers take turns reading, so each reads past what the one before it stored (the
+    # marks in the store would catch a second reader anyway, at the cost of a wasted read).
+    with spool.reading():
+        try:
+            taken, finished = _import_segments(engine, spool, segments, limit, leased_until)
+        except (MarkMoved, IntegrityError) as exc:
+            log.info("spool log: %s; leaving these records to the other worker", exc)
+            return []
+        for stem in finished:
+            for suffix in (CLOSED, OPEN):
+                (spool.root / (stem + suffix)).unlink(missing_ok=True)
+        if finished:
+            with engine.begin() as connection:
+                connection.execute(delete(SEGMENTS).where(SEGMENTS.c.name.in_(finished)))
     return taken
 
 

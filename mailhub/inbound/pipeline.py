@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
@@ -52,6 +52,7 @@ TABLE = InboundMessage.__table__
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 WRITE_CHUNK = 100
+WRITE_TURN_KEY = 0x6D61696C687562  # 'mailhub'
 
 NOT_FOR_PEOPLE = {"bounce", "delay_warning", "feedback_report", "auto_reply", "loop"}
 HEADER_RECIPIENTS = ("delivered-to", "x-original-to", "to", "cc")
@@ -190,7 +191,9 @@ class Pipeline:
             "message_id": item.message_id,
             "in_reply_to": parsed.in_reply_to[-1] if parsed.in_reply_to else None,
             "references": list(parsed.references),
-            "kind": "reply" if item.destination.kind is Kind.REPLY else "post",
+            "kind": "reply"
+            if item.destination.kind is Kind.REPLY or item.pinned_parent_id
+            else "post",
             "author_email": parsed.from_address or item.row.mail_from,
             "author_name": parsed.from_name or (person[1] if person else ""),
             "subject": parsed.subject,
@@ -320,8 +323,17 @@ def _record(session: Session, outcomes: dict[int, Outcome], now: datetime) -> No
         session.connection().execute(statement, rows)
 
 
+def _take_turn(session: Session) -> None:
+    """Workers parse at the same time but write one at a time, so two batches never thread
+    the same conversation at once. SQLite's single write lock already does this; PostgreSQL
+    gets a transaction-scoped advisory lock (workers on other machines included)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_TURN_KEY})
+
+
 def _apply(ctx: Context, pipeline: Pipeline, prepared: list[Prepared]) -> dict[int, Outcome]:
     with ctx.session() as session:
+        _take_turn(session)
         outcomes = pipeline.apply(session, prepared)
         _record(session, outcomes, ctx.now())
         return outcomes
