@@ -31,7 +31,7 @@ from mailhub.db import make_engine
 from mailhub.inbound import filespool, pipeline
 from mailhub.inbound.committers import spool_folder
 from mailhub.inbound.filespool import FileSpool, SpoolWriteError, import_files, take
-from mailhub.inbound.spool import Arrival
+from mailhub.inbound.spool import Arrival, store
 from mailhub.models import InboundMessage, Post, SpoolSegment
 
 LIST = "irnet@lists.example.org"
@@ -270,6 +270,32 @@ def test_a_crash_between_commit_and_delete_stores_nothing_twice(sqlite_ctx: Cont
     assert import_files(ctx.engine, spool) == 0
     assert take(ctx.engine, spool, ctx.now(), LEASE, 10) == []
     assert len(rows(ctx)) == 3
+    # A mark whose file is gone is forgotten at the next read.
+    spool.write(arrival(9), ctx.now())
+    assert import_files(ctx.engine, spool) == 1
+    assert closed.stem not in marks(ctx)
+
+
+def test_an_unreadable_spool_log_is_reported_and_the_table_still_moves(
+    sqlite_ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = sqlite_ctx
+    spool = spool_folder(ctx)
+    spool.write(arrival(1), ctx.now())
+    spool.close()
+    spool.root.rename(spool.root.with_name("spool-away"))
+    spool.root.write_bytes(b"not a folder")
+    # Mail that came another way (IMAP, the pipe) is in the table already.
+    store(ctx.engine, arrival(2), ctx.now())
+    with caplog.at_level(logging.ERROR, logger="mailhub.pipeline"):
+        batch = pipeline.process_batch(ctx)
+    assert [o.msg_class for o in batch.outcomes.values()] == ["post"]
+    assert "cannot be read" in caplog.text
+    # Mended, the record waiting in the log is stored too: nothing was lost.
+    spool.root.unlink()
+    spool.root.with_name("spool-away").rename(spool.root)
+    assert len(pipeline.drain(ctx).outcomes) == 1
+    assert len(rows(ctx)) == 2
 
 
 @pytest.mark.parametrize("read_before", [False, True])

@@ -58,6 +58,10 @@ class SpoolWriteError(OSError):
     """The record could not be made safe; the sender must retry (451)."""
 
 
+class SpoolReadError(OSError):
+    """The spool log cannot be read; what it holds waits there until it can."""
+
+
 class FileSpool:
     """The spool log in ``root``: appended to by the front end, read by the worker."""
 
@@ -143,6 +147,8 @@ class FileSpool:
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise SpoolReadError(f"spool log folder {self.root} cannot be read: {exc}") from exc
         found = []
         for name in sorted(names):
             if name.endswith(CLOSED):
@@ -155,8 +161,12 @@ class FileSpool:
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Hold the readers' lock (a lock file beside the segments) while reading."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / READ_LOCK).open("a") as handle:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = (self.root / READ_LOCK).open("a")
+        except OSError as exc:
+            raise SpoolReadError(f"spool log folder {self.root} cannot be used: {exc}") from exc
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -266,12 +276,12 @@ def take(
 def _import(
     engine: Engine, spool: FileSpool, limit: int, leased_until: datetime | None
 ) -> list[SpoolRow]:
-    segments = spool.segments()
-    if not segments:
+    if not spool.segments():
         return []
     # Workers take turns reading, so each reads past what the one before it stored (the
     # marks in the store would catch a second reader anyway, at the cost of a wasted read).
     with spool.reading():
+        segments = spool.segments()
         try:
             taken, finished = _import_segments(engine, spool, segments, limit, leased_until)
         except (MarkMoved, IntegrityError) as exc:
@@ -280,9 +290,11 @@ def _import(
         for stem in finished:
             for suffix in (CLOSED, OPEN):
                 (spool.root / (stem + suffix)).unlink(missing_ok=True)
-        if finished:
-            with engine.begin() as connection:
-                connection.execute(delete(SEGMENTS).where(SEGMENTS.c.name.in_(finished)))
+        present = [stem for stem, _ in segments if stem not in finished]
+        with engine.begin() as connection:
+            # Marks of segments that are gone (deleted here, or before a crash let the
+            # mark be forgotten); only readers make marks, and they hold the lock.
+            connection.execute(delete(SEGMENTS).where(SEGMENTS.c.name.not_in(present)))
     return taken
 
 

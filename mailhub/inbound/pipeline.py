@@ -24,7 +24,7 @@ from mailhub.digest import replies as digest_replies
 from mailhub.inbound import attachments, spool
 from mailhub.inbound.classify import classify
 from mailhub.inbound.committers import spool_folder
-from mailhub.inbound.filespool import take
+from mailhub.inbound.filespool import SpoolReadError, take
 from mailhub.inbound.outcomes import Batch, Incoming, Outcome, Prepared
 from mailhub.inbound.parse import (
     ParsedMessage,
@@ -359,7 +359,11 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
     """
     rows: list[SpoolRow] = []
     if ctx.engine.dialect.name == "sqlite":
-        rows = take(ctx.engine, spool_folder(ctx), ctx.now(), LEASE, limit)
+        try:
+            rows = take(ctx.engine, spool_folder(ctx), ctx.now(), LEASE, limit)
+        except SpoolReadError as exc:
+            # Nothing is lost: the records wait in the log; the spool table still moves.
+            log.error("%s", exc)
     if len(rows) < limit:
         with ctx.engine.begin() as connection:
             rows += spool.claim(connection, ctx.now(), LEASE, limit - len(rows))
