@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -58,6 +59,22 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_once(connection: Connection, table: Any, values: dict[str, Any], key: list[str]) -> bool:
+    """Insert a row unless one with the same ``key`` exists; True when this call made it.
+
+    How a scheduled run claims its due time: whoever inserts the row does the work, however
+    many processes (or repeated runs) try.
+    """
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=key)
+        .returning(table.c.id)
+    )
+    return connection.execute(statement).first() is not None
 
 
 def _alembic_config(engine: Engine) -> Any:

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
+from mailhub.db import insert_once
 from mailhub.digest import items as digest_items
 from mailhub.digest import members as digest_members
 from mailhub.digest.build import ContentCache, Issue
@@ -49,20 +49,14 @@ class RunReport:
 
 def claim_issue(session: Session, community_id: int, due_at: datetime, now: datetime) -> bool:
     """Insert the run's row; False when another process (or an earlier run) has it."""
-    dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(ISSUE)
-        .values(
-            community_id=community_id,
-            due_at=due_at.replace(tzinfo=None),
-            post_count=0,
-            recipients=0,
-            created_at=now.replace(tzinfo=None),
-        )
-        .on_conflict_do_nothing(index_elements=["community_id", "due_at"])
-        .returning(ISSUE.c.id)
-    )
-    return session.connection().execute(statement).first() is not None
+    values = {
+        "community_id": community_id,
+        "due_at": due_at.replace(tzinfo=None),
+        "post_count": 0,
+        "recipients": 0,
+        "created_at": now.replace(tzinfo=None),
+    }
+    return insert_once(session.connection(), ISSUE, values, ["community_id", "due_at"])
 
 
 def send_due(ctx: Context, community_id: int, now: datetime) -> RunReport | None:

@@ -98,12 +98,17 @@ def decider_label(session: Session, post: Post) -> str:
 
 
 def moderation_address(
-    ctx: Context, session: Session, community: Community, post: Post, moderator: Person
+    ctx: Context,
+    session: Session,
+    community: Community,
+    post: Post,
+    moderator: Person,
+    purpose: str = tokens.MODERATION,
 ) -> str:
+    """The address one moderator answers about one post at (a decision, or which of its
+    attachments to keep as resources: ``purpose``)."""
     expires = ctx.now() + DECISION_TOKEN_LIFETIME
-    token = tokens.sign(
-        ctx.secret, tokens.MODERATION, post.id or 0, moderator.id or 0, expires_at=expires
-    )
+    token = tokens.sign(ctx.secret, purpose, post.id or 0, moderator.id or 0, expires_at=expires)
     return ctx.address_book(session).address(community.slug, Kind.MODERATION, token)
 
 

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from mailhub.context import Context
+from mailhub.db import insert_once
 from mailhub.digest.digests import community_ids
 from mailhub.digest.schedule import last_due
 from mailhub.models import Community, EventDigestRun
@@ -31,20 +31,14 @@ RUN = EventDigestRun.__table__  # type: ignore[attr-defined]
 
 def _claim(session: Session, community_id: int, due_at: datetime, now: datetime) -> bool:
     """Insert the run's row; False when an earlier run (or another process) has it."""
-    dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(RUN)
-        .values(
-            community_id=community_id,
-            due_at=due_at.replace(tzinfo=None),
-            events=0,
-            recipients=0,
-            created_at=now.replace(tzinfo=None),
-        )
-        .on_conflict_do_nothing(index_elements=["community_id", "due_at"])
-        .returning(RUN.c.id)
-    )
-    return session.connection().execute(statement).first() is not None
+    values = {
+        "community_id": community_id,
+        "due_at": due_at.replace(tzinfo=None),
+        "events": 0,
+        "recipients": 0,
+        "created_at": now.replace(tzinfo=None),
+    }
+    return insert_once(session.connection(), RUN, values, ["community_id", "due_at"])
 
 
 def send_due(ctx: Context, community_id: int, now: datetime) -> tuple[datetime, DigestRun] | None:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlmodel import Session
 
 from mailhub import tokens
-from mailhub.addresses import Kind
 from mailhub.communities import known_theme_slugs
 from mailhub.context import Context
 from mailhub.errors import MailhubError
@@ -26,7 +24,7 @@ from mailhub.inbound import attachments
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Attachment, Community, Person, Post, PostStatus
-from mailhub.moderation.actions import moderators
+from mailhub.moderation.actions import moderation_address, moderators
 from mailhub.news import resources
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
@@ -34,8 +32,6 @@ from mailhub.threads.themes import post_themes
 
 # Members' posts and replies; news and event submissions have their own publication.
 OFFERED_KINDS = ("post", "reply")
-# An offer can wait for a moderator as long as a decision can.
-OFFER_TOKEN_LIFETIME = timedelta(days=60)
 LINE = re.compile(r"^\s*resources?\s+#?(\d+)\b(.*)$", re.IGNORECASE)
 KEYS = {
     "theme": "themes",
@@ -61,11 +57,7 @@ def offered(ctx: Context, session: Session, post: Post) -> list[tuple[int, Attac
 def offer_address(
     ctx: Context, session: Session, community: Community, post: Post, moderator: Person
 ) -> str:
-    expires = ctx.now() + OFFER_TOKEN_LIFETIME
-    token = tokens.sign(
-        ctx.secret, tokens.RESOURCE, post.id or 0, moderator.id or 0, expires_at=expires
-    )
-    return ctx.address_book(session).address(community.slug, Kind.MODERATION, token)
+    return moderation_address(ctx, session, community, post, moderator, tokens.RESOURCE)
 
 
 def offer_attachments(ctx: Context, session: Session, post: Post) -> int:
