@@ -74,10 +74,10 @@ def worker_loop(ctx: Context, flag: StopFlag) -> None:
 def lower_priority(priority: str) -> None:
     """Accepting mail is what senders wait for; parsing may wait a little behind it.
 
-    "idle" runs the worker only on CPU time nothing else wants (Linux SCHED_IDLE), so a
-    burst of mail is acknowledged at full speed and processed right after; "low" (nice 10)
-    only weighs it down, for machines that other programs keep busy, where an idle-priority
-    worker could wait for a long time.
+    "idle" runs the worker only on CPU time nothing else wants (Linux SCHED_IDLE): a burst
+    of mail is acknowledged at full speed and processed right after, but on a machine that
+    other programs keep busy such a worker may wait a long time; "low" (nice 10) only weighs
+    it down. An unprivileged process cannot leave SCHED_IDLE again, hence "mixed".
     """
     os.nice(WORKER_NICENESS)
     if priority == "idle" and hasattr(os, "SCHED_IDLE"):
@@ -87,10 +87,18 @@ def lower_priority(priority: str) -> None:
             log.warning("worker stays at nice %d: %s", WORKER_NICENESS, exc)
 
 
-def worker_process(settings: Settings, parent: int) -> None:
+def priority_of(number: int, setting: str) -> str:
+    """A worker's priority: with "mixed", the first is "low" so that processing always moves
+    on however busy the machine is, and the others "idle", taking only spare CPU time."""
+    if setting == "mixed":
+        return "low" if number == 1 else "idle"
+    return setting
+
+
+def worker_process(settings: Settings, parent: int, number: int = 1) -> None:
     """Entry point of the worker process; SIGTERM ends it after the batch in hand."""
     configure_logging()
-    lower_priority(settings.inbound.worker_priority)
+    lower_priority(priority_of(number, settings.inbound.worker_priority))
     flag = StopFlag(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, flag.raise_)
@@ -184,7 +192,7 @@ async def serve(
         for number in range(ctx.settings.inbound.workers):
             worker = spawn.Process(
                 target=worker_process,
-                args=(ctx.settings, os.getpid()),
+                args=(ctx.settings, os.getpid(), number + 1),
                 name=f"mailhub-worker-{number + 1}",
             )
             worker.start()

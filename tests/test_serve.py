@@ -118,3 +118,55 @@ def lingering(group: int, seconds: float = 10.0) -> str:
         if not found.stdout.strip() or time.monotonic() > deadline:
             return found.stdout.strip()
         time.sleep(0.1)
+
+
+def test_workers_run_below_the_listener_and_the_first_always_moves_on(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """With "mixed", worker 1 runs at nice 10 (it makes progress on a busy machine); the
+    others only on spare CPU (SCHED_IDLE), so accepting mail never waits for parsing."""
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        f"\n[smtp]\nport = {port}\n[web]\nenabled = false\n[inbound]\nworkers = 3\n",
+    )
+    make_context(config, clock).engine.dispose()
+    service = subprocess.Popen(
+        [sys.executable, "-m", "mailhub", "serve", "--no-send"],
+        env={**os.environ, "MAILHUB_CONFIG": str(config)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port)
+        policies: list[tuple[int, int]] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            policies = sorted(_worker_policies(service.pid))
+            if len(policies) == 3 and policies.count((os.SCHED_IDLE, 10)) == 2:
+                break
+            time.sleep(0.1)
+        assert os.getpriority(os.PRIO_PROCESS, service.pid) == 0
+        assert sorted(policies) == sorted(
+            [(os.SCHED_OTHER, 10), (os.SCHED_IDLE, 10), (os.SCHED_IDLE, 10)]
+        )
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        assert service.wait(30) == 0
+
+
+def _worker_policies(parent: int) -> list[tuple[int, int]]:
+    """(scheduling policy, nice) of each worker process of the service."""
+    found = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
+    policies = []
+    for pid in map(int, found.stdout.split()):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"resource_tracker" in command:
+                continue
+            policies.append((os.sched_getscheduler(pid), os.getpriority(os.PRIO_PROCESS, pid)))
+        except (OSError, ProcessLookupError):
+            continue
+    return policies
