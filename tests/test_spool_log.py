@@ -469,3 +469,27 @@ def test_spool_fsync_syncs_each_record(
     assert len(synced) == 3
     assert import_files(ctx.engine, spool) == 3
     assert [r.raw for r in rows(ctx)] == [message(n) for n in range(3)]
+
+
+def test_inbound_status_shows_what_waits_in_the_log(
+    sqlite_ctx: Context, run_cli_sqlite: Any
+) -> None:
+    ctx = sqlite_ctx
+    spool = spool_folder(ctx)
+    written = [record(arrival(n), ctx.now()) for n in range(2)]
+    for n in range(2):
+        spool.write(arrival(n), ctx.now())
+    result = run_cli_sqlite("inbound", "status", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["states"] == {}
+    assert report["spool_log"]["segments_waiting"] == 1
+    assert report["spool_log"]["bytes_waiting"] == sum(map(len, written))
+    assert report["spool_log"]["oldest_waiting"].startswith(ctx.now().strftime("%Y-%m-%d"))
+    pipeline.drain(ctx)
+    shown = run_cli_sqlite("inbound", "status")
+    assert shown.exit_code == 0, shown.output
+    assert "nothing waiting" in shown.output
+    report = json.loads(run_cli_sqlite("inbound", "status", "--json").output)
+    assert report["states"] == {"done": 2}
+    assert report["spool_log"]["bytes_waiting"] == 0

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.progress import Progress
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from mailhub.cli.common import (
@@ -22,11 +23,13 @@ from mailhub.cli.common import (
 from mailhub.clock import parse_iso
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.inbound import pipeline, spool
+from mailhub.inbound.committers import spool_folder
+from mailhub.inbound.filespool import backlog
 from mailhub.inbound.mbox import import_mbox
 from mailhub.inbound.pipe import EX_OK, ingest
 from mailhub.models import InboundMessage, InboundState
 
-inbound_app = make_app("The inbound spool: list, show, retry, process.")
+inbound_app = make_app("The inbound spool: list, show, status, retry, process.")
 import_app = make_app("Import archives.")
 
 
@@ -149,6 +152,41 @@ def retry(
                 f"#{row_id}: {outcome.state} {outcome.msg_class or ''} ({outcome.reason})",
                 markup=False,
             )
+
+
+@inbound_app.command("status")
+def status(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Count spooled messages by state, and what waits in the SQLite spool log."""
+    context = instance(ctx)
+    with context.session() as session:
+        rows = session.exec(
+            select(InboundMessage.state, func.count()).group_by(col(InboundMessage.state))
+        ).all()
+    states = {state: count for state, count in rows}
+    waiting = backlog(context.engine, spool_folder(context))
+    report = {
+        "states": states,
+        "spool_log": {
+            "segments_waiting": waiting.segments,
+            "bytes_waiting": waiting.unread_bytes,
+            "oldest_waiting": waiting.oldest,
+        },
+    }
+    if as_json:
+        print_json(report)
+        return
+    print_table(["state", "messages"], sorted(states.items()), title="Spool")
+    if waiting.unread_bytes:
+        out.print(
+            f"Spool log: {waiting.unread_bytes:,} bytes in {waiting.segments} segment(s) not yet "
+            f"stored, the oldest received {waiting.oldest:%Y-%m-%d %H:%M:%S %Z}."
+            if waiting.oldest
+            else f"Spool log: {waiting.unread_bytes:,} bytes not yet stored."
+        )
+    else:
+        out.print("Spool log: nothing waiting.")
 
 
 @inbound_app.command("process")

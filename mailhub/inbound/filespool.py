@@ -257,6 +257,41 @@ def _parse(payload: bytes, offset: int, end: int) -> _Record:
     return _Record(offset, end, arrival, datetime.fromisoformat(envelope["received_at"]))
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What the spool log holds that no worker has stored yet."""
+
+    segments: int
+    unread_bytes: int
+    oldest: datetime | None
+
+
+def backlog(engine: Engine, spool: FileSpool) -> Backlog:
+    """The segments with unread records, how many bytes wait, and since when (for admins
+    asking whether the workers keep up)."""
+    segments = spool.segments()
+    if not segments:
+        return Backlog(0, 0, None)
+    with engine.connect() as connection:
+        marks = dict(connection.execute(select(SEGMENTS.c.name, SEGMENTS.c.offset)).all())
+    waiting, unread, oldest = 0, 0, None
+    for stem, closed in segments:
+        path = spool.path(stem, closed)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        mark = marks.get(stem, 0)
+        if size <= mark:
+            continue
+        waiting += 1
+        unread += size - mark
+        if oldest is None:
+            records, _, _ = read_records(path, mark, 1)
+            oldest = records[0].received_at if records else None
+    return Backlog(waiting, unread, oldest)
+
+
 def import_files(engine: Engine, spool: FileSpool, limit: int = 500) -> int:
     """Store up to ``limit`` waiting records as new spool rows; return how many."""
     return len(_import(engine, spool, limit, None))
