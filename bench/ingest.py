@@ -10,6 +10,7 @@ since two runs here can differ by a quarter):
 Targets: accepted >= 80 % of reference 1; processed >= 100 % of reference 2.
 
     python bench/ingest.py [--messages 5000] [--connections 8] [--workers 2] [--rounds 3]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/mailhub_bench]
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from statistics import median
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 LIST = "bench@lists.example.org"
 SETTLE_SECONDS = 3.0
@@ -40,6 +46,8 @@ CONFIG = """
 secret = "bench-secret-0123456789"
 data_dir = "{data}"
 domain = "lists.example.org"
+[database]
+url = "{url}"
 [inbound]
 workers = {workers}
 [smtp]
@@ -172,9 +180,27 @@ def run_reference(
 # ---- mailhub ----
 
 
-def count_processed(db: Path) -> int:
-    with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT COUNT(*) FROM post").fetchone()[0]
+def count_processed(url: str) -> int:
+    engine = _engines.setdefault(url, create_engine(url, poolclass=NullPool))
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT COUNT(*) FROM post")).scalar_one()
+
+
+_engines: dict[str, Any] = {}
+
+
+def fresh_database(url: str | None, folder: str) -> str:
+    """The store for one mailhub run: SQLite in the run's folder, or an emptied PostgreSQL
+    database (created, or dropped and created again) at ``url``."""
+    if url is None:
+        return f"sqlite:///{folder}/data/mailhub.db"
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    return url
 
 
 def cpu_seconds(pid: int) -> float:
@@ -200,11 +226,12 @@ def peak_rss_mib(pids: list[int]) -> float:
 
 
 def run_mailhub(
-    messages: list[bytes], connections: int, folder: str, workers: int
+    messages: list[bytes], connections: int, folder: str, workers: int, database: str | None
 ) -> tuple[float, float, float, dict[int, float]]:
     port = free_port()
     config = Path(folder) / "config.toml"
-    config.write_text(CONFIG.format(data=f"{folder}/data", port=port, workers=workers))
+    url = fresh_database(database, folder)
+    config.write_text(CONFIG.format(data=f"{folder}/data", port=port, workers=workers, url=url))
     env = {**os.environ, "MAILHUB_CONFIG": str(config)}
     subprocess.run(
         [sys.executable, "-m", "mailhub", "init"], env=env, check=True, capture_output=True
@@ -225,8 +252,7 @@ def run_mailhub(
         before = {pid: cpu_seconds(pid) for pid in pids}
         started = time.perf_counter()
         accepted = len(messages) / blast(port, messages, connections)
-        db = Path(folder) / "data" / "mailhub.db"
-        while count_processed(db) < len(messages):
+        while count_processed(url) < len(messages):
             time.sleep(0.02)
         processed = len(messages) / (time.perf_counter() - started)
         memory = peak_rss_mib(pids)
@@ -249,12 +275,14 @@ class Round:
     cpu: list[float]
 
 
-def one_round(messages: list[bytes], connections: int, workers: int) -> Round:
+def one_round(messages: list[bytes], connections: int, workers: int, database: str | None) -> Round:
     """The three servers one after another, each on fresh temporary storage."""
     with tempfile.TemporaryDirectory() as folder:
         bare, bare_cpu = run_reference("bare", messages, connections, folder)
         parse_commit, parse_cpu = run_reference("parse", messages, connections, folder)
-        accepted, processed, memory, cpu = run_mailhub(messages, connections, folder, workers)
+        accepted, processed, memory, cpu = run_mailhub(
+            messages, connections, folder, workers, database
+        )
     return Round(
         bare, bare_cpu, parse_commit, parse_cpu, accepted, processed, memory, list(cpu.values())
     )
@@ -268,6 +296,11 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of all three; medians are reported"
     )
+    parser.add_argument(
+        "--database-url",
+        help="mailhub's store on PostgreSQL: this database is dropped and created each round "
+        "(the references keep SQLite)",
+    )
     parser.add_argument("--reference", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference:
@@ -278,11 +311,12 @@ def main() -> None:
     size = sum(map(len, messages)) / len(messages)
     print(
         f"{args.messages} messages of {size / 1024:.1f} KB over {args.connections} connections, "
-        f"{args.workers} mailhub workers, {args.rounds} rounds"
+        f"{args.workers} mailhub workers, {args.rounds} rounds, "
+        f"mailhub store {'PostgreSQL' if args.database_url else 'SQLite'}"
     )
     rounds = []
     for number in range(1, args.rounds + 1):
-        found = one_round(messages, args.connections, args.workers)
+        found = one_round(messages, args.connections, args.workers, args.database_url)
         rounds.append(found)
         print(
             f"  round {number}: bare {found.bare:5.0f}  parse+commit {found.parse_commit:5.0f}  "
