@@ -41,6 +41,7 @@ from sqlalchemy.pool import NullPool
 
 LIST = "bench@lists.example.org"
 SETTLE_SECONDS = 3.0
+PRIORITY = ["mixed"]  # set from --worker-priority
 CONFIG = """
 [instance]
 secret = "bench-secret-0123456789"
@@ -50,6 +51,7 @@ domain = "lists.example.org"
 url = "{url}"
 [inbound]
 workers = {workers}
+worker_priority = "{priority}"
 [smtp]
 port = {port}
 [[communities]]
@@ -231,7 +233,11 @@ def run_mailhub(
     port = free_port()
     config = Path(folder) / "config.toml"
     url = fresh_database(database, folder)
-    config.write_text(CONFIG.format(data=f"{folder}/data", port=port, workers=workers, url=url))
+    config.write_text(
+        CONFIG.format(
+            data=f"{folder}/data", port=port, workers=workers, url=url, priority=PRIORITY[0]
+        )
+    )
     env = {**os.environ, "MAILHUB_CONFIG": str(config)}
     subprocess.run(
         [sys.executable, "-m", "mailhub", "init"], env=env, check=True, capture_output=True
@@ -301,8 +307,15 @@ def main() -> None:
         help="mailhub's store on PostgreSQL: this database is dropped and created each round "
         "(the references keep SQLite)",
     )
+    parser.add_argument(
+        "--worker-priority",
+        default="mixed",
+        choices=["mixed", "low", "idle"],
+        help="inbound.worker_priority for mailhub's workers",
+    )
     parser.add_argument("--reference", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    PRIORITY[0] = args.worker_priority
     if args.reference:
         kind, port, folder = args.reference
         serve_reference(kind, int(port), folder)

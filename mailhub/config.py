@@ -92,7 +92,7 @@ class InboundSettings(Section):
     max_message_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     spool_fsync: bool = False
     workers: Annotated[int, Field(ge=1, le=32)] = 2
-    worker_priority: Literal["mixed", "low", "idle"] = "mixed"
+    worker_priority: Literal["idle", "mixed", "low"] = "idle"
     max_attachment_bytes: Annotated[int, Field(ge=0)] = 5 * 1024 * 1024
     allowed_attachment_types: list[str] = Field(
         default_factory=lambda: [

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import make_context, write_config
 from dovecot import PASSWORD, USER, running_dovecot
 from smtp_sink import free_port
@@ -120,16 +121,24 @@ def lingering(group: int, seconds: float = 10.0) -> str:
         time.sleep(0.1)
 
 
-def test_workers_run_below_the_listener_and_the_first_always_moves_on(
-    tmp_path: Path, clock: FrozenClock
+@pytest.mark.parametrize(
+    ("priority", "expected"),
+    [
+        ("idle", [(os.SCHED_IDLE, 10)] * 3),
+        ("mixed", [(os.SCHED_OTHER, 10), (os.SCHED_IDLE, 10), (os.SCHED_IDLE, 10)]),
+    ],
+)
+def test_workers_run_below_the_listener(
+    tmp_path: Path, clock: FrozenClock, priority: str, expected: list[tuple[int, int]]
 ) -> None:
-    """With "mixed", worker 1 runs at nice 10 (it makes progress on a busy machine); the
-    others only on spare CPU (SCHED_IDLE), so accepting mail never waits for parsing."""
+    """By default workers run only on spare CPU (SCHED_IDLE), so accepting mail never waits
+    for parsing; with "mixed" worker 1 runs at nice 10 and moves on on a busy machine."""
     port = free_port()
     config = write_config(
         tmp_path,
         f"sqlite:///{tmp_path / 'store.db'}",
-        f"\n[smtp]\nport = {port}\n[web]\nenabled = false\n[inbound]\nworkers = 3\n",
+        f"\n[smtp]\nport = {port}\n[web]\nenabled = false\n[inbound]\nworkers = 3\n"
+        + ("" if priority == "idle" else f'worker_priority = "{priority}"\n'),
     )
     make_context(config, clock).engine.dispose()
     service = subprocess.Popen(
@@ -145,13 +154,11 @@ def test_workers_run_below_the_listener_and_the_first_always_moves_on(
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             policies = sorted(_worker_policies(service.pid))
-            if len(policies) == 3 and policies.count((os.SCHED_IDLE, 10)) == 2:
+            if policies == sorted(expected):
                 break
             time.sleep(0.1)
         assert os.getpriority(os.PRIO_PROCESS, service.pid) == 0
-        assert sorted(policies) == sorted(
-            [(os.SCHED_OTHER, 10), (os.SCHED_IDLE, 10), (os.SCHED_IDLE, 10)]
-        )
+        assert policies == sorted(expected)
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         assert service.wait(30) == 0
