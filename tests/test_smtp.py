@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 
 import pytest
-from conftest import derive
+from aiosmtpd.smtp import SMTP
+from conftest import corpus, derive
 from smtp_server import running_listener
 from sqlalchemy import text
 from sqlmodel import select
@@ -20,6 +23,7 @@ from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.inbound.committers import spool_folder
 from mailhub.inbound.filespool import import_files
+from mailhub.inbound.smtp import SIMPLE_PATH, MailhubSMTP
 from mailhub.models import InboundMessage, Post
 
 LIST = "irnet@lists.example.org"
@@ -239,3 +243,55 @@ def test_lmtp_answers_data_once_per_recipient(ctx: Context) -> None:
     rows = spooled(ctx)
     assert len(rows) == 1 and rows[0].source == "lmtp"
     assert rows[0].rcpt_to == [LIST, "irnet-news@lists.example.org"]
+
+
+def _corpus_addresses() -> list[str]:
+    """Every address in the From, To and Cc headers of the shared corpora."""
+    parser = BytesHeaderParser(policy=policy.compat32)
+    found: set[str] = set()
+    for path in corpus().rglob("*"):
+        if not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        head = parser.parsebytes(path.read_bytes())
+        values = [str(head.get(name, "")) for name in ("From", "To", "Cc")]
+        found.update(address for _, address in getaddresses(values) if address)
+    return sorted(found)
+
+
+def test_the_fast_path_parser_answers_as_aiosmtpd_does() -> None:
+    """MAIL FROM / RCPT TO paths: mailhub's fast path must give aiosmtpd's own answer, for
+    every address in the corpora and for the awkward forms it leaves to aiosmtpd."""
+
+    class Quiet:
+        pass
+
+    ours, theirs = MailhubSMTP(Quiet()), SMTP(Quiet())
+    addresses = _corpus_addresses()
+    assert len(addresses) > 300
+    awkward = [
+        '"q u"@b.org',
+        "a..b@c.org",
+        ".a@b.org",
+        "a@-b.org",
+        "@route:a@b.org",
+        "a@[127.0.0.1]",
+        "ä@b.org",
+        "a(comment)@c.org",
+        "",
+        "a@b@c.org",
+    ]
+    fast = 0
+    for address in [*addresses, *awkward]:
+        for arg in (
+            f"<{address}>",
+            f"<{address}> SIZE=4600 BODY=8BITMIME",
+            address,
+            f"< {address} >",
+        ):
+            assert ours._getaddr(arg) == theirs._getaddr(arg), arg
+        fast += SIMPLE_PATH.match(f"<{address}>") is not None
+    # Nearly every real address takes the fast path.
+    assert fast >= 0.9 * len(addresses)
+    ours.local_part_limit = theirs.local_part_limit = 8
+    for arg in ("<abcdefgh@b.org>", "<abcdefghi@b.org>"):
+        assert ours._getaddr(arg) == theirs._getaddr(arg)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import time
 from typing import Any
@@ -32,6 +33,12 @@ S451_TRY_LATER = "451 4.3.0 Temporary failure storing the message; try again lat
 S552_TOO_BIG = "552 5.3.4 Message too big for this system"
 S554_NO_RECIPIENTS = "554 5.5.1 No valid recipients"
 ADDRESS_BOOK_TTL = 10.0
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+SIMPLE_PATH = re.compile(
+    rf"<(?P<address>(?P<local>{_ATOM}(?:\.{_ATOM})*)@{_LABEL}(?:\.{_LABEL})*)>(?P<rest>.*)\Z",
+    re.DOTALL,
+)
 
 
 class AddressCache:
@@ -113,21 +120,40 @@ class InboundHandler:
         return status
 
 
-class _EnhancedCodes:
-    """aiosmtpd's own size refusals, given the enhanced status code RFC 3463 asks for."""
+class _Tuned:
+    """What mailhub changes in aiosmtpd's protocol: enhanced codes on its own size refusals,
+    and a fast path for the usual MAIL FROM / RCPT TO path."""
+
+    local_part_limit: int
 
     async def push(self, status: Any) -> None:
+        """aiosmtpd's size refusals, with the enhanced status code RFC 3463 asks for."""
         text = status.decode() if isinstance(status, bytes) else status
         if text.startswith("552 Error"):
             text = S552_TOO_BIG
         await super().push(text)  # type: ignore[misc]
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """``<dot-atom@domain>`` and its parameters without the full RFC 5322 parser.
 
-class MailhubSMTP(_EnhancedCodes, SMTP):
+        aiosmtpd parses every path with the email package's header parser (and builds a class
+        each time), about 45 µs, twice a message: a fifth of a bare server's CPU. A plain
+        path, which is nearly every path, gives the same answer from one regular expression;
+        anything else (quoted local parts, comments, source routes, ``<>``) goes to aiosmtpd.
+        """
+        match = SIMPLE_PATH.match(arg) if arg else None
+        if match is not None:
+            local, address, rest = match.group("local", "address", "rest")
+            if not self.local_part_limit or len(local) <= self.local_part_limit:
+                return address, rest.lstrip()
+        return super()._getaddr(arg)  # type: ignore[misc]
+
+
+class MailhubSMTP(_Tuned, SMTP):
     pass
 
 
-class MailhubLMTP(_EnhancedCodes, LMTP):
+class MailhubLMTP(_Tuned, LMTP):
     pass
 
 
