@@ -1,8 +1,8 @@
 """The SMTP/LMTP front end: refuse what is not ours at RCPT, answer 250 only after commit.
 
 One handler with two hooks (RCPT and DATA). Status lines are named constants. The raw bytes
-and envelope go to the spool through a group committer; a store that cannot commit answers
-451 so the sending server retries.
+and envelope are made safe by a committer (committers.py: the spool log on SQLite, a group
+commit on PostgreSQL); a store that cannot commit answers 451 so the sending server retries.
 """
 
 from __future__ import annotations
