@@ -23,6 +23,7 @@ from mailhub.clock import FrozenClock
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline
+from mailhub.inbound.attachments import save
 from mailhub.members import MemberFields, add_member
 from mailhub.models import Membership, Post, Resource, Thread
 from mailhub.news import resources
@@ -459,3 +460,19 @@ def test_the_newsletter_names_a_file_resource_and_links_a_web_one(
         "Skills": [("Study", "research: study.pdf (10 KB, application/pdf)", "")],
         "Other": [("Act", "legislation", "https://x.org/act")],
     }
+
+
+@pytest.mark.parametrize("name", ["../escaped.txt", "/tmp/absolute.txt", "..\\\\win.txt", "..", ""])
+def test_export_into_a_folder_never_leaves_it(tmp_path: Path, name: str) -> None:
+    """A file name comes from a sender's mail: an export into a folder stays in that folder."""
+    data = b"the report"
+    digest = hashlib.sha256(data).hexdigest()
+    root = tmp_path / "store"
+    save(root, digest, data)
+    resource = Resource(id=7, community_id=1, title="Report", sha256=digest, filename=name)
+    folder = tmp_path / "out" / "dl"
+    folder.mkdir(parents=True)
+    written = resources.export(resource, root, folder)
+    assert written.parent == folder
+    assert written.read_bytes() == data
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dl"]

@@ -187,6 +187,15 @@ def remove(session: Session, resource_id: int) -> Resource:
     return resource
 
 
+def safe_file_name(resource: Resource) -> str:
+    """The resource's file name as a single path part: it came from a sender's mail, so
+    ``../x`` or ``/etc/x`` must never choose where an export lands."""
+    name = Path((resource.filename or "").replace("\\", "/")).name
+    if name in ("", ".", ".."):
+        return resource.sha256 or f"resource-{resource.id}"
+    return name
+
+
 def export(resource: Resource, root: Path, to: Path, overwrite: bool = False) -> Path:
     """Write a file resource's bytes to ``to`` (a folder takes the resource's file name)."""
     source = stored_file(resource, root)
@@ -194,7 +203,7 @@ def export(resource: Resource, root: Path, to: Path, overwrite: bool = False) ->
         raise Conflict(f"resource {resource.id} is a web link ({resource.url}), not a file")
     if not source.is_file():
         raise Conflict(f"resource {resource.id}: its stored file {resource.sha256} is missing")
-    target = to / (resource.filename or resource.sha256 or "resource") if to.is_dir() else to
+    target = to / safe_file_name(resource) if to.is_dir() else to
     if target.exists() and not overwrite:
         raise Conflict(f"{target} exists already (--force replaces it)")
     if not target.parent.is_dir():
