@@ -1,7 +1,8 @@
 """The worker threads a batch of posts set-wise; the result must be what one-by-one gives.
 
 The notmuch corpora (a month of a real list, an LKML patch series, threading traps) go into
-one community as a single batch and into another one message per batch, both in an order
+one community as a single batch and into another one message per batch through the one-post
+ORM path (`threads.store.place`, the reference), both in an order
 where parents come first: both communities must end with the same threads, parents and post
 counts. Shuffled, so that replies come before their parents within the batch and across its
 write chunks (the full one-post path then merges and adopts), the threads are still the same.
@@ -23,6 +24,7 @@ from mailhub.communities import create_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline, spool
 from mailhub.models import Community, Post, Thread
+from mailhub.threads.batch import BatchThreader
 
 FOLDERS = (("notmuch", "default"), ("notmuch", "lkml"), ("notmuch", "threading"))
 
@@ -85,13 +87,19 @@ def _parents_first(messages: list[bytes]) -> list[bytes]:
 
 
 def _load(ctx: Context, slug: str, messages: list[bytes], batched: bool) -> None:
-    for raw in messages:
-        _spool(ctx, raw, f"{slug}@lists.example.org")
-        if not batched:
-            pipeline.drain(ctx)
+    """``batched``: all in one batch, set-wise; else one message at a time, every post
+    through the one-post ORM path (`threads.store.place`), the reference."""
     if batched:
+        for raw in messages:
+            _spool(ctx, raw, f"{slug}@lists.example.org")
         outcomes = pipeline.process_batch(ctx, limit=len(messages)).outcomes
         assert len(outcomes) == len(messages)
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BatchThreader, "_place_simply", lambda self, post: False)
+        for raw in messages:
+            _spool(ctx, raw, f"{slug}@lists.example.org")
+            pipeline.drain(ctx)
 
 
 @pytest.fixture
