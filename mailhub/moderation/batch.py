@@ -10,6 +10,7 @@ what that verdict owes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from types import SimpleNamespace
@@ -18,15 +19,18 @@ from typing import Any, cast
 from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
-from mailhub import tokens
-from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.inbound.outcomes import Prepared
 from mailhub.models import Community, Discussion, Membership, Person, Post, PostStatus, Thread
 from mailhub.moderation import actions
-from mailhub.moderation.intake import account, judge, thread_one
+from mailhub.moderation.intake import (
+    account,
+    carries_our_loop_marker,
+    judge,
+    pinned_parent_id,
+    thread_one,
+)
 from mailhub.moderation.rules import Action, Facts, decide
-from mailhub.outbound.headers import loop_marker
 from mailhub.threads.batch import BatchThreader, NewPost
 from mailhub.threads.store import Placement
 
@@ -56,7 +60,6 @@ def moderate_batch(ctx: Context, session: Session, batch: list[Fresh]) -> dict[i
     placements = _thread_all(ctx, session, batch, by_id)
     discussions = _discussions(session, {p.thread_id for p in placements.values()})
     people, memberships, approved = _senders(session, batch)
-    marker = loop_marker(ctx.settings.instance.domain)
     now = ctx.now()
     held: list[tuple[Fresh, Post, str]] = []
     accounts: dict[int, str] = {}
@@ -74,7 +77,7 @@ def moderate_batch(ctx: Context, session: Session, batch: list[Fresh]) -> dict[i
             max_size=ctx.settings.moderation.max_post_bytes,
             discussion=discussions.get(placement.thread_id),
             attachment_concerns=fresh.concerns,
-            loop=_carries(fresh.item, marker),
+            loop=carries_our_loop_marker(ctx, fresh.item),
         )
         verdict = decide(facts)
         if verdict.action is Action.HOLD and not verdict.tell_sender and not _forced(fresh):
@@ -82,11 +85,18 @@ def moderate_batch(ctx: Context, session: Session, batch: list[Fresh]) -> dict[i
             held.append((fresh, post, verdict.reason))
             accounts[fresh.post_id] = account(post.status, verdict.rule, verdict.reason, placement)
             continue
-        session.expire_all()
-        stored = session.get(Post, fresh.post_id)
+        # Threaded by plain statements: read the row as it is now, whatever the session holds.
+        stored = session.get(Post, fresh.post_id, populate_existing=True)
         assert stored is not None
         accounts[fresh.post_id] = judge(
-            ctx, session, fresh.community, stored, fresh.item, fresh.concerns, placement
+            ctx,
+            session,
+            fresh.community,
+            stored,
+            fresh.item,
+            fresh.concerns,
+            placement,
+            facts=dataclasses.replace(facts, post=stored),
         )
     _hold_all(ctx, session, held, now)
     return accounts
@@ -116,37 +126,16 @@ def _thread_all(
             subject=fresh.values["subject"],
             received_at=fresh.values["received_at"],
             tag=fresh.community.tag or "",
-            pinned_parent_id=_pinned_parent_id(ctx, fresh.item),
+            pinned_parent_id=pinned_parent_id(ctx, fresh.item),
         )
         for fresh in batch
     ]
     return threader.place_all(posts)
 
 
-def _pinned_parent_id(ctx: Context, item: Prepared) -> int | None:
-    """The post a reply-token address names, when the token is genuine (community checked
-    by the threader)."""
-    chosen = getattr(item, "pinned_parent_id", None)
-    if chosen:
-        return int(chosen)
-    destination = item.destination
-    if destination is None or destination.kind is not Kind.REPLY or not destination.token:
-        return None
-    try:
-        token = tokens.verify(ctx.secret, tokens.REPLY, destination.token, now=ctx.now())
-        return token.int_value(0)
-    except (tokens.TokenError, ValueError, IndexError):
-        return None
-
-
 def _forced(fresh: Fresh) -> bool:
     """A post the intake has something special to say about takes the one-post path."""
-    return bool(getattr(fresh.item, "force_hold_reason", None))
-
-
-def _carries(item: Prepared, marker: str) -> bool:
-    parsed = item.parsed
-    return bool(parsed and parsed.headers.get("x-loop", "").strip().lower() == marker)
+    return bool(fresh.item.force_hold_reason)
 
 
 class PostView(SimpleNamespace):

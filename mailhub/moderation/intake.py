@@ -19,25 +19,38 @@ from mailhub.outbound.headers import loop_marker
 from mailhub.threads.store import Placement, place
 
 
-def pinned_parent(
-    ctx: Context, session: Session, community: Community, item: Prepared
-) -> Post | None:
-    """The post a reply-token address names, if the token is genuine and of this community."""
+def pinned_parent_id(ctx: Context, item: Prepared) -> int | None:
+    """The post a reply is pinned to: the item a whole-digest reply was matched to
+    (digest/replies.py), or the one a genuine reply-token address names. Its community is
+    for the caller to check."""
     if item.pinned_parent_id is not None:
-        # A reply to a whole digest, matched to the item it quotes (digest/replies.py).
-        pinned = session.get(Post, item.pinned_parent_id)
-        return pinned if pinned is not None and pinned.community_id == community.id else None
+        return item.pinned_parent_id
     destination = item.destination
     if destination is None or destination.kind is not Kind.REPLY or not destination.token:
         return None
     try:
         token = tokens.verify(ctx.secret, tokens.REPLY, destination.token, now=ctx.now())
-        parent = session.get(Post, token.int_value(0))
+        return token.int_value(0)
     except (tokens.TokenError, ValueError, IndexError):
         return None
+
+
+def pinned_parent(
+    ctx: Context, session: Session, community: Community, item: Prepared
+) -> Post | None:
+    """The pinned post (see `pinned_parent_id`), when it is of this community."""
+    parent_id = pinned_parent_id(ctx, item)
+    parent = session.get(Post, parent_id) if parent_id is not None else None
     if parent is None or parent.community_id != community.id:
         return None
     return parent
+
+
+def carries_our_loop_marker(ctx: Context, item: Prepared) -> bool:
+    """X-Loop says this mail went through us already."""
+    parsed = item.parsed
+    marker = loop_marker(ctx.settings.instance.domain)
+    return bool(parsed and parsed.headers.get("x-loop", "").strip().lower() == marker)
 
 
 def gather(
@@ -73,11 +86,7 @@ def gather(
     discussion = (
         session.get(Discussion, thread.discussion_id) if thread and thread.discussion_id else None
     )
-    loop = bool(
-        item.parsed
-        and item.parsed.headers.get("x-loop", "").strip().lower()
-        == loop_marker(ctx.settings.instance.domain)
-    )
+    loop = carries_our_loop_marker(ctx, item)
     return Facts(
         community=community,
         post=post,
