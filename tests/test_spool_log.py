@@ -270,8 +270,9 @@ def test_a_crash_between_commit_and_delete_stores_nothing_twice(sqlite_ctx: Cont
     assert import_files(ctx.engine, spool) == 0
     assert take(ctx.engine, spool, ctx.now(), LEASE, 10) == []
     assert len(rows(ctx)) == 3
-    # A mark whose file is gone is forgotten at the next read.
+    # A mark whose file is gone is forgotten when the next segment is finished.
     spool.write(arrival(9), ctx.now())
+    spool.close()
     assert import_files(ctx.engine, spool) == 1
     assert closed.stem not in marks(ctx)
 
@@ -493,3 +494,16 @@ def test_inbound_status_shows_what_waits_in_the_log(
     report = json.loads(run_cli_sqlite("inbound", "status", "--json").output)
     assert report["states"] == {"done": 2}
     assert report["spool_log"]["bytes_waiting"] == 0
+
+
+def test_a_busy_log_never_keeps_the_tables_own_rows_waiting(sqlite_ctx: Context) -> None:
+    """Mail from IMAP or the pipe (or a retry) is in the table already; a steady SMTP stream
+    in the log must not hold it back."""
+    ctx = sqlite_ctx
+    spool = spool_folder(ctx)
+    for n in range(300):
+        spool.write(arrival(n), ctx.now())
+    imap_row = store(ctx.engine, arrival(1000), ctx.now())
+    batch = pipeline.process_batch(ctx, limit=100)
+    assert len(batch.outcomes) == 100
+    assert imap_row in batch.outcomes

@@ -325,11 +325,12 @@ def _import(
         for stem in finished:
             for suffix in (CLOSED, OPEN):
                 (spool.root / (stem + suffix)).unlink(missing_ok=True)
-        present = [stem for stem, _ in segments if stem not in finished]
-        with engine.begin() as connection:
-            # Marks of segments that are gone (deleted here, or before a crash let the
-            # mark be forgotten); only readers make marks, and they hold the lock.
-            connection.execute(delete(SEGMENTS).where(SEGMENTS.c.name.not_in(present)))
+        if finished:
+            present = [stem for stem, _ in segments if stem not in finished]
+            with engine.begin() as connection:
+                # The marks of segments that are gone: deleted now, or before a crash kept
+                # their mark. Only readers make marks, and they hold the lock.
+                connection.execute(delete(SEGMENTS).where(SEGMENTS.c.name.not_in(present)))
     return taken
 
 
