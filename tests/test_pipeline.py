@@ -7,7 +7,11 @@ from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 
+import pytest
 from conftest import corpus
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import func, select
 from test_classify import expected_labels
 
@@ -15,6 +19,7 @@ from mailhub.clock import FrozenClock
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline, spool
+from mailhub.inbound.pipeline import _take_turn
 from mailhub.inbound.spool import Arrival
 from mailhub.members import MemberFields, add_member
 from mailhub.models import Attachment, InboundMessage, Post
@@ -233,3 +238,19 @@ def test_one_structured_log_line_per_message(ctx: Context, caplog) -> None:  # t
     assert len(lines) == 2  # sorted by spool id: the post first
     assert "state=done class=post message_id=log1@example.org" in lines[0]
     assert "state=quarantined class=-" in lines[1] and "reason='cannot be parsed" in lines[1]
+
+
+def test_a_worker_reads_its_batch_in_its_turn(sqlite_ctx: Context) -> None:
+    """On SQLite the write lock is taken before the batch reads anything, so a second
+    worker waits for the first one's commit (a duplicate or a decision is then seen, not
+    raced)."""
+    other = create_engine(sqlite_ctx.engine.url, connect_args={"timeout": 0}, poolclass=NullPool)
+    try:
+        with sqlite_ctx.session() as session:
+            _take_turn(session)
+            with pytest.raises(OperationalError, match="locked"), other.begin() as connection:
+                connection.execute(text("UPDATE inbound_message SET id = id WHERE 0"))
+        with other.begin() as connection:  # the turn ends with the transaction
+            connection.execute(text("UPDATE inbound_message SET id = id WHERE 0"))
+    finally:
+        other.dispose()

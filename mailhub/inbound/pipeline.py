@@ -326,10 +326,15 @@ def _record(session: Session, outcomes: dict[int, Outcome], now: datetime) -> No
 
 def _take_turn(session: Session) -> None:
     """Workers parse at the same time but write one at a time, so two batches never thread
-    the same conversation at once. SQLite's single write lock already does this; PostgreSQL
-    gets a transaction-scoped advisory lock (workers on other machines included)."""
+    the same conversation, or decide the same post, at once: everything a batch reads, it
+    reads in its turn. On PostgreSQL a transaction-scoped advisory lock (workers on other
+    machines included); on SQLite the write lock, taken by a first write that changes
+    nothing (the driver would otherwise start the transaction only at the first write,
+    after the reads)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_TURN_KEY})
+    else:
+        session.execute(text("UPDATE inbound_message SET id = id WHERE 0"))
 
 
 def _apply(ctx: Context, pipeline: Pipeline, prepared: list[Prepared]) -> dict[int, Outcome]:
