@@ -507,3 +507,19 @@ def test_a_busy_log_never_keeps_the_tables_own_rows_waiting(sqlite_ctx: Context)
     batch = pipeline.process_batch(ctx, limit=100)
     assert len(batch.outcomes) == 100
     assert imap_row in batch.outcomes
+
+
+def test_a_dead_writers_segment_is_closed_even_when_its_process_id_lives_again(
+    sqlite_ctx: Context,
+) -> None:
+    """Liveness is the writer's lock on its segment, not its process id (ids are reused)."""
+    ctx = sqlite_ctx
+    spool = spool_folder(ctx)
+    path = segment(spool, 1)  # process 1 is alive, but holds no lock on this file
+    path.write_bytes(record(arrival(1), ctx.now()))
+    assert import_files(ctx.engine, spool) == 1
+    assert files(spool) == []
+    # A live writer's segment stays, even read to its end.
+    spool.write(arrival(2), ctx.now())
+    assert import_files(ctx.engine, FileSpool(spool.root)) == 1
+    assert len(files(spool)) == 1

@@ -16,8 +16,9 @@ acknowledged, and its CRC tells the reader so.
 The worker reads records from where it last stopped (`SpoolSegment`), stores them as spool
 rows and moves that mark in the same transaction, so each record becomes exactly one row. A
 segment is closed (``.open`` renamed to ``.log``) when it grows past a size or an age, or
-when its writer stops; a closed, fully read segment is deleted. A writer that died leaves its
-``.open`` segment behind; it counts as closed once no process of that id is alive.
+when its writer stops; a closed, fully read segment is deleted. A writer holds a lock on its
+``.open`` segment while it lives; one whose writer died (the lock died with it) counts as
+closed.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ class FileSpool:
             self._name = f"{time.time_ns():020d}-{os.getpid()}"
             path = self.root / (self._name + OPEN)
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            # Held while this process lives: how a reader tells a live segment from one
+            # whose writer died (a process id could be reused; a lock dies with its holder).
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._size = 0
             self._opened = time.monotonic()
         return self._fd
@@ -130,9 +134,9 @@ class FileSpool:
         fd, name = self._fd, self._name
         self._fd = None
         try:
-            os.close(fd)
-        finally:
             _rename(self.root / (name + OPEN), self.root / (name + CLOSED))
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         """Close the open segment (the service is stopping)."""
@@ -155,7 +159,7 @@ class FileSpool:
                 found.append((name[: -len(CLOSED)], True))
             elif name.endswith(OPEN):
                 stem = name[: -len(OPEN)]
-                found.append((stem, not _alive(_pid_of(stem)) and stem != self._name))
+                found.append((stem, stem != self._name and not _writer_holds(self.root / name)))
         return found
 
     @contextlib.contextmanager
@@ -432,22 +436,16 @@ def _rename(source: Path, target: Path) -> None:
         os.replace(source, target)
 
 
-def _pid_of(stem: str) -> int:
+def _writer_holds(path: Path) -> bool:
+    """Whether a live writer still holds this open segment's lock."""
     try:
-        return int(stem.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return 0
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return False  # closed (renamed) just now
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
         return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
