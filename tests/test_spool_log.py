@@ -200,9 +200,11 @@ def test_a_dead_writers_header_cut_short_is_skipped(sqlite_ctx: Context, kept: i
     assert files(spool) == []
 
 
-def test_a_crc_mismatch_ends_what_is_read_of_a_closed_segment(
+def test_a_damaged_record_in_a_closed_segment_is_skipped_and_reading_goes_on(
     sqlite_ctx: Context, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Bytes a disk fault spoiled are skipped; the whole records after them are still stored
+    (they were acknowledged)."""
     ctx = sqlite_ctx
     spool = spool_folder(ctx)
     good = b"".join(record(arrival(n), ctx.now()) for n in range(2))
@@ -213,8 +215,9 @@ def test_a_crc_mismatch_ends_what_is_read_of_a_closed_segment(
     path.write_bytes(good + bytes(bad) + after)
     with caplog.at_level(logging.WARNING, logger="mailhub.spool"):
         assert import_files(ctx.engine, spool) == 2
-    assert [r.raw for r in rows(ctx)] == [message(0), message(1)]
-    assert f"incomplete record at {len(good)}" in caplog.text
+        assert import_files(ctx.engine, spool) == 1
+    assert [r.raw for r in rows(ctx)] == [message(0), message(1), message(3)]
+    assert f"incomplete record at {len(good)} skipped ({len(bad)} bytes)" in caplog.text
     assert files(spool) == [] and marks(ctx) == {}
 
 

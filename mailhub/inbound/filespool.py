@@ -249,6 +249,20 @@ def _read_large(
     return [_parse(payload, offset, end)], end, False
 
 
+def _next_whole_record(path: Path, start: int, size: int) -> int:
+    """Where the next whole, CRC-checked record after ``start`` begins (``size``: none)."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        data = handle.read()
+    position = data.find(MAGIC + b" ")
+    while position >= 0:
+        records, _, _ = read_records(path, start + position, 1)
+        if records:
+            return start + position
+        position = data.find(MAGIC + b" ", position + 1)
+    return size
+
+
 def _parse(payload: bytes, offset: int, end: int) -> _Record:
     line, _, raw = payload.partition(b"\n")
     envelope = json.loads(line)
@@ -370,9 +384,16 @@ def _import_segments(
             if offset < size:
                 records, end, damaged = read_records(path, offset, limit - len(taken))
                 if damaged and closed:
-                    # A record cut short when its writer died: it was never acknowledged.
-                    log.warning("spool log %s: incomplete record at %d skipped", stem, end)
-                    end = size
+                    # A record cut short when its writer died was never acknowledged; whole
+                    # records after damaged bytes (a disk fault) are read from the next pass.
+                    resume = _next_whole_record(path, end + 1, size)
+                    log.warning(
+                        "spool log %s: incomplete record at %d skipped (%d bytes)",
+                        stem,
+                        end,
+                        resume - end,
+                    )
+                    end = resume
             if records:
                 taken += _store(connection, stem, records, leased_until)
             if end != offset:
