@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
 from mailhub.cli.news import AS_JSON, ONLY_COMMUNITY, THEMES, community_slugs
 from mailhub.communities import get_community
 from mailhub.errors import InvalidInput
+from mailhub.members import find_person
 from mailhub.models import Person, Resource
 from mailhub.news import resources
 
@@ -25,7 +26,7 @@ resource_app = make_app(
 def _origin(session: Session, address: str | None) -> resources.Origin:
     if not address:
         return resources.Origin(None, "cli")
-    person = session.exec(select(Person).where(Person.email == address.strip().lower())).first()
+    person = find_person(session, address.strip())
     if person is None:
         raise InvalidInput(f"--as {address}: no such person")
     return resources.Origin(person.id, "cli")

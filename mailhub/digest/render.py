@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from mailhub import rendering
 from mailhub.digest.items import Item
+from mailhub.rendering import one_line
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Digest:
 def _one_line_names(item: Item) -> Item:
     """The author's name on one line: a name stored with a line break (an encoded word
     can carry one) would otherwise break the contents and the From line."""
-    name = " ".join(item.author_name.split())
+    name = one_line(item.author_name)
     return item if name == item.author_name else replace(item, author_name=name)
 
 
