@@ -434,3 +434,15 @@ class MailboxState(SQLModel, table=True):
     uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
     last_uid: int = Field(default=0, sa_type=BigInteger)
     updated_at: datetime = utc_column(nullable=False)
+
+
+class UsedToken(SQLModel, table=True):
+    """A single-use token that has acted (a confirmation): only its sha256 is kept, so a
+    replayed token is recognised and changes nothing (member_tokens.py)."""
+
+    __tablename__ = "used_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)
+    purpose: str
+    used_at: datetime = utc_column(nullable=False)

@@ -8,7 +8,9 @@ so a token for a removed membership can never act on another one that reuses its
 banned address is never changed by anything here.
 
 A join may name the delivery it asks for (`subscribe newsletter`): the confirmation token
-carries it, so the membership changes to it only when the join is confirmed.
+carries it, so the membership changes to it only when the join is confirmed. The tokens
+themselves are minted and read in member_tokens.py; a confirmation acts once, and only for
+the community whose address or page it reached.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from enum import StrEnum
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from mailhub import tokens
+from mailhub import member_tokens, tokens
 from mailhub.addresses import Kind
 from mailhub.communities import known_theme_slugs
 from mailhub.context import Context
 from mailhub.errors import MailhubError
+from mailhub.member_tokens import CONFIRM_DAYS, JOIN, LEAVE
 from mailhub.members import (
     check_email,
     check_themes,
@@ -43,13 +46,8 @@ from mailhub.models import (
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
 
-CONFIRM_DAYS = 7
 # A stranger can ask us to mail a confirmation to any address; this keeps it to a few a day.
 CONFIRMATIONS_PER_DAY = 3
-JOIN, LEAVE = "join", "leave"  # what a confirmation token confirms
-ACTIONS = (JOIN, LEAVE)
-# The delivery a join asks for, as a short token value (local parts hold 64 characters).
-JOIN_DELIVERY = {"e": Delivery.EACH.value, "n": Delivery.NEWSLETTER.value}
 
 
 class Result(StrEnum):
@@ -61,6 +59,7 @@ class Result(StrEnum):
     ALREADY = "already"  # nothing to change
     NOT_MEMBER = "not-member"
     REFUSED = "refused"  # banned: nothing changes, and we do not say why
+    USED = "used"  # a confirmation answered before: nothing changes again
 
 
 class BadToken(MailhubError):
@@ -100,18 +99,16 @@ def find_member(session: Session, community: Community, email: str) -> Member | 
 def confirmation_token(
     ctx: Context, membership: Membership, action: str, delivery: str | None = None
 ) -> str:
-    expires = ctx.now() + timedelta(days=CONFIRM_DAYS)
-    values: tuple[str | int, ...] = (membership.id or 0, membership.person_id, action)
-    codes = {mode: code for code, mode in JOIN_DELIVERY.items()}
-    if action == JOIN and delivery in codes:
-        values += (codes[delivery],)
-    return tokens.sign(ctx.secret, tokens.CONFIRM, *values, expires_at=expires)
+    assert membership.id is not None
+    return member_tokens.confirmation_token(
+        ctx.secret, membership.id, membership.person_id, action, ctx.now(), delivery
+    )
 
 
 def unsubscribe_token(ctx: Context, membership: Membership) -> str:
     """No expiry: the link in a mail years old must still let its reader leave."""
-    values = (membership.id or 0, membership.person_id)
-    return tokens.sign(ctx.secret, tokens.UNSUBSCRIBE, *values)
+    assert membership.id is not None
+    return member_tokens.unsubscribe_token(ctx.secret, membership.id, membership.person_id)
 
 
 def _public(ctx: Context, path: str) -> str | None:
@@ -130,37 +127,27 @@ def unsubscribe_url(ctx: Context, membership: Membership) -> str | None:
 
 
 def member_for_token(
-    ctx: Context, session: Session, purpose: str, token: str
-) -> tuple[Member, str]:
-    """The member a token names and, for confirmations, the action; BadToken otherwise."""
-    member, action, _delivery = _read_token(ctx, session, purpose, token)
-    return member, action
-
-
-def _read_token(
-    ctx: Context, session: Session, purpose: str, token: str
-) -> tuple[Member, str, str | None]:
-    """member_for_token, plus the delivery a join asks for (None: keep the current one)."""
+    ctx: Context,
+    session: Session,
+    purpose: str,
+    token: str,
+    community: Community | None = None,
+) -> tuple[Member, member_tokens.MembershipToken]:
+    """The member a token names and what it says; BadToken when it cannot be trusted, or
+    when it arrived at another ``community``'s address than its membership's."""
     try:
-        found = tokens.verify(ctx.secret, purpose, token, now=ctx.now())
-        membership_id, person_id = found.int_value(0), found.int_value(1)
-    except tokens.TokenError as exc:
-        if "expired" in str(exc):
-            raise BadToken("this link has expired") from None
-        raise BadToken("this link is not valid (it may be incomplete)") from None
-    except (IndexError, ValueError):
-        raise BadToken("this link is not valid (it may be incomplete)") from None
-    action = found.values[2] if purpose == tokens.CONFIRM and len(found.values) > 2 else ""
-    membership = session.get(Membership, membership_id)
-    if membership is None or membership.person_id != person_id:
+        found = member_tokens.read(ctx.secret, purpose, token, ctx.now())
+    except member_tokens.UnusableToken as exc:
+        raise BadToken(str(exc)) from None
+    membership = session.get(Membership, found.membership_id)
+    if membership is None or membership.person_id != found.person_id:
         raise BadToken("this link no longer applies: the membership it was for is gone")
-    if purpose == tokens.CONFIRM and action not in ACTIONS:
-        raise BadToken("this link is not valid (it may be incomplete)")
-    person = session.get(Person, person_id)
-    community = session.get(Community, membership.community_id)
-    assert person is not None and community is not None
-    code = found.values[3] if purpose == tokens.CONFIRM and len(found.values) > 3 else ""
-    return Member(community, person, membership), action, JOIN_DELIVERY.get(code)
+    if community is not None and membership.community_id != community.id:
+        raise BadToken(f"this link is not for {community.name}")
+    person = session.get(Person, found.person_id)
+    owner = session.get(Community, membership.community_id)
+    assert person is not None and owner is not None
+    return Member(owner, person, membership), found
 
 
 # Confirmation mail
@@ -306,13 +293,26 @@ def unsubscribe(member: Member, now: datetime) -> Result:
     return Result.DONE
 
 
-def confirm(ctx: Context, session: Session, token: str) -> tuple[Result, Member, str]:
-    """Carry out what a confirmation token confirms; BadToken when it cannot be trusted."""
-    member, action, delivery = _read_token(ctx, session, tokens.CONFIRM, token)
+def confirm(
+    ctx: Context, session: Session, token: str, community: Community | None = None
+) -> tuple[Result, Member, str]:
+    """Carry out what a confirmation token confirms, once; BadToken when it cannot be
+    trusted or belongs to another ``community``. A token used before answers USED."""
+    member, found = member_for_token(ctx, session, tokens.CONFIRM, token, community)
     now = ctx.now()
-    result = activate(member, now, delivery) if action == JOIN else unsubscribe(member, now)
+    if not member_tokens.consume(session.connection(), tokens.CONFIRM, token, now):
+        return Result.USED, member, found.action
+    if found.action == JOIN:
+        result = activate(member, now, found.delivery)
+    else:
+        result = unsubscribe(member, now)
     session.flush()
-    return result, member, action
+    return result, member, found.action
+
+
+def confirmation_used(session: Session, token: str) -> bool:
+    """Whether a confirmation has acted already (the page then says so, with no button)."""
+    return member_tokens.is_used(session.connection(), token)
 
 
 def set_delivery(member: Member, delivery: str, now: datetime) -> Result:
@@ -381,6 +381,8 @@ def notify_change(
 
 
 CHANGES = {
+    (JOIN, Result.USED): "used",
+    (LEAVE, Result.USED): "used",
     (JOIN, Result.DONE): "joined",
     (JOIN, Result.ALREADY): "already-member",
     (LEAVE, Result.DONE): "left",

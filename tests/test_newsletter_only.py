@@ -125,6 +125,10 @@ def test_subscribe_newsletter_by_mail_is_confirmed_then_newsletter_only(
     # (a day later: an address gets a few replies a day).
     ctx.clock.set(START + timedelta(days=2))  # type: ignore[attr-defined]
     send(ctx, port, "nell@example.org", "unsubscribe")
+    leave = queued(ctx, "confirmation", "nell@example.org")[-1]
+    send(ctx, port, "nell@example.org", "ok", rcpt=leave["Reply-To"])
+    assert membership(ctx, "nell@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+    ctx.clock.set(START + timedelta(days=3))  # type: ignore[attr-defined]
     send(ctx, port, "nell@example.org", "subscribe")
     again = queued(ctx, "confirmation", "nell@example.org")[-1]
     assert "asked that nell@example.org join IRNet" in text_of(again)

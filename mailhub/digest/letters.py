@@ -18,6 +18,7 @@ from mailhub import tokens
 from mailhub.addresses import AddressBook, Kind
 from mailhub.config import Settings
 from mailhub.digest.build import Content
+from mailhub.member_tokens import unsubscribe_token
 from mailhub.models import Community
 from mailhub.outbound.headers import (
     encoded_text,
@@ -25,7 +26,6 @@ from mailhub.outbound.headers import (
     list_headers,
     mailbox,
     tag_subject,
-    unsubscribe_token,
 )
 
 DIGEST_MARK = "X-Mailhub-Digest"
@@ -97,7 +97,9 @@ class Personaliser:
         addresses = {post_id: f"{prefix}{token}{suffix}" for post_id, token in signed.items()}
         head = (
             self.head.text.replace(self.head.to_mark, email)
-            .replace(self.head.unsubscribe_mark, unsubscribe_token(secret, membership_id))
+            .replace(
+                self.head.unsubscribe_mark, unsubscribe_token(secret, membership_id, person_id)
+            )
             .replace(
                 self.head.id_mark,
                 digest_id(

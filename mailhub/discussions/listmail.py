@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from mailhub.addresses import Kind
 from mailhub.context import Context
+from mailhub.member_tokens import unsubscribe_token
 from mailhub.models import Community, Delivery, Membership, MembershipStatus, Person
 from mailhub.outbound import headers, outbox
 from mailhub.outbound.compose import bounce_address
@@ -112,7 +113,7 @@ def send_to(
             envelope_from=bounce_address(ctx, book, community, r.person_id),
             raw=template.personalise(
                 headers.reply_token(ctx.secret, root_post_id, r.person_id),
-                headers.unsubscribe_token(ctx.secret, r.membership_id),
+                unsubscribe_token(ctx.secret, r.membership_id, r.person_id),
             ),
             community_id=community.id,
             person_id=r.person_id,

@@ -21,6 +21,7 @@ from mailhub.communities import list_themes
 from mailhub.errors import InvalidInput
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
+from mailhub.member_tokens import LEAVE
 from mailhub.models import Delivery, MembershipStatus
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
@@ -31,6 +32,7 @@ from mailhub.subscriptions import (
     mails_since,
     request_subscription,
     request_unsubscription,
+    send_confirmation,
     set_delivery,
     set_themes,
     unsubscribe,
@@ -201,6 +203,8 @@ def _subscribe(request: Request, args: list[str]) -> str:
 
 
 def _unsubscribe(request: Request, args: list[str]) -> str:
+    """Leaving by command is confirmed by the address itself, as joining is: From is not
+    proof, and a forged ``unsubscribe`` must only mail the real member a confirmation."""
     incoming = request.incoming
     member = request.member()
     if member is not None and member.banned:
@@ -209,13 +213,20 @@ def _unsubscribe(request: Request, args: list[str]) -> str:
         return _unsubscribe_other(request, args[0])
     if member is None or member.membership.status == MembershipStatus.UNSUBSCRIBED.value:
         return f"You are not a member of {request.community_name}, so nothing changed."
-    was_pending = member.membership.status == MembershipStatus.PENDING.value
-    unsubscribe(member, incoming.ctx.now())
-    if was_pending:
+    if member.membership.status == MembershipStatus.PENDING.value:
+        # Withdrawing a join that was never confirmed costs nobody anything: the join's
+        # confirmation still works.
+        unsubscribe(member, incoming.ctx.now())
         return f"Your request to join {request.community_name} is withdrawn."
+    result = send_confirmation(incoming.ctx, incoming.session, member, LEAVE)
+    if result is Result.LIMITED:
+        return (
+            f"Several confirmations went to {request.sender} today already: please answer "
+            "one of them, or try again tomorrow."
+        )
     return (
-        f"You have left {request.community_name} and will receive no more posts. "
-        f'To come back, write "subscribe" to {request.request_address()}.'
+        f"A confirmation has been sent to {request.sender}. Reply to it (or open its link) "
+        f"to leave {request.community_name}; nothing changes until then."
     )
 
 

@@ -1,9 +1,11 @@
 """Mail to ``<list>+c-<token>@`` (answers to a confirmation) and ``<list>+u-<token>@`` (the
 mailto form of List-Unsubscribe): the token is the proof, so what it names is done at once.
 
-The answer goes to the address the token names, not to whoever sent the mail; a token that
-cannot be trusted changes nothing and its sender is told why. Both count towards the daily
-reply cap of the command address.
+Only the address the token was minted for has it (a confirmation mail, or the headers of a
+list mail sent to that member), so a forged From can do nothing here. A confirmation acts
+once; either token acts only at its own community's address. The answer goes to the address
+the token names, not to whoever sent the mail; a token that cannot be trusted changes nothing
+and its sender is told why. Both count towards the daily reply cap of the command address.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def handle_confirmation(incoming: Incoming) -> Outcome:
     kind = "confirmation-reply"
     try:
         result, member, action = confirm(
-            incoming.ctx, incoming.session, incoming.destination.token or ""
+            incoming.ctx, incoming.session, incoming.destination.token or "", incoming.community
         )
     except BadToken as exc:
         _answer(incoming, _sender(incoming), "bad-token", kind, None, str(exc))
@@ -90,7 +92,7 @@ def handle_unsubscribe(incoming: Incoming) -> Outcome:
     ctx, session = incoming.ctx, incoming.session
     try:
         member, _ = member_for_token(
-            ctx, session, tokens.UNSUBSCRIBE, incoming.destination.token or ""
+            ctx, session, tokens.UNSUBSCRIBE, incoming.destination.token or "", incoming.community
         )
     except BadToken as exc:
         _answer(incoming, _sender(incoming), "bad-token", kind, None, str(exc))

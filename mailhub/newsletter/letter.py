@@ -19,6 +19,7 @@ from email.utils import format_datetime
 from mailhub.addresses import AddressBook, Kind
 from mailhub.config import Settings
 from mailhub.digest.pieces import CRLF, Pieces
+from mailhub.member_tokens import unsubscribe_token
 from mailhub.models import Community
 from mailhub.outbound.headers import (
     encoded_text,
@@ -26,7 +27,6 @@ from mailhub.outbound.headers import (
     list_headers,
     mailbox,
     tag_subject,
-    unsubscribe_token,
 )
 
 # Bodies here have no per-member holes: this pattern matches nothing.
@@ -100,7 +100,7 @@ class Letter:
 
     def to(self, email: str, person_id: int, membership_id: int) -> bytes:
         settings, community = self.settings, self.community
-        token = unsubscribe_token(settings.instance.secret, membership_id)
+        token = unsubscribe_token(settings.instance.secret, membership_id, person_id)
         post = self.book.address(community.slug, Kind.POST)
         lines = [
             header_line("From", mailbox(self.sender_name, post)),

@@ -20,6 +20,7 @@ from mailhub import rendering
 from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
 from mailhub.inbound.attachments import attachment_path
+from mailhub.member_tokens import unsubscribe_token
 from mailhub.models import (
     Attachment,
     Community,
@@ -96,7 +97,7 @@ def fan_out(ctx: Context, session: Session, post: Post) -> int:
             envelope_from=bounce_address(ctx, book, community, m.person_id),
             raw=template.personalise(
                 headers.reply_token(ctx.secret, post.id, m.person_id),
-                headers.unsubscribe_token(ctx.secret, m.membership_id),
+                unsubscribe_token(ctx.secret, m.membership_id, m.person_id),
             ),
             community_id=community.id,
             person_id=m.person_id,

@@ -27,11 +27,6 @@ def loop_marker(domain: str) -> str:
     return f"mailhub@{domain}"
 
 
-def unsubscribe_token(secret: str, membership_id: int) -> str:
-    """The token of a member's unsubscribe address and one-click link."""
-    return tokens.sign(secret, tokens.UNSUBSCRIBE, membership_id)
-
-
 def reply_token(secret: str, post_id: int, person_id: int) -> str:
     """The token of a member's reply address for one post."""
     return tokens.sign(secret, tokens.REPLY, post_id, person_id)

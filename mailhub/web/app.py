@@ -32,6 +32,7 @@ from mailhub.subscriptions import (
     Member,
     change_name,
     confirm,
+    confirmation_used,
     member_for_token,
     unsubscribe,
 )
@@ -112,12 +113,12 @@ class Pages:
 
     def _show_confirm(self, token: str) -> dict[str, Any]:
         with self.ctx.session() as session:
-            member, action = member_for_token(self.ctx, session, tokens.CONFIRM, token)
-            status = member.membership.status
+            member, found = member_for_token(self.ctx, session, tokens.CONFIRM, token)
+            action, status = found.action, member.membership.status
             done = (action == JOIN and status == MembershipStatus.ACTIVE.value) or (
                 action == LEAVE and status == MembershipStatus.UNSUBSCRIBED.value
             )
-            state = "done" if done else "open"
+            state = "used" if confirmation_used(session, token) else "done" if done else "open"
             return {**self._describe(session, member), "action": action, "state": state}
 
     # Acting (POST).
