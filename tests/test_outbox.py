@@ -17,7 +17,7 @@ LEASE = timedelta(minutes=5)
 def mail(key: str, to: str = "a@example.org") -> Outgoing:
     raw = f"From: irnet@lists.example.org\r\nTo: {to}\r\nSubject: {key}\r\n\r\nHello\r\n".encode()
     return Outgoing(
-        dedup_key=key, kind="test", recipient=to, envelope_from="irnet@lists.example.org", raw=raw
+        dedup_key=key, kind="post", recipient=to, envelope_from="irnet@lists.example.org", raw=raw
     )
 
 

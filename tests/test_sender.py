@@ -144,7 +144,7 @@ def test_outbox_cli(run_cli, ctx: Context) -> None:
         outbox.enqueue(
             session,
             Outgoing(
-                "k", "test", "a@example.org", "irnet@lists.example.org", b"Subject: hi\r\n\r\nx\r\n"
+                "k", "post", "a@example.org", "irnet@lists.example.org", b"Subject: hi\r\n\r\nx\r\n"
             ),
             ctx.now(),
         )

@@ -57,10 +57,14 @@ def default_since(session: Session, community_id: int, until: datetime) -> datet
 
 
 def links(ctx: Context, session: Session, community: Community) -> dict[str, str]:
-    """The request address and archive link every footer names."""
+    """The addresses and archive link every footer names: commands, and where news and
+    events for the next issue are sent."""
     archive = ctx.settings.instance.archive_url
+    book = ctx.address_book(session)
     return {
-        "request": ctx.address_book(session).address(community.slug, Kind.REQUEST),
+        "request": book.address(community.slug, Kind.REQUEST),
+        "news": book.address(community.slug, Kind.NEWS),
+        "events": book.address(community.slug, Kind.EVENTS),
         "archive": f"{archive.rstrip('/')}/{community.slug}/" if archive else "",
     }
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from mailhub.models import OutboundMessage, OutboundState
+from mailhub.outbound import kinds
 
 TABLE = OutboundMessage.__table__
 
@@ -46,7 +47,7 @@ def enqueue_many(session: Session, mails: Iterable[Outgoing], now: datetime) -> 
     rows = [
         {
             "dedup_key": m.dedup_key,
-            "kind": m.kind,
+            "kind": kinds.check(m.kind),
             "recipient": m.recipient,
             "envelope_from": m.envelope_from,
             "raw": m.raw,
