@@ -197,9 +197,7 @@ def test_unknown_and_bad_commands_are_answered_clearly(ctx: Context, port: int) 
     assert "Your themes: skills. Themes you can choose: green-jobs (Green jobs), skills" in text
 
 
-def test_unsubscribe_is_confirmed_by_the_address_that_leaves(
-    ctx: Context, port: int
-) -> None:
+def test_unsubscribe_is_confirmed_by_the_address_that_leaves(ctx: Context, port: int) -> None:
     add(ctx, "amina@example.org")
     add(ctx, "omar@example.org")
     send(ctx, port, "amina@example.org", "unsubscribe omar@example.org")
