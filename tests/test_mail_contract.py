@@ -578,12 +578,14 @@ def fetch(
     return response.status, text
 
 
-def press_the_button(url: str) -> str:
-    """GET the page as a person opens it (and HEAD, as a scanner would), then post its one
-    form as the button does; the page after."""
+def press_the_button(url: str, untouched: Callable[[], None]) -> str:
+    """GET the page as a person opens it, and HEAD it as a link scanner would, checking
+    that neither changed anything; then post its one form as the button does; the page
+    after."""
     status, page = fetch(url)
     assert status == 200, (url, status, page[:300])
     assert fetch(url, "HEAD")[0] == 200
+    untouched()
     finder = Forms()
     finder.feed(page)
     [form] = finder.forms
@@ -598,13 +600,10 @@ def open_unsubscribe_link(world: World, row: OutboundMessage, url: str) -> None:
     token = url.rsplit("/", 1)[1]
     read = member_tokens.read(world.ctx.secret, tokens.UNSUBSCRIBE, token, world.ctx.now())
 
-    def by_page() -> None:
-        status, _ = fetch(url)
-        assert status == 200
+    def still_member() -> None:
         assert membership_row(world.ctx, read.membership_id).status == "active", "GET acted"
-        press_the_button(url)
 
-    unsubscribe_effect(world, token, by_page)
+    unsubscribe_effect(world, token, lambda: press_the_button(url, still_member))
 
     def one_click() -> None:
         body = b"List-Unsubscribe=One-Click"
@@ -616,6 +615,11 @@ def open_unsubscribe_link(world: World, row: OutboundMessage, url: str) -> None:
 
 def open_confirm_link(world: World, row: OutboundMessage, url: str) -> None:
     token = url.rsplit("/", 1)[1]
+    read = member_tokens.read(world.ctx.secret, tokens.CONFIRM, token, world.ctx.now())
+    before = membership_row(world.ctx, read.membership_id).status
+
+    def unchanged() -> None:
+        assert membership_row(world.ctx, read.membership_id).status == before, "GET acted"
 
     def by_page() -> None:
         status, page = fetch(url)
@@ -624,7 +628,7 @@ def open_confirm_link(world: World, row: OutboundMessage, url: str) -> None:
             if member_tokens.is_used(session.connection(), token):
                 assert "used already" in page and "<form" not in page
                 return
-        press_the_button(url)
+        press_the_button(url, unchanged)
 
     confirm_effect(world, token, by_page)
 
