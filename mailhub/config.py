@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mailhub.digest.schedule import trigger
+from mailhub.cron import trigger
 
 DEFAULT_SECRET = "change-me-to-a-long-random-string"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"

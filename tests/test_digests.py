@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from mailhub import tokens
 from mailhub.communities import get_community
 from mailhub.context import Context
-from mailhub.digest.schedule import last_due
+from mailhub.cron import last_due
 from mailhub.members import MemberFields, add_member
 from mailhub.models import Community, DigestIssue, Discussion, Membership, Post, PostStatus, Thread
 from mailhub.scheduler import run_due

@@ -20,13 +20,13 @@ from sqlmodel import Session, col, select
 
 from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
+from mailhub.cron import last_due
 from mailhub.db import insert_once
 from mailhub.digest import items as digest_items
 from mailhub.digest import members as digest_members
 from mailhub.digest.build import ContentCache, Issue
 from mailhub.digest.letters import Personaliser, letterhead
 from mailhub.digest.render import date_line
-from mailhub.digest.schedule import last_due
 from mailhub.models import Community, DigestIssue, Membership
 from mailhub.outbound import outbox
 from mailhub.outbound.compose import bounce_address

@@ -17,9 +17,9 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from mailhub.context import Context
+from mailhub.cron import last_due
 from mailhub.db import insert_once
 from mailhub.digest.digests import community_ids
-from mailhub.digest.schedule import last_due
 from mailhub.models import Community, EventDigestRun
 from mailhub.news.eventdigest import DigestRun, queue_digest
 

@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from mailhub.context import Context
+from mailhub.cron import last_due
 from mailhub.digest.digests import community_ids
-from mailhub.digest.schedule import last_due
 from mailhub.models import Community, NewsletterIssue
 from mailhub.newsletter import issues, sending
 

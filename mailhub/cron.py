@@ -1,4 +1,5 @@
-"""When a community's digest is due: the last time its cron schedule fired, in its time zone.
+"""Cron lines of every schedule (digests, newsletters, event digests): when one last fired,
+in a community's time zone.
 
 The cron line is read by APScheduler's `CronTrigger.from_crontab` (minute hour day month
 day-of-week), so day-of-week numbers count from Monday = 0; names (`mon`, `fri`) are
