@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import String, cast
 from sqlmodel import Session, select
 
-from mailhub.config import SLUG_PATTERN, Settings
+from mailhub.config import SLUG_PATTERN, Settings, check_timezone
+from mailhub.cron import trigger
 from mailhub.errors import Conflict, InvalidInput, NotFound
-from mailhub.models import Community, Theme
+from mailhub.models import (
+    Community,
+    Discussion,
+    Event,
+    Membership,
+    NewsItem,
+    Resource,
+    Theme,
+    Thread,
+)
 
 MODERATION_POLICIES = ("all", "first-post", "none")
 NONMEMBER_POLICIES = ("hold", "reject", "discard")
@@ -35,6 +47,58 @@ def list_communities(session: Session) -> list[Community]:
     return list(session.exec(select(Community).order_by(Community.slug)))
 
 
+# What a community's admins may change after creation, in config.toml, `community update`
+# and `community show` alike. The list address (local part) is not among them: mail already
+# sent carries it in every reply and unsubscribe address.
+SETTINGS = (
+    "name",
+    "description",
+    "tag",
+    "timezone",
+    "moderation",
+    "nonmember_policy",
+    "digest_cron",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting of one community that differs, or differed, from what was asked."""
+
+    community: str
+    setting: str
+    old: str | None
+    new: str | None
+
+    def __str__(self) -> str:
+        return f"{self.community}: {self.setting} {self.old!r} -> {self.new!r}"
+
+
+def check_setting(setting: str, value: str | None) -> str | None:
+    """The value a community setting takes, or InvalidInput naming the setting."""
+    if setting not in SETTINGS:
+        raise InvalidInput(f"{setting}: not a community setting (one of {', '.join(SETTINGS)})")
+    if setting == "name" and not (value or "").strip():
+        raise InvalidInput("name: must not be empty")
+    if setting == "timezone":
+        try:
+            check_timezone(value or "")
+        except ValueError as exc:
+            raise InvalidInput(f"timezone: {exc}") from None
+    if setting == "moderation" and value not in MODERATION_POLICIES:
+        raise InvalidInput(f"moderation: one of {', '.join(MODERATION_POLICIES)}")
+    if setting == "nonmember_policy" and value not in NONMEMBER_POLICIES:
+        raise InvalidInput(f"nonmember_policy: one of {', '.join(NONMEMBER_POLICIES)}")
+    if setting == "digest_cron":
+        try:
+            trigger(value or "", "UTC")
+        except ValueError as exc:
+            raise InvalidInput(
+                f"digest_cron: {value!r} is not a cron line (e.g. '0 8 * * mon'): {exc}"
+            ) from None
+    return value.strip() if isinstance(value, str) and setting != "description" else value
+
+
 def create_community(
     session: Session,
     *,
@@ -42,39 +106,42 @@ def create_community(
     name: str,
     now: datetime,
     local_part: str | None = None,
-    description: str = "",
-    tag: str | None = None,
-    timezone: str = "UTC",
-    moderation: str = "all",
-    nonmember_policy: str = "hold",
+    **settings: str | None,
 ) -> Community:
-    """Create a community; its list address is ``local_part@domain`` (the slug by default)."""
+    """Create a community; its list address is ``local_part@domain`` (the slug by default);
+    ``settings`` are any of SETTINGS (the rest take their defaults)."""
     check_slug(slug)
     local = check_slug((local_part or slug).lower(), "local part")
-    if moderation not in MODERATION_POLICIES:
-        raise InvalidInput(f"moderation must be one of {', '.join(MODERATION_POLICIES)}")
-    if nonmember_policy not in NONMEMBER_POLICIES:
-        raise InvalidInput(f"non-member policy must be one of {', '.join(NONMEMBER_POLICIES)}")
+    values = {key: check_setting(key, value) for key, value in {"name": name, **settings}.items()}
     clash = session.exec(
         select(Community).where((Community.slug == slug) | (Community.local_part == local))
     ).first()
     if clash is not None:
         raise Conflict(f"community {clash.slug!r} already uses that slug or address")
-    community = Community(
-        slug=slug,
-        name=name,
-        local_part=local,
-        description=description,
-        tag=tag if tag is not None else f"[{name}]",
-        timezone=timezone,
-        moderation=moderation,
-        nonmember_policy=nonmember_policy,
-        created_at=now,
-    )
+    if values.get("tag") is None:
+        values["tag"] = f"[{name}]"
+    community = Community(slug=slug, local_part=local, created_at=now, **values)
     session.add(community)
     session.flush()
     session.info.pop("address_book", None)
     return community
+
+
+def update_community(
+    session: Session, community: Community, changes: dict[str, str | None]
+) -> list[Change]:
+    """Change some SETTINGS of a community; the changes made (none when nothing differs)."""
+    checked = {key: check_setting(key, value) for key, value in changes.items()}
+    made = []
+    for key, value in checked.items():
+        old = getattr(community, key)
+        if old != value:
+            setattr(community, key, value)
+            made.append(Change(community.slug, key, old, value))
+    if made:
+        session.add(community)
+        session.flush()
+    return made
 
 
 def list_themes(session: Session) -> list[Theme]:
@@ -91,33 +158,102 @@ def add_theme(session: Session, slug: str, name: str) -> Theme:
     return theme
 
 
+# Every table whose rows carry theme slugs (JSON lists).
+TAGGED = (Membership, Thread, Discussion, NewsItem, Event, Resource)
+
+
+def _theme(session: Session, slug: str) -> Theme:
+    theme = session.exec(select(Theme).where(Theme.slug == slug)).first()
+    if theme is None:
+        known = ", ".join(sorted(known_theme_slugs(session))) or "none yet"
+        raise NotFound(f"no theme {slug!r} (known: {known})")
+    return theme
+
+
+def _retag(session: Session, old: str, new: str | None) -> int:
+    """Replace the slug ``old`` by ``new`` (or drop it) in every tagged row; how many rows."""
+    changed = 0
+    for model in TAGGED:
+        column = model.themes  # type: ignore[attr-defined]
+        rows = session.exec(select(model).where(cast(column, String).like(f'%"{old}"%'))).all()
+        for row in rows:
+            tags = [new if tag == old else tag for tag in row.themes]
+            row.themes = list(dict.fromkeys(t for t in tags if t))
+            session.add(row)
+            changed += 1
+    session.flush()
+    return changed
+
+
+def rename_theme(session: Session, slug: str, new_slug: str, name: str | None = None) -> int:
+    """Give a theme a new slug (and name); every tagged item follows. Rows retagged."""
+    theme = _theme(session, slug)
+    check_slug(new_slug, "theme")
+    if new_slug != slug and session.exec(select(Theme).where(Theme.slug == new_slug)).first():
+        raise Conflict(f"theme {new_slug!r} exists already: merge into it instead")
+    theme.slug = new_slug
+    theme.name = name or theme.name
+    session.add(theme)
+    return _retag(session, slug, new_slug) if new_slug != slug else 0
+
+
+def merge_theme(session: Session, slug: str, into: str) -> int:
+    """Fold one theme into another: its items carry ``into`` instead; it is removed."""
+    if slug == into:
+        raise InvalidInput("a theme cannot be merged into itself")
+    theme, _target = _theme(session, slug), _theme(session, into)
+    changed = _retag(session, slug, into)
+    session.delete(theme)
+    return changed
+
+
+def remove_theme(session: Session, slug: str) -> int:
+    """Remove a theme and its tag from every item."""
+    theme = _theme(session, slug)
+    changed = _retag(session, slug, None)
+    session.delete(theme)
+    return changed
+
+
 def known_theme_slugs(session: Session) -> set[str]:
     return set(session.exec(select(Theme.slug)).all())
 
 
-def seed_from_settings(session: Session, settings: Settings, now: datetime) -> list[str]:
-    """Create the communities and themes config names that the store lacks; say what was made."""
-    made: list[str] = []
+@dataclass
+class Seeded:
+    """What `seed_from_settings` made, and where the store and config.toml disagree."""
+
+    made: list[str] = field(default_factory=list)
+    differences: list[Change] = field(default_factory=list)
+    applied: bool = False
+
+
+def seed_from_settings(
+    session: Session, settings: Settings, now: datetime, *, apply: bool = False
+) -> Seeded:
+    """Create the communities and themes config names that the store lacks; compare the
+    settings config.toml gives for existing communities with the store's, and with
+    ``apply`` make the store follow. Only what config.toml names is compared, so a setting
+    changed with `community update` stays unless the file names another value."""
+    seeded = Seeded(applied=apply)
     themes = known_theme_slugs(session)
     for theme in settings.themes:
         if theme.slug not in themes:
             add_theme(session, theme.slug, theme.name)
-            made.append(f"theme {theme.slug}")
-    existing = {c.slug for c in list_communities(session)}
+            seeded.made.append(f"theme {theme.slug}")
+    existing = {c.slug: c for c in list_communities(session)}
     for item in settings.communities:
-        if item.slug in existing:
+        named = {key: getattr(item, key) for key in SETTINGS if key in item.model_fields_set}
+        community = existing.get(item.slug)
+        if community is None:
+            create_community(session, slug=item.slug, now=now, local_part=item.local_part, **named)
+            seeded.made.append(f"community {item.slug}")
             continue
-        create_community(
-            session,
-            slug=item.slug,
-            name=item.name,
-            now=now,
-            local_part=item.local_part,
-            description=item.description,
-            tag=item.tag,
-            timezone=item.timezone,
-            moderation=item.moderation,
-            nonmember_policy=item.nonmember_policy,
-        )
-        made.append(f"community {item.slug}")
-    return made
+        differing = {k: v for k, v in named.items() if getattr(community, k) != v}
+        if apply:
+            seeded.differences += update_community(session, community, differing)
+        else:
+            seeded.differences += [
+                Change(item.slug, k, getattr(community, k), v) for k, v in differing.items()
+            ]
+    return seeded

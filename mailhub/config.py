@@ -234,8 +234,15 @@ class CommunitySettings(Section):
     timezone: str = "UTC"
     moderation: Literal["all", "first-post", "none"] = "all"
     nonmember_policy: Literal["hold", "reject", "discard"] = "hold"
+    digest_cron: str = "0 8 * * mon"
 
     _tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        trigger(value, "UTC")
+        return value.strip()
 
 
 class ThemeSettings(Section):

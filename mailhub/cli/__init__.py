@@ -69,17 +69,27 @@ def root(
 
 
 @app.command("init")
-def init(ctx: typer.Context) -> None:
-    """Create the data folder and the store, and add the communities and themes of the config."""
+def init(
+    ctx: typer.Context,
+    apply: bool = typer.Option(
+        False, "--apply", help="Change existing communities to the settings the config gives."
+    ),
+) -> None:
+    """Create the data folder and the store, add the communities and themes of the config,
+    and report (or with --apply, make) the changes the config asks of existing ones."""
     app_ = instance(ctx)
     settings = app_.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db.upgrade(app_.engine)
     with app_.session() as session:
-        made = seed_from_settings(session, settings, app_.now())
+        seeded = seed_from_settings(session, settings, app_.now(), apply=apply)
     out.print(f"store ready: {settings.database_url}", markup=False)
-    for line in made:
+    for line in seeded.made:
         out.print(f"created {line}", markup=False)
+    for change in seeded.differences:
+        out.print(f"{'changed' if apply else 'differs'} {change}", markup=False)
+    if seeded.differences and not apply:
+        err.print("the store differs from the config; 'mailhub init --apply' applies it")
     if settings.instance.secret == DEFAULT_SECRET:
         err.print(
             "warning: instance.secret is the example value; set MAILHUB_SECRET or edit the config"

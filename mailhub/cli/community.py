@@ -16,12 +16,15 @@ from mailhub.communities import (
     get_community,
     list_communities,
     list_themes,
+    merge_theme,
+    remove_theme,
+    rename_theme,
+    update_community,
 )
-from mailhub.config import check_timezone
 from mailhub.errors import InvalidInput
 from mailhub.models import Community, Membership
 
-community_app = make_app("Create and inspect communities.")
+community_app = make_app("Create, change and inspect communities.")
 theme_app = make_app("The common themes that members, posts, news and resources are tagged with.")
 
 
@@ -46,6 +49,7 @@ def community_record(
         "timezone": community.timezone,
         "moderation": community.moderation,
         "nonmember_policy": community.nonmember_policy,
+        "digest_cron": community.digest_cron,
         "description": community.description,
         "active_members": active,
         "moderators": moderators,
@@ -62,6 +66,12 @@ def _addresses(ctx: typer.Context, session: Session, slug: str) -> dict[str, str
     }
 
 
+TIMEZONE_HELP = "IANA time zone for schedules and dates, e.g. Asia/Bangkok."
+MODERATION_HELP = "Which posts are reviewed: all, first-post or none."
+NONMEMBER_HELP = "Posts from non-members: hold, reject or discard."
+CRON_HELP = "When digests go out, in the community's zone (default '0 8 * * mon')."
+
+
 @community_app.command("create")
 def create(
     ctx: typer.Context,
@@ -70,25 +80,16 @@ def create(
     ),
     name: str = typer.Option(..., "--name", help="Display name, e.g. IRNet."),
     local_part: str | None = typer.Option(
-        None, help="List address local part (default: the slug)."
+        None, help="List address local part (default: the slug); fixed once created."
     ),
     description: str = typer.Option("", help="One paragraph shown in help mails and digests."),
     tag: str | None = typer.Option(None, help="Subject tag (default: [Name])."),
-    timezone: str = typer.Option(
-        "UTC", help="IANA time zone for schedules and dates, e.g. Africa/Nairobi."
-    ),
-    moderation: str = typer.Option(
-        "all", help="Which posts are reviewed: all, first-post or none."
-    ),
-    nonmember_policy: str = typer.Option(
-        "hold", help="Posts from non-members: hold, reject or discard."
-    ),
+    timezone: str = typer.Option("UTC", help=TIMEZONE_HELP),
+    moderation: str = typer.Option("all", help=MODERATION_HELP),
+    nonmember_policy: str = typer.Option("hold", help=NONMEMBER_HELP),
+    digest_cron: str = typer.Option("0 8 * * mon", help=CRON_HELP),
 ) -> None:
     """Create a community with its addresses."""
-    try:
-        check_timezone(timezone)
-    except ValueError as exc:
-        raise InvalidInput(f"--timezone: {exc}") from None
     app = instance(ctx)
     with app.session() as session:
         community = create_community(
@@ -102,9 +103,43 @@ def create(
             timezone=timezone,
             moderation=moderation,
             nonmember_policy=nonmember_policy,
+            digest_cron=digest_cron,
         )
         address = _addresses(ctx, session, community.slug)["post"]
     out.print(f"created community {slug} <{address}>", markup=False)
+
+
+@community_app.command("update")
+def update(
+    ctx: typer.Context,
+    slug: str = typer.Argument(..., help="The community's slug."),
+    name: str | None = typer.Option(None, "--name", help="Display name."),
+    description: str | None = typer.Option(None, help="One paragraph about the community."),
+    tag: str | None = typer.Option(None, help="Subject tag."),
+    timezone: str | None = typer.Option(None, help=TIMEZONE_HELP),
+    moderation: str | None = typer.Option(None, help=MODERATION_HELP),
+    nonmember_policy: str | None = typer.Option(None, help=NONMEMBER_HELP),
+    digest_cron: str | None = typer.Option(None, help=CRON_HELP),
+) -> None:
+    """Change a community's settings (those given; the list address stays)."""
+    asked = {
+        "name": name,
+        "description": description,
+        "tag": tag,
+        "timezone": timezone,
+        "moderation": moderation,
+        "nonmember_policy": nonmember_policy,
+        "digest_cron": digest_cron,
+    }
+    changes = {key: value for key, value in asked.items() if value is not None}
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one setting (see --help)")
+    with instance(ctx).session() as session:
+        made = update_community(session, get_community(session, slug), changes)
+    for change in made:
+        out.print(f"changed {change}", markup=False)
+    if not made:
+        out.print(f"{slug}: nothing changed (the settings were already so)", markup=False)
 
 
 @community_app.command("list")
@@ -175,3 +210,38 @@ def theme_add(
     with instance(ctx).session() as session:
         add_theme(session, slug, name)
     out.print(f"added theme {slug}", markup=False)
+
+
+@theme_app.command("rename")
+def theme_rename(
+    ctx: typer.Context,
+    slug: str = typer.Argument(..., help="The theme's slug now."),
+    new_slug: str = typer.Argument(..., help="Its new slug."),
+    name: str | None = typer.Option(None, "--name", help="A new display name too."),
+) -> None:
+    """Rename a theme; members, threads, discussions, news, events and resources follow."""
+    with instance(ctx).session() as session:
+        changed = rename_theme(session, slug, new_slug, name)
+    out.print(f"renamed theme {slug} to {new_slug}; {changed} item(s) retagged", markup=False)
+
+
+@theme_app.command("merge")
+def theme_merge(
+    ctx: typer.Context,
+    slug: str = typer.Argument(..., help="The theme to fold away."),
+    into: str = typer.Argument(..., help="The theme its items carry from now on."),
+) -> None:
+    """Merge one theme into another; the first is removed, its items keep a tag (the second)."""
+    with instance(ctx).session() as session:
+        changed = merge_theme(session, slug, into)
+    out.print(f"merged theme {slug} into {into}; {changed} item(s) retagged", markup=False)
+
+
+@theme_app.command("remove")
+def theme_remove(
+    ctx: typer.Context, slug: str = typer.Argument(..., help="The theme to remove.")
+) -> None:
+    """Remove a theme, and its tag from every item that carries it."""
+    with instance(ctx).session() as session:
+        changed = remove_theme(session, slug)
+    out.print(f"removed theme {slug}; {changed} item(s) untagged", markup=False)
