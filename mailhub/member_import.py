@@ -25,6 +25,7 @@ from mailhub.errors import InvalidInput
 from mailhub.members import (
     AFFILIATIONS,
     DELIVERIES,
+    DIGEST_FORMATS,
     ROLES,
     STATUSES,
     MemberFields,
@@ -47,9 +48,21 @@ COLUMNS = (
     "delivery",
     "moderated",
     "status",
+    "digest_format",
+    "only_my_themes",
+    "event_reminders",
 )
 PERSON_COLUMNS = ("name", "affiliation", "country", "organisation")
-MEMBERSHIP_COLUMNS = ("themes", "role", "delivery", "moderated", "status")
+MEMBERSHIP_COLUMNS = (
+    "themes",
+    "role",
+    "delivery",
+    "moderated",
+    "status",
+    "digest_format",
+    "only_my_themes",
+    "event_reminders",
+)
 PERSON_DEFAULTS: dict[str, Any] = {
     "name": "",
     "affiliation": "other",
@@ -62,6 +75,9 @@ MEMBERSHIP_DEFAULTS: dict[str, Any] = {
     "delivery": "each",
     "moderated": False,
     "status": "active",
+    "digest_format": "mime",
+    "only_my_themes": False,
+    "event_reminders": True,
 }
 CHUNK = 500
 
@@ -110,6 +126,12 @@ def parse_row(row: dict[str, str | None], themes_known: set[str]) -> MemberField
         fields.moderated = check_flag("moderated", value)
     if (value := _cell(row, "status")) is not None:
         fields.status = check_choice("status", value, STATUSES)
+    if (value := _cell(row, "digest_format")) is not None:
+        fields.digest_format = check_choice("digest_format", value, DIGEST_FORMATS)
+    if (value := _cell(row, "only_my_themes")) is not None:
+        fields.only_my_themes = check_flag("only_my_themes", value)
+    if (value := _cell(row, "event_reminders")) is not None:
+        fields.event_reminders = check_flag("event_reminders", value)
     return fields
 
 
@@ -230,9 +252,6 @@ def _upsert_memberships(
                     "person_id": pid,
                     "joined_at": now,
                     "updated_at": now,
-                    "digest_format": "mime",
-                    "only_my_themes": False,
-                    "event_reminders": True,
                     **values,
                 }
             )

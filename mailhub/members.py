@@ -28,6 +28,7 @@ from mailhub.models import (
 AFFILIATIONS = tuple(a.value for a in Affiliation)
 ROLES = tuple(r.value for r in Role)
 DELIVERIES = tuple(d.value for d in Delivery)
+DIGEST_FORMATS = ("mime", "rfc1153")
 STATUSES = tuple(s.value for s in MembershipStatus)
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off", ""}
@@ -91,10 +92,22 @@ class MemberFields:
     delivery: str | None = None
     moderated: bool | None = None
     status: str | None = None
+    digest_format: str | None = None
+    only_my_themes: bool | None = None
+    event_reminders: bool | None = None
     clear_country: bool = field(default=False, repr=False)
 
     PERSON_FIELDS = ("name", "affiliation", "country", "organisation")
-    MEMBERSHIP_FIELDS = ("themes", "role", "delivery", "moderated", "status")
+    MEMBERSHIP_FIELDS = (
+        "themes",
+        "role",
+        "delivery",
+        "moderated",
+        "status",
+        "digest_format",
+        "only_my_themes",
+        "event_reminders",
+    )
 
 
 def find_person(session: Session, email: str) -> Person | None:
@@ -243,6 +256,9 @@ def member_record(person: Person, membership: Membership) -> dict[str, Any]:
         "moderated": membership.moderated,
         "status": membership.status,
         "themes": list(membership.themes),
+        "only_my_themes": membership.only_my_themes,
+        "digest_format": membership.digest_format,
+        "event_reminders": membership.event_reminders,
         "joined_at": membership.joined_at.isoformat() if membership.joined_at else None,
         "bounce_score": person.bounce_score,
     }

@@ -26,9 +26,13 @@ from mailhub import member_tokens, tokens
 from mailhub.addresses import Kind
 from mailhub.communities import known_theme_slugs
 from mailhub.context import Context
-from mailhub.errors import MailhubError
+from mailhub.errors import InvalidInput, MailhubError
 from mailhub.member_tokens import CONFIRM_DAYS, JOIN, LEAVE
 from mailhub.members import (
+    AFFILIATIONS,
+    DIGEST_FORMATS,
+    check_choice,
+    check_country,
     check_email,
     check_themes,
     find_person,
@@ -340,6 +344,60 @@ def set_themes(session: Session, member: Member, slugs: list[str], now: datetime
     member.membership.themes = themes
     member.membership.updated_at = now
     return Result.DONE
+
+
+def set_preferences(
+    member: Member,
+    now: datetime,
+    *,
+    digest_format: str | None = None,
+    only_my_themes: bool | None = None,
+    event_reminders: bool | None = None,
+) -> Result:
+    """The digest format, "only my themes" and event reminders; only for active members."""
+    if not member.active:
+        return Result.REFUSED if member.banned else Result.NOT_MEMBER
+    wanted = {
+        "digest_format": check_choice("format", digest_format, DIGEST_FORMATS)
+        if digest_format is not None
+        else None,
+        "only_my_themes": only_my_themes,
+        "event_reminders": event_reminders,
+    }
+    membership = member.membership
+    changes = {k: v for k, v in wanted.items() if v is not None and getattr(membership, k) != v}
+    for key, value in changes.items():
+        setattr(membership, key, value)
+    if not changes:
+        return Result.ALREADY
+    membership.updated_at = now
+    return Result.DONE
+
+
+PROFILE_FIELDS = ("affiliation", "country", "organisation", "name")
+
+
+def set_profile(member: Member, values: dict[str, str]) -> Result:
+    """A member's own affiliation, country, organisation and name (what the participation
+    figures count); InvalidInput naming a bad field. Only for active members."""
+    if not member.active:
+        return Result.REFUSED if member.banned else Result.NOT_MEMBER
+    unknown = sorted(set(values) - set(PROFILE_FIELDS))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: not a profile field ({', '.join(PROFILE_FIELDS)})")
+    checked: dict[str, str | None] = {}
+    if "affiliation" in values:
+        checked["affiliation"] = check_choice("affiliation", values["affiliation"], AFFILIATIONS)
+    if "country" in values:
+        checked["country"] = check_country(values["country"])
+    for key in ("organisation", "name"):
+        if key in values:
+            checked[key] = " ".join(values[key].split())[:200]
+    person = member.person
+    changes = {k: v for k, v in checked.items() if getattr(person, k) != v}
+    for key, value in changes.items():
+        setattr(person, key, value)
+    return Result.DONE if changes else Result.ALREADY
 
 
 def notify_change(

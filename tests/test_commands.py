@@ -4,12 +4,15 @@ Also the admin CLI that shares the implementation."""
 
 from __future__ import annotations
 
+import json
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from itertools import count
+from pathlib import Path
+from typing import Any
 
 import pytest
 from smtp_server import running_listener
@@ -347,3 +350,102 @@ def test_admin_cli_shares_the_rules(run_cli, ctx: Context) -> None:  # type: ign
     result = run_cli("member", "delivery", "nobody@example.org", "each")
     assert result.exit_code == 1 and "not a member" in result.output
     assert queued(ctx, "confirmation", "banned@example.org") == []
+
+
+def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
+    """What a member can choose by mail: digest format, themes only, event reminders and the
+    profile that participation figures count."""
+    add(ctx, "amina@example.org", delivery="digest")
+    send(ctx, port, "amina@example.org", "format rfc1153\nevents off\nthemes only skills")
+    reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
+    assert "> format rfc1153 Your digests come as one plain text (RFC 1153)." in reply
+    assert "> events off You will get no event reminders." in reply
+    assert "only posts tagged with your themes: skills" in reply
+    joined = membership(ctx, "amina@example.org")
+    assert joined is not None
+    assert (joined.digest_format, joined.event_reminders, joined.only_my_themes) == (
+        "rfc1153",
+        False,
+        True,
+    )
+    assert joined.themes == ["skills"]
+
+    send(
+        ctx,
+        port,
+        "amina@example.org",
+        'profile affiliation=workers country=th organisation="Thai Labour Congress"\n'
+        "themes all\nformat mime\nevents on",
+    )
+    reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
+    assert 'affiliation=workers country=TH organisation="Thai Labour Congress"' in reply
+    with ctx.session() as session:
+        person = find_person(session, "amina@example.org")
+        assert person is not None
+        assert (person.affiliation, person.country, person.organisation) == (
+            "workers",
+            "TH",
+            "Thai Labour Congress",
+        )
+    joined = membership(ctx, "amina@example.org")
+    assert joined is not None
+    assert (joined.digest_format, joined.event_reminders, joined.only_my_themes) == (
+        "mime",
+        True,
+        False,
+    )
+
+    send(ctx, port, "amina@example.org", "profile affiliation=union\nformat pdf\nevents maybe")
+    reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
+    assert "affiliation 'union': expected one of government, workers" in reply
+    assert 'Write "format mime"' in reply and 'Write "events on" or "events off"' in reply
+    with ctx.session() as session:
+        assert find_person(session, "amina@example.org").affiliation == "workers"  # type: ignore[union-attr]
+
+    # Not a member: nothing changes, and the answer says how to join.
+    send(ctx, port, "someone@example.org", "profile country=VN")
+    assert "You are not a member of IRNet" in text_of(queued(ctx)[-1])
+
+
+def test_the_welcome_mail_explains_profile_and_preferences(ctx: Context, port: int) -> None:
+    send(ctx, port, "nadia@example.org", "subscribe")
+    [confirmation] = queued(ctx, "confirmation", "nadia@example.org")
+    send(ctx, port, "nadia@example.org", "yes", rcpt=confirmation["Reply-To"])
+    welcome = text_of(queued(ctx, "confirmation-reply", "nadia@example.org")[-1])
+    for words in ("profile affiliation=workers country=TH", "themes only", "format rfc1153"):
+        assert words in welcome, words
+
+
+def test_preferences_by_the_cli_and_csv(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+    result = run_cli(
+        "member", "add", "wei@example.org", "-c", "irnet", "--digest-format", "rfc1153",
+        "--only-my-themes", "--no-event-reminders", "--theme", "skills",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = json.loads(run_cli("member", "show", "wei@example.org", "--json").output)[0]
+    assert (shown["digest_format"], shown["only_my_themes"], shown["event_reminders"]) == (
+        "rfc1153",
+        True,
+        False,
+    )
+    result = run_cli("member", "update", "wei@example.org", "-c", "irnet", "--all-themes")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(run_cli("member", "show", "wei@example.org", "--json").output)[0]
+    assert shown["only_my_themes"] is False and shown["digest_format"] == "rfc1153"
+    bad = run_cli("member", "update", "wei@example.org", "-c", "irnet", "--digest-format", "pdf")
+    assert bad.exit_code == 2 and "--digest-format 'pdf'" in bad.output
+
+    table = tmp_path / "members.csv"
+    table.write_text(
+        "email,digest_format,only_my_themes,event_reminders\n"
+        "lan@example.org,rfc1153,yes,no\n"
+        "bad@example.org,pdf,yes,no\n"
+    )
+    result = run_cli("member", "import", str(table), "--community", "irnet")
+    assert result.exit_code == 1 and "members.csv:3: digest_format 'pdf'" in result.output
+    shown = json.loads(run_cli("member", "show", "lan@example.org", "--json").output)[0]
+    assert (shown["digest_format"], shown["only_my_themes"], shown["event_reminders"]) == (
+        "rfc1153",
+        True,
+        False,
+    )

@@ -13,8 +13,10 @@ from mailhub.communities import get_community, known_theme_slugs, list_communiti
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.member_import import import_members
 from mailhub.members import (
+    DIGEST_FORMATS,
     MemberFields,
     add_member,
+    check_choice,
     check_country,
     check_email,
     check_themes,
@@ -56,6 +58,9 @@ def _fields(
     delivery: Delivery | None,
     moderated: bool | None,
     status: MembershipStatus | None = None,
+    digest_format: str | None = None,
+    only_my_themes: bool | None = None,
+    event_reminders: bool | None = None,
 ) -> MemberFields:
     return MemberFields(
         email=check_email(email),
@@ -69,6 +74,11 @@ def _fields(
         delivery=delivery.value if delivery else None,
         moderated=moderated,
         status=status.value if status else None,
+        digest_format=check_choice("--digest-format", digest_format, DIGEST_FORMATS)
+        if digest_format is not None
+        else None,
+        only_my_themes=only_my_themes,
+        event_reminders=event_reminders,
     )
 
 
@@ -82,6 +92,15 @@ DELIVERY = typer.Option(
     None, help="each (every post), digest, newsletter (newsletter and event digest only) or none."
 )
 MODERATED = typer.Option(None, "--moderated/--unmoderated", help="Hold every post of this member.")
+DIGEST_FORMAT = typer.Option(
+    None, help="mime (text and HTML) or rfc1153 (one plain-text digest of messages)."
+)
+ONLY_MY_THEMES = typer.Option(
+    None, "--only-my-themes/--all-themes", help="Digests only of posts tagged with their themes."
+)
+EVENT_REMINDERS = typer.Option(
+    None, "--event-reminders/--no-event-reminders", help="A reminder before each event."
+)
 
 
 @member_app.command("add")
@@ -97,6 +116,9 @@ def add(
     role: Role | None = ROLE,
     delivery: Delivery | None = DELIVERY,
     moderated: bool | None = MODERATED,
+    digest_format: str | None = DIGEST_FORMAT,
+    only_my_themes: bool | None = ONLY_MY_THEMES,
+    event_reminders: bool | None = EVENT_REMINDERS,
 ) -> None:
     """Add one member (an admin adds directly: no confirmation mail)."""
     app = instance(ctx)
@@ -113,6 +135,9 @@ def add(
             role=role,
             delivery=delivery,
             moderated=moderated,
+            digest_format=digest_format,
+            only_my_themes=only_my_themes,
+            event_reminders=event_reminders,
         )
         person, _membership = add_member(session, target, fields, app.now())
     out.print(f"added {person.email} to {target.slug}", markup=False)
@@ -134,6 +159,9 @@ def update(
     status: MembershipStatus | None = typer.Option(
         None, help="active, pending, unsubscribed or banned."
     ),
+    digest_format: str | None = DIGEST_FORMAT,
+    only_my_themes: bool | None = ONLY_MY_THEMES,
+    event_reminders: bool | None = EVENT_REMINDERS,
 ) -> None:
     """Change the given fields of a member; the others stay as they are."""
     app = instance(ctx)
@@ -151,6 +179,9 @@ def update(
             delivery=delivery,
             moderated=moderated,
             status=status,
+            digest_format=digest_format,
+            only_my_themes=only_my_themes,
+            event_reminders=event_reminders,
         )
         person, _m, changed = update_member(session, target, fields, app.now())
     out.print(f"{'updated' if changed else 'nothing to change for'} {person.email}", markup=False)

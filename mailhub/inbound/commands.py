@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,7 @@ from mailhub.errors import InvalidInput
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.member_tokens import LEAVE
+from mailhub.members import AFFILIATIONS, DIGEST_FORMATS
 from mailhub.models import Delivery, MembershipStatus
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
@@ -34,6 +36,8 @@ from mailhub.subscriptions import (
     request_unsubscription,
     send_confirmation,
     set_delivery,
+    set_preferences,
+    set_profile,
     set_themes,
     unsubscribe,
 )
@@ -46,6 +50,7 @@ _DAY = timedelta(days=1)
 REPLY_KINDS = ("command-reply", "confirmation-reply", "unsubscribe-reply")
 STOP_WORDS = {"end", "stop"}
 NEUTRAL = "This request cannot be carried out for your address."
+FORMAT_NAMES = {"mime": "text and HTML (MIME)", "rfc1153": "one plain text (RFC 1153)"}
 _ATTRIBUTION = re.compile(
     r"^(on|le|am|el|il|op|em)\s.*(wrote|écrit|schrieb|escribió|scritto|schreef|escreveu)\s*:?$",
     re.IGNORECASE,
@@ -282,9 +287,30 @@ def _delivery(mode: Delivery) -> Command:
 
 
 def _themes(request: Request, args: list[str]) -> str:
+    """``themes SLUG ...`` chooses; ``themes only [SLUG ...]`` also narrows digests to them;
+    ``themes all`` widens digests to every post again."""
     member = request.member()
     if member is None or not member.active:
         return _not_member(request, member)
+    now = request.incoming.ctx.now()
+    if [a.lower() for a in args] == ["all"]:
+        result = set_preferences(member, now, only_my_themes=False)
+        prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
+        return f"{prefix} digests have every post, whatever its themes."
+    only = bool(args) and args[0].lower() == "only"
+    if only:
+        args = args[1:]
+        if not args and not member.membership.themes:
+            return 'You have no themes yet: write "themes only SLUG ..." to choose them.'
+    answer = _choose_themes(request, member, args) if args or not only else ""
+    if only and not answer.startswith("Unknown theme"):
+        set_preferences(member, now, only_my_themes=True)
+        mine = ", ".join(member.membership.themes)
+        answer = f"Your digests now have only posts tagged with your themes: {mine}."
+    return answer
+
+
+def _choose_themes(request: Request, member: Member, args: list[str]) -> str:
     session = request.incoming.session
     available = ", ".join(f"{t.slug} ({t.name})" for t in list_themes(session)) or "none yet"
     slugs = [s for word in args for s in word.lower().split(",") if s]
@@ -304,6 +330,64 @@ def _themes(request: Request, args: list[str]) -> str:
     return f"{prefix} themes are now: {mine}."
 
 
+def _format(request: Request, args: list[str]) -> str:
+    """``format mime`` or ``format rfc1153``: how digests are put together."""
+    member = request.member()
+    if member is None or not member.active:
+        return _not_member(request, member)
+    wanted = args[0].lower() if args else ""
+    if wanted not in DIGEST_FORMATS:
+        return 'Write "format mime" (text and HTML) or "format rfc1153" (one plain text).'
+    result = set_preferences(member, request.incoming.ctx.now(), digest_format=wanted)
+    prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
+    return f"{prefix} digests come as {FORMAT_NAMES[wanted]}."
+
+
+def _events(request: Request, args: list[str]) -> str:
+    """``events on`` or ``events off``: a reminder before each event."""
+    member = request.member()
+    if member is None or not member.active:
+        return _not_member(request, member)
+    wanted = args[0].lower() if args else ""
+    if wanted not in ("on", "off"):
+        return 'Write "events on" or "events off" (reminders before each event).'
+    now = request.incoming.ctx.now()
+    result = set_preferences(member, now, event_reminders=wanted == "on")
+    prefix = "Nothing to change: you" if result is Result.ALREADY else "You"
+    if wanted == "on":
+        return f"{prefix} will get a reminder, with its calendar file, before each event."
+    return f"{prefix} will get no event reminders."
+
+
+def _profile(request: Request, args: list[str]) -> str:
+    """``profile affiliation=workers country=TH organisation="..."``: what the network's
+    participation figures count; ``profile`` alone shows it."""
+    member = request.member()
+    if member is None or not member.active:
+        return _not_member(request, member)
+    person = member.person
+    if not args:
+        return (
+            f"Your profile: affiliation={person.affiliation} country={person.country or '-'} "
+            f'organisation="{person.organisation}". Affiliations: {", ".join(AFFILIATIONS)}.'
+        )
+    try:
+        pairs = [word.partition("=") for word in shlex.split(" ".join(args))]
+    except ValueError:
+        return 'Write for example: profile affiliation=workers country=TH organisation="..."'
+    if any(not sep for _, sep, _ in pairs):
+        return 'Write for example: profile affiliation=workers country=TH organisation="..."'
+    try:
+        result = set_profile(member, {key.lower(): value for key, _, value in pairs})
+    except InvalidInput as exc:
+        return f"{exc}; nothing changed."
+    prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
+    return (
+        f"{prefix} profile: affiliation={person.affiliation} country={person.country or '-'} "
+        f'organisation="{person.organisation}".'
+    )
+
+
 def _help(request: Request, args: list[str]) -> str:
     request.show_help = True
     return "The commands are listed below."
@@ -319,5 +403,8 @@ COMMANDS: dict[str, Command] = {
     "nomail": _delivery(Delivery.NONE),
     "newsletter": _delivery(Delivery.NEWSLETTER),
     "themes": _themes,
+    "format": _format,
+    "events": _events,
+    "profile": _profile,
     "help": _help,
 }
