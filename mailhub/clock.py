@@ -26,6 +26,10 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now()
 
+    def queue_time(self) -> datetime:
+        """When what is made now may leave: a mail queued is due at this time."""
+        return self.now()
+
 
 class FrozenClock(Clock):
     """A clock that stays where it is told, for tests and for replaying a schedule."""
@@ -40,6 +44,19 @@ class FrozenClock(Clock):
     def advance(self, delta: timedelta) -> datetime:
         self._at = self._at + delta
         return self._at
+
+
+class Anticipating(FrozenClock):
+    """A moment to decide what is due (`run-due --now`, a scheduler tick), whose mail is
+    nevertheless due no later than the ``real`` clock says: anticipating next Monday sends
+    Monday's digest now, not next Monday."""
+
+    def __init__(self, at: datetime, real: Clock) -> None:
+        super().__init__(at)
+        self.real = real
+
+    def queue_time(self) -> datetime:
+        return min(self.now(), self.real.queue_time())
 
 
 def parse_iso(text: str) -> datetime:

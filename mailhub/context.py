@@ -38,6 +38,10 @@ class Context:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def queue_time(self) -> datetime:
+        """When mail queued now is due (the clock's now, unless it anticipates)."""
+        return self.clock.queue_time()
+
     @property
     def secret(self) -> str:
         return self.settings.instance.secret

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailhub.clock import FrozenClock
+from mailhub.clock import Anticipating
 from mailhub.context import Context
 from mailhub.digest.digests import digests_due
 from mailhub.discussions import lifecycle
@@ -116,11 +116,15 @@ DUE_JOBS: list[DueJob] = [
 def run_due(
     ctx: Context, now: datetime | None = None, jobs: list[DueJob] | None = None
 ) -> DueReport:
-    """Do what is due at ``now`` (default: the context's clock); safe to run again."""
+    """Do what is due at ``now`` (default: the context's clock); safe to run again.
+
+    Records made in the run are dated ``now``, which decides what is due (`mailhub run-due
+    --now` replays or anticipates a moment); but the mail it queues is due no later than
+    the context's clock, never post-dated, and a digest covers only what is approved by
+    then, so later approvals still reach the next one.
+    """
     at = now or ctx.now()
-    # Every mail and record made in this run is dated ``at``, also when a person replays
-    # a moment with `mailhub run-due --now`.
-    here = Context(ctx.settings, ctx.engine, FrozenClock(at))
+    here = Context(ctx.settings, ctx.engine, Anticipating(at, ctx.clock))
     report = DueReport()
     for job in DUE_JOBS if jobs is None else jobs:
         job(here, at, report)

@@ -202,7 +202,7 @@ def test_cli_news_and_events(run_cli: Callable[..., Any]) -> None:
     assert news["status"] == "approved" and news["published_at"]
     result = run_cli(
         "event", "add", "-c", "irnet", "--title", "Forum", "--starts", "2026-05-12 09:30",
-        "--ends", "17:00", "--where", "Nairobi", "--theme", "skills",
+        "--ends", "17:00", "--where", "Nairobi", "--theme", "skills", "--allow-past",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     (event,) = json.loads(run_cli("event", "list", "--json").stdout)
@@ -214,7 +214,7 @@ def test_cli_news_and_events(run_cli: Callable[..., Any]) -> None:
     for args, fragment in [
         (("--starts", "12 May 09:30"), "cannot read"),
         (("--starts", "2026-05-12 09:30 Mars/Base"), "unknown time zone"),
-        (("--starts", "2026-05-12 09:30", "--theme", "nope"), "unknown theme"),
+        (("--starts", "2026-05-12 09:30", "--theme", "nope", "--allow-past"), "unknown theme"),
     ]:
         bad = run_cli("event", "add", "-c", "irnet", "--title", "X", *args)
         assert bad.exit_code == 2 and fragment in bad.stderr, bad.output

@@ -160,6 +160,8 @@ def test_an_issue_holds_the_period_grouped_by_theme(ctx: Context) -> None:
         "https://example.org/forum",
         "https://example.org/code.pdf",
         "mailto:irnet-request@lists.example.org?subject=nomail",
+        "mailto:irnet-news@lists.example.org",
+        "mailto:irnet-events@lists.example.org",
     }
     assert "script" not in tree.tags and "img" not in tree.tags
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in issue.html

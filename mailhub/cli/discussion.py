@@ -11,13 +11,13 @@ import typer
 from sqlmodel import Session, col, select
 
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
-from mailhub.clock import FrozenClock, parse_iso
+from mailhub.clock import parse_iso
 from mailhub.communities import get_community
-from mailhub.context import Context
 from mailhub.discussions import figures, lifecycle, synopsis
 from mailhub.errors import Conflict, InvalidInput
 from mailhub.models import Community, Discussion, Person
 from mailhub.rendering import local_time
+from mailhub.times import BadTime, check_future, read_moment
 
 discussion_app = make_app("Time-boxed moderated discussions: create, list, show, open, close.")
 
@@ -42,6 +42,21 @@ def _read(name: str, path: str) -> str:
         raise InvalidInput(f"{name}: cannot read {path}: {exc}") from None
 
 
+TIME_HELP = (
+    "ISO 8601 or 'YYYY-MM-DD HH:MM [zone]'; a time without a zone is in the community's zone."
+)
+
+
+def _moment(name: str, value: str | None, zone: str) -> datetime | None:
+    """A time given on the command line, read by the one rule (times.read_moment)."""
+    if value is None:
+        return None
+    try:
+        return read_moment(value, zone)
+    except BadTime as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
+
+
 @discussion_app.command("create")
 def create(
     ctx: typer.Context,
@@ -51,28 +66,39 @@ def create(
         ..., "--question-file", help="File holding the question ('-' reads standard input)."
     ),
     moderator: str = typer.Option(..., help="Address of the moderator (or admin) who leads it."),
-    opens: str | None = typer.Option(None, help="Opening time, ISO 8601; without it, a draft."),
-    closes: str | None = typer.Option(None, help="Closing time, ISO 8601."),
+    opens: str | None = typer.Option(None, help=f"Opening time; without it, a draft. {TIME_HELP}"),
+    closes: str | None = typer.Option(None, help=f"Closing time. {TIME_HELP}"),
     days: int | None = typer.Option(None, min=1, help="Open this many days (instead of --closes)."),
     theme: list[str] = typer.Option([], "--theme", help="A theme slug (repeatable)."),
+    allow_past: bool = typer.Option(
+        False, "--allow-past", help="Accept an opening or closing time already past."
+    ),
 ) -> None:
     """Create a discussion: scheduled when --opens is given, otherwise a draft."""
     app = instance(ctx)
     if closes is not None and days is not None:
         raise InvalidInput("closes: give --closes or --days, not both")
-    plan = lifecycle.Plan(
-        title=title,
-        question=_read("question-file", question_file),
-        moderator_email=moderator,
-        opens_at=_time("opens", opens),
-        closes_at=_time("closes", closes),
-        days=days,
-        themes=theme,
-    )
+    question = _read("question-file", question_file)
     with app.session() as session:
         target = get_community(session, community)
-        made = lifecycle.create(session, app.settings.discussions, target, plan, app.now())
         zone = target.timezone
+        opens_at, closes_at = _moment("opens", opens, zone), _moment("closes", closes, zone)
+        for name, moment in (("opens", opens_at), ("closes", closes_at)):
+            if moment is not None:
+                try:
+                    check_future(name, moment, app.now(), zone, allow_past)
+                except BadTime as exc:
+                    raise InvalidInput(str(exc)) from None
+        plan = lifecycle.Plan(
+            title=title,
+            question=question,
+            moderator_email=moderator,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            days=days,
+            themes=theme,
+        )
+        made = lifecycle.create(session, app.settings.discussions, target, plan, app.now())
     out.print(
         f"discussion {made.id} {made.state}: opens {local_time(made.opens_at, zone) or 'by hand'}, "
         f"closes {local_time(made.closes_at, zone)}",
@@ -208,16 +234,20 @@ def set_synopsis(
 
 def run_due_command(
     ctx: typer.Context,
-    now: str | None = typer.Option(None, "--now", help="Act as if it were this ISO 8601 time."),
+    now: str | None = typer.Option(
+        None,
+        "--now",
+        help="Decide what is due as if it were this time (ISO 8601; without a zone, UTC); "
+        "the mail it queues is sent at once all the same.",
+    ),
 ) -> None:
-    """Do once whatever is due (discussions to open, remind or close; moderation reminders)."""
+    """Do once whatever is due (discussions to open, remind or close; moderation reminders,
+    digests, newsletters, event digests and reminders)."""
     from mailhub.scheduler import run_due
 
     app = instance(ctx)
-    at = _time("now", now)
-    if at is not None:
-        app = Context(app.settings, app.engine, FrozenClock(at))
-    report = run_due(app, at)
+    # --now decides what is due; what the run queues is still due at once (scheduler.run_due).
+    report = run_due(app, _time("now", now))
     for line in report.done:
         out.print(line, markup=False)
     for line in report.failed:

@@ -19,7 +19,7 @@ from mailhub.members import check_themes
 from mailhub.models import Community, Event, NewsItem
 from mailhub.news import eventdigest, store
 from mailhub.news.eventlines import Unreadable, build_event, check_url
-from mailhub.news.times import BadTime, local_text, zone_label
+from mailhub.times import BadTime, check_future, local_text, zone_label
 
 news_app = make_app("News items for the newsletter: add (published at once) and list.")
 event_app = make_app("The event calendar: add (approved at once), list and cancel.")
@@ -103,7 +103,11 @@ def event_add(
     ctx: typer.Context,
     community: str = COMMUNITY,
     title: str = typer.Option(..., help="The event's name."),
-    starts: str = typer.Option(..., help="Start, e.g. '2026-05-12 09:30 Africa/Nairobi'."),
+    starts: str = typer.Option(
+        ...,
+        help="Start, e.g. '2026-05-12 09:30' (in the community's zone) or "
+        "'2026-05-12 09:30 Asia/Bangkok'.",
+    ),
     ends: str | None = typer.Option(None, help="End: a date and time, or a time that day."),
     timezone: str | None = typer.Option(
         None, help="Zone of times written without one (default: the community's)."
@@ -112,6 +116,9 @@ def event_add(
     url: str | None = typer.Option(None, help="A link to the event's page."),
     description: str = typer.Option("", help="What it is about."),
     theme: list[str] = THEMES,
+    allow_past: bool = typer.Option(
+        False, "--allow-past", help="Accept an event that has started (to keep a record)."
+    ),
 ) -> None:
     """Add an event to the calendar, approved at once."""
     app = instance(ctx)
@@ -127,6 +134,10 @@ def event_add(
             fields = build_event(found, "", description, zone)
         except Unreadable as exc:
             raise InvalidInput("; ".join(exc.problems)) from None
+        try:
+            check_future("starts", fields.starts_at, app.now(), zone, allow_past)
+        except BadTime as exc:
+            raise InvalidInput(str(exc)) from None
         fields.themes = list(_themes(session, theme))
         event = store.add_event(app, session, target, fields)
         when = local_text(event.starts_at, event.timezone)

@@ -80,7 +80,10 @@ def send_due(ctx: Context, community_id: int, now: datetime) -> RunReport | None
 
 
 def send_issue(ctx: Context, community_id: int, due_at: datetime) -> RunReport:
-    """Queue the digest of everything new up to ``due_at`` for every digest member."""
+    """Queue the digest of everything new up to ``due_at`` (or now, if that comes first: a
+    digest sent early by `run-due --now` covers what is approved so far) for every digest
+    member."""
+    until = min(due_at, ctx.queue_time())
     with ctx.session() as session:
         community = session.get(Community, community_id)
         assert community is not None and community.id is not None
@@ -89,7 +92,7 @@ def send_issue(ctx: Context, community_id: int, due_at: datetime) -> RunReport:
         posts = (
             []
             if since is None
-            else digest_items.approved_between(session, community_id, since, due_at)
+            else digest_items.approved_between(session, community_id, since, until)
         )
         book = ctx.address_book(session)
     if not posts:
@@ -122,12 +125,12 @@ def send_issue(ctx: Context, community_id: int, due_at: datetime) -> RunReport:
             )
             reached.append(member.membership_id)
         with ctx.session() as session:
-            queued += outbox.enqueue_many(session, mails, ctx.now())
+            queued += outbox.enqueue_many(session, mails, ctx.queue_time())
             if reached:
                 session.connection().execute(
                     update(MEMBERSHIP)
                     .where(MEMBERSHIP.c.id.in_(reached))
-                    .values(last_digest_at=due_at.replace(tzinfo=None))
+                    .values(last_digest_at=until.replace(tzinfo=None))
                 )
     log.info(
         "digest of %s at %s: %s queued over %s post(s)", community.slug, stamp, queued, len(posts)

@@ -120,4 +120,4 @@ def send_to(
         )
         for r in recipients
     ]
-    return outbox.enqueue_many(session, copies, ctx.now())
+    return outbox.enqueue_many(session, copies, ctx.queue_time())

@@ -80,6 +80,6 @@ def queue_digest(
             )
             for r in chunk
         ]
-        queued += outbox.enqueue_many(session, mails, ctx.now())
+        queued += outbox.enqueue_many(session, mails, ctx.queue_time())
     log.info("event digest of %s: %s event(s), %s queued", community.slug, len(events), queued)
     return DigestRun(len(events), queued)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailhub.news.times import BadTime, read_end, read_time
+from mailhub.times import BadTime, read_end, read_time
 
 FIELD_LINE = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(.*?)\s*$")
 KEYS = {

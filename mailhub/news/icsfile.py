@@ -14,7 +14,7 @@ import icalendar
 
 from mailhub.models import Event
 from mailhub.news.eventlines import EventFields, Unreadable, check_url
-from mailhub.news.times import BadTime, zone_label, zone_named
+from mailhub.times import BadTime, zone_label, zone_named
 
 PRODID = "-//mailhub//events//EN"
 

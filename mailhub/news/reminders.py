@@ -87,7 +87,7 @@ def remind(ctx: Context, event_id: int) -> int | None:
             for chunk in recipients.chunks(ctx, event.community_id, reminders_only=True)
             for r in chunk
         ]
-        return outbox.enqueue_many(session, mails, ctx.now())
+        return outbox.enqueue_many(session, mails, ctx.queue_time())
 
 
 def reminders_due(ctx: Context, now: datetime, report: DueReport) -> None:

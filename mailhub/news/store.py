@@ -20,7 +20,7 @@ from mailhub.models import Community, Event, NewsItem, Person, Post, PostStatus
 from mailhub.moderation import actions
 from mailhub.news.eventlines import EventFields
 from mailhub.news.publish import community_key
-from mailhub.news.times import local_text
+from mailhub.times import local_text
 
 HOLD_REASON = "news and events are reviewed before they are published"
 

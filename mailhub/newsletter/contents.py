@@ -23,7 +23,7 @@ from mailhub.models import (
     Theme,
 )
 from mailhub.news.resources import human_size
-from mailhub.news.times import local_text
+from mailhub.times import local_text
 
 UPCOMING = timedelta(weeks=8)
 OTHER = "Other"

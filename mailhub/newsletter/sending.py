@@ -75,7 +75,7 @@ def send(ctx: Context, issue_id: int) -> Sent:
             for r in chunk
         ]
         with ctx.session() as session:
-            queued += outbox.enqueue_many(session, mails, ctx.now())
+            queued += outbox.enqueue_many(session, mails, ctx.queue_time())
     with ctx.session() as session:
         marked = session.connection().execute(
             update(ISSUE)

@@ -89,4 +89,4 @@ def build_notice(
 
 def send_notice(ctx: Context, session: Session, community: Community, notice: Notice) -> bool:
     """Queue a notice in the caller's transaction; False if its dedup key was queued before."""
-    return outbox.enqueue(session, build_notice(ctx, session, community, notice), ctx.now())
+    return outbox.enqueue(session, build_notice(ctx, session, community, notice), ctx.queue_time())

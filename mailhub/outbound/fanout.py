@@ -104,7 +104,7 @@ def fan_out(ctx: Context, session: Session, post: Post) -> int:
         )
         for m in members
     ]
-    added = outbox.enqueue_many(session, mails, ctx.now())
+    added = outbox.enqueue_many(session, mails, ctx.queue_time())
     log.info("post #%s: %s of %s copies queued", post.id, added, len(mails))
     return added
 

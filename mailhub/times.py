@@ -1,7 +1,9 @@
-"""Reading the times people write (`2026-05-12 09:30 Africa/Nairobi`) into UTC and a zone.
+"""Reading the times people write (`2026-05-12 09:30 Asia/Bangkok`) into UTC and a zone.
 
-An event keeps the zone it was announced in, so a calendar file can show it as the
-organisers meant it; a written offset (`+03:00`) is kept as a fixed zone named `UTC+03:00`.
+One rule everywhere (event lines by mail, `event add`, `discussion create`): a time written
+without a zone is in the community's zone. An event keeps the zone it was announced in, so a
+calendar file can show it as the organisers meant it; a written offset (`+07:00`) is kept as
+a fixed zone named `UTC+07:00`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FORMAT_HINT = (
-    "expected YYYY-MM-DD HH:MM, optionally followed by a time zone such as Africa/Nairobi or +03:00"
+    "expected YYYY-MM-DD HH:MM, optionally followed by a time zone such as Asia/Bangkok or +07:00"
 )
 _MOMENT = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[ T]+|\s*,\s*)(\d{1,2}[:.h]\d{2})\s*(.*)$")
 _CLOCK = re.compile(r"^(\d{1,2}[:.h]\d{2})\s*(.*)$")
@@ -89,3 +91,26 @@ def read_end(text: str, start: datetime, start_zone: str) -> tuple[datetime, str
 def local_text(moment: datetime, zone: str) -> str:
     """How a stored time reads to people: local time and the zone's name."""
     return f"{moment.astimezone(zone_named(zone)):%Y-%m-%d %H:%M} {zone}"
+
+
+def read_moment(text: str, default_zone: str) -> datetime:
+    """A moment in UTC from ISO 8601 (`2026-03-02T08:00`, with or without seconds and an
+    offset) or as people write it (`2026-03-02 08:00 Asia/Bangkok`); `default_zone` when
+    none is written."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return read_time(text, default_zone)[0]
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone_named(default_zone))
+    return value.astimezone(UTC)
+
+
+def check_future(name: str, moment: datetime, now: datetime, zone: str, allow_past: bool) -> None:
+    """Refuse a moment already past (a discussion that would open and close at once, an event
+    that is over) unless the person said so; BadTime names the option."""
+    if moment < now and not allow_past:
+        raise BadTime(
+            f"{name}: {local_text(moment, zone)} is in the past (it is now "
+            f"{local_text(now, zone)}); give --allow-past if that is meant"
+        )
