@@ -283,3 +283,43 @@ def test_rejected_event_is_marked_and_the_sender_told(
     assert result.exit_code == 0, result.output
     assert events(ctx)[0].status == "rejected"
     assert outbox(ctx, "rejected", BOB) and outbox(ctx, "post") == []
+
+
+def test_cli_edits_and_removes_news_and_events(run_cli: Callable[..., Any]) -> None:
+    run_cli("news", "add", "-c", "irnet", "--title", "Draft code", "--url", "https://x.org/d")
+    changed = run_cli(
+        "news", "update", "1", "--title", "Labour code adopted", "--url", "https://x.org/code",
+        "--theme", "skills",
+    )  # fmt: skip
+    assert changed.exit_code == 0 and "changed title, url, themes" in changed.output
+    (news,) = json.loads(run_cli("news", "list", "--json").stdout)
+    assert (news["title"], news["url"], news["themes"]) == (
+        "Labour code adopted",
+        "https://x.org/code",
+        ["skills"],
+    )
+    assert run_cli("news", "update", "1", "--url", "javascript:alert(1)").exit_code == 2
+    assert run_cli("news", "remove", "1").exit_code == 0
+    assert json.loads(run_cli("news", "list", "--json").stdout) == []
+    assert run_cli("news", "remove", "1").exit_code == 1
+
+    added = run_cli(
+        "event", "add", "-c", "irnet", "--title", "Forum", "--starts", "2030-05-12 09:30",
+        "--ends", "17:00", "--where", "Nairobi",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    (before,) = json.loads(run_cli("event", "list", "--json").stdout)
+    moved = run_cli(
+        "event", "update", str(before["id"]), "--starts", "2030-05-13 10:00 Asia/Bangkok",
+        "--ends", "16:00", "--where", "Bangkok",
+    )  # fmt: skip
+    assert moved.exit_code == 0, moved.output
+    (after,) = json.loads(run_cli("event", "list", "--json").stdout)
+    assert after["starts"] == "2030-05-13 10:00 Asia/Bangkok" and after["where"] == "Bangkok"
+    assert after["uid"] == before["uid"]  # calendars update the same event
+    past = run_cli("event", "update", str(before["id"]), "--starts", "2020-01-01 10:00")
+    assert past.exit_code == 2 and "in the past" in past.output
+    backwards = run_cli("event", "update", str(before["id"]), "--ends", "2030-05-12 08:00")
+    assert backwards.exit_code == 2 and "before the start" in backwards.output
+    assert run_cli("event", "remove", str(before["id"])).exit_code == 0
+    assert json.loads(run_cli("event", "list", "--json").stdout) == []

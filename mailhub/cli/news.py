@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from mailhub.cli.common import instance, make_app, out, print_json, print_table
 from mailhub.clock import parse_iso
 from mailhub.communities import get_community, list_themes
-from mailhub.errors import InvalidInput
+from mailhub.errors import InvalidInput, NotFound
 from mailhub.members import check_themes
 from mailhub.models import Community, Event, NewsItem
 from mailhub.news import eventdigest, store
 from mailhub.news.eventlines import Unreadable, build_event, check_url
-from mailhub.times import BadTime, check_future, local_text, zone_label
+from mailhub.times import BadTime, check_future, local_text, read_end, read_time, zone_label
 
 news_app = make_app("News items for the newsletter: add (published at once) and list.")
 event_app = make_app("The event calendar: add (approved at once), list and cancel.")
@@ -197,6 +197,103 @@ def event_cancel(
     with instance(ctx).session() as session:
         event = store.cancel_event(session, event_id)
         out.print(f"event {event.id} cancelled: {event.title}", markup=False)
+
+
+def _link(url: str | None) -> str | None:
+    try:
+        return check_url(url, "url") if url else None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _said(changed: list[str]) -> str:
+    return f"changed {', '.join(changed)}" if changed else "nothing changed"
+
+
+@news_app.command("update")
+def news_update(
+    ctx: typer.Context,
+    item_id: int = typer.Argument(..., help="The news item's id."),
+    title: str | None = typer.Option(None, help="The headline."),
+    body: str | None = typer.Option(None, help="The text."),
+    url: str | None = typer.Option(None, help="A link to read more."),
+    theme: list[str] | None = typer.Option(None, "--theme", help="Theme slugs (replace)."),
+) -> None:
+    """Change a news item (the fields given)."""
+    with instance(ctx).session() as session:
+        if title is not None and not title.strip():
+            raise InvalidInput("title: a news item needs a title")
+        changes = {
+            "title": title.strip() if title else None,
+            "body": body,
+            "url": _link(url),
+            "themes": list(_themes(session, theme)) if theme else None,
+        }
+        item, changed = store.update_item(session, NewsItem, item_id, changes)
+    out.print(f"news item {item.id}: {_said(changed)}", markup=False)
+
+
+@news_app.command("remove")
+def news_remove(
+    ctx: typer.Context, item_id: int = typer.Argument(..., help="The news item's id.")
+) -> None:
+    """Remove a news item for good."""
+    with instance(ctx).session() as session:
+        title = store.remove_item(session, NewsItem, item_id)
+    out.print(f"news item {item_id} removed: {title}", markup=False)
+
+
+@event_app.command("update")
+def event_update(
+    ctx: typer.Context,
+    event_id: int = typer.Argument(..., help="The event's id."),
+    title: str | None = typer.Option(None, help="The event's name."),
+    starts: str | None = typer.Option(
+        None, help="Start; a time without a zone is in the event's zone."
+    ),
+    ends: str | None = typer.Option(None, help="End: a date and time, or a time that day."),
+    where: str | None = typer.Option(None, help="Where it takes place."),
+    url: str | None = typer.Option(None, help="A link to the event's page."),
+    description: str | None = typer.Option(None, help="What it is about."),
+    theme: list[str] | None = typer.Option(None, "--theme", help="Theme slugs (replace)."),
+    allow_past: bool = typer.Option(False, "--allow-past", help="Accept a start already past."),
+) -> None:
+    """Change an event (the fields given); calendars that imported it see the change."""
+    app = instance(ctx)
+    with app.session() as session:
+        event = session.get(Event, event_id)
+        if event is None:
+            raise NotFound(f"no event {event_id}")
+        changes: dict[str, Any] = {
+            "title": title.strip() if title else None,
+            "location": where,
+            "url": _link(url),
+            "description": description,
+            "themes": list(_themes(session, theme)) if theme else None,
+        }
+        try:
+            if starts is not None:
+                changes["starts_at"], changes["timezone"] = read_time(starts, event.timezone)
+                check_future("starts", changes["starts_at"], app.now(), event.timezone, allow_past)
+            if ends is not None:
+                start = changes.get("starts_at", event.starts_at)
+                changes["ends_at"], _ = read_end(
+                    ends, start, changes.get("timezone", event.timezone)
+                )
+        except BadTime as exc:
+            raise InvalidInput(f"{'ends' if starts is None else 'starts'}: {exc}") from None
+        _event, changed = store.update_item(session, Event, event_id, changes)
+    out.print(f"event {event_id}: {_said(changed)}", markup=False)
+
+
+@event_app.command("remove")
+def event_remove(
+    ctx: typer.Context, event_id: int = typer.Argument(..., help="The event's id.")
+) -> None:
+    """Remove an event for good (to tell calendars it is off, cancel it instead)."""
+    with instance(ctx).session() as session:
+        title = store.remove_item(session, Event, event_id)
+    out.print(f"event {event_id} removed: {title}", markup=False)
 
 
 @event_app.command("digest")

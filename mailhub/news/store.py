@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
 from mailhub.context import Context
-from mailhub.errors import Conflict, NotFound
+from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import Community, Event, NewsItem, Person, Post, PostStatus
 from mailhub.moderation import actions
 from mailhub.news.eventlines import EventFields
@@ -109,6 +110,41 @@ def cancel_event(session: Session, event_id: int) -> Event:
     event.status = "cancelled"
     session.add(event)
     return event
+
+
+def _found(session: Session, model: type[NewsItem] | type[Event], item_id: int) -> Any:
+    item = session.get(model, item_id)
+    if item is None:
+        raise NotFound(f"no {'news item' if model is NewsItem else 'event'} {item_id}")
+    return item
+
+
+def update_item(
+    session: Session, model: type[NewsItem] | type[Event], item_id: int, changes: dict[str, Any]
+) -> tuple[NewsItem | Event, list[str]]:
+    """Change the given fields of a news item or event (None: leave as it is); the names of
+    the fields that changed. Themes are checked by the caller; an event keeps its uid, so a
+    calendar that imported it updates it."""
+    item = _found(session, model, item_id)
+    changed = []
+    for key, value in changes.items():
+        if value is not None and getattr(item, key) != value:
+            setattr(item, key, value)
+            changed.append(key)
+    if isinstance(item, Event) and item.ends_at is not None and item.ends_at < item.starts_at:
+        raise InvalidInput("ends: the end is before the start")
+    session.add(item)
+    return item, changed
+
+
+def remove_item(session: Session, model: type[NewsItem] | type[Event], item_id: int) -> str:
+    """Delete a news item or event for good (its submission post, if any, stays in the
+    queue's history); its title."""
+    item = _found(session, model, item_id)
+    title = str(item.title)
+    session.delete(item)
+    session.flush()
+    return title
 
 
 def _held_post(
