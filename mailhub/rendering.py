@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from mailhub.memberhtml import member_html
+from mailhub.times import human
 
 BUILT_IN = Path(__file__).parent / "templates"
 
@@ -27,7 +28,18 @@ def local_time(
     """A time as people of a community read it, in their time zone."""
     if value is None:
         return ""
+    if fmt.endswith(" %Z"):
+        return human(value, zone, fmt.removesuffix(" %Z"))
     return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def human_size(size: int) -> str:
+    """1.2 MB, 350 KB or 900 bytes, as mail clients show them."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def one_line(value: object) -> str:

@@ -88,6 +88,35 @@ def read_end(text: str, start: datetime, start_zone: str) -> tuple[datetime, str
     return read_time(text, start_zone)
 
 
+def human(moment: datetime, zone: str, fmt: str = "%A %d %B %Y, %H:%M") -> str:
+    """How a time reads in a mail: in the reader's community's zone, with the zone's
+    abbreviation ("Thursday 10 December 2026, 11:00 EAT"); zones that have none in the
+    time zone database (Asia/Bangkok's is "+07") read "UTC+07"."""
+    local = moment.astimezone(zone_named(zone))
+    return f"{local.strftime(fmt)} {abbreviation(local)}"
+
+
+def abbreviation(local: datetime) -> str:
+    name = local.strftime("%Z")
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+def event_when(starts: datetime, ends: datetime | None, event_zone: str, zone: str) -> str:
+    """An event's time in the reader's zone ("Sunday 20 December 2026, 09:30 to 17:00
+    UTC+07"), and in the event's own zone too when that differs."""
+    when = human(starts, zone)
+    if ends is not None:
+        same_day = (
+            starts.astimezone(zone_named(zone)).date() == ends.astimezone(zone_named(zone)).date()
+        )
+        end = human(ends, zone, "%H:%M" if same_day else "%A %d %B %Y, %H:%M")
+        when = f"{when.rsplit(' ', 1)[0]} to {end}"
+    here, there = starts.astimezone(zone_named(zone)), starts.astimezone(zone_named(event_zone))
+    if here.utcoffset() != there.utcoffset():
+        when += f" ({there:%H:%M} {abbreviation(there)} where it takes place)"
+    return when
+
+
 def local_text(moment: datetime, zone: str) -> str:
     """How a stored time reads to people: local time and the zone's name."""
     return f"{moment.astimezone(zone_named(zone)):%Y-%m-%d %H:%M} {zone}"

@@ -252,7 +252,7 @@ def test_outlook_html_reply_quoting_one_item_of_the_html_digest(
     digest = the_digest(ctx)
     ids = items(digest)
     html = part(digest, "html")
-    start = html.rindex("<tr>", 0, html.index(">2. Re: Apprenticeships"))
+    start = html.rindex("<tr>", 0, html.index(">2. Apprenticeships"))
     block = html[start : html.index("</td></tr>", start) + len("</td></tr>")]
     quoted = (
         '<div id="divRplyFwdMsg" dir="ltr"><hr><b>From:</b> IRNet digest &lt;'

@@ -20,7 +20,16 @@ from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.cron import last_due
 from mailhub.members import MemberFields, add_member
-from mailhub.models import Community, DigestIssue, Discussion, Membership, Post, PostStatus, Thread
+from mailhub.models import (
+    Attachment,
+    Community,
+    DigestIssue,
+    Discussion,
+    Membership,
+    Post,
+    PostStatus,
+    Thread,
+)
 from mailhub.scheduler import run_due
 
 SECRET = "test-secret-0123456789abcdef"
@@ -454,3 +463,41 @@ def test_the_digest_html_reads_well_in_a_real_browser(
     assert "Contents" in body and "Amina Pers\u00f6n" in body
     assert body.count("Body of post") == 2
     assert "<script>alert('x')</script>" in body  # hostile markup shown as text, not run
+
+
+def test_item_titles_are_clean_and_attachments_are_named(ctx: Context) -> None:
+    """A reply's title shows without "Re:" or the list tag, the subject has no doubled name,
+    and a post's attachments are named in both formats."""
+    with ctx.session() as session:
+        community = get_community(session, "irnet")
+        member(session, community, "dee@example.org", delivery="digest")
+        member(session, community, "rfc@example.org", delivery="digest", digest_format="rfc1153")
+        talk = thread(session, community, "Wage boards")
+        first = post(session, community, talk, 1, DUE - timedelta(hours=3))
+        post(
+            session,
+            community,
+            talk,
+            2,
+            DUE - timedelta(hours=2),
+            subject="RE: [IRNet] AW: Wage boards",
+        )
+        session.add(
+            Attachment(
+                post_id=first.id or 0,
+                filename="wage-report.pdf",
+                content_type="application/pdf",
+                size=1_300_000,
+                sha256="0" * 64,
+            )
+        )
+    run_due(ctx)
+    sent = digests(ctx)
+    message = sent["dee@example.org"]
+    assert message["Subject"] == "[IRNet] Digest, Monday 02 March 2026"
+    text = part(message, "plain")
+    assert not re.search(r"\d\. (RE|Re|AW):", text) and "[IRNet] AW" not in text
+    assert "Attachments: wage-report.pdf (1.2 MB)" in text
+    assert "Attachments: wage-report.pdf (1.2 MB)" in part(message, "html")
+    classic = str(sent["rfc@example.org"])
+    assert "Attachments: wage-report.pdf (1.2 MB)" in classic

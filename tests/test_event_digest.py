@@ -95,8 +95,8 @@ def test_the_event_digest_attaches_each_events_calendar(ctx: Context, run_cli: A
         assert text is not None and html is not None
         plain = text.get_content()
         assert plain.index("Tripartite forum") < plain.index("Wages <script>")
-        assert "2026-03-12 10:00 Africa/Nairobi to 2026-03-12 13:00 Africa/Nairobi" in plain
-        assert "2026-03-20 15:00 Europe/Zurich" in plain
+        assert "Thursday 12 March 2026, 10:00 to 13:00 EAT" in plain
+        assert "Friday 20 March 2026, 17:00 EAT (15:00 CET where it takes place)" in plain
         assert "Cancelled meeting" not in plain and "Later" not in plain
         tree = parse_html(html.get_content())
         assert "script" not in tree.tags and "https://example.org/webinar" in tree.links

@@ -149,7 +149,7 @@ def test_an_issue_holds_the_period_grouped_by_theme(ctx: Context) -> None:
     assert "News: Wages <script>alert(1)</script> Bcc: victim@example.org" in skills
     green = text.split("\nGreen jobs\n")[2].split("\nOther\n")[0]
     assert "Discussion: Green transition" in green and "Event: Tripartite forum" in green
-    assert "2026-03-12 10:00 Africa/Nairobi, Nairobi" in green  # the event's own zone
+    assert "Thursday 12 March 2026, 10:00 EAT, Nairobi" in green  # the community's zone
     assert "Link: https://example.org/forum" in green
     other = text.split("\nOther\n")[2]
     assert "Discussion: Platform work" in other and "Resource: Labour code 2025" in other
@@ -195,7 +195,7 @@ def test_send_goes_once_to_members_who_receive_mail(ctx: Context, run_cli: Any) 
     unsubscribes = set()
     for row, message in mails.values():
         assert row.dedup_key == f"newsletter:{issue.id}:person:{row.person_id}"
-        assert message["Subject"] == "[IRNet] IRNet newsletter no. 1, 02 March 2026"
+        assert message["Subject"] == "[IRNet] Newsletter no. 1, 02 March 2026"
         assert message.get_content_type() == "multipart/alternative"
         plain = message.get_body(preferencelist=("plain",))
         html = message.get_body(preferencelist=("html",))

@@ -9,13 +9,15 @@ approve --theme`, or `approve themes ...` by mail) and its discussion's; a membe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from mailhub.models import Discussion, Person, Post, PostStatus, Thread
+from mailhub.models import Attachment, Discussion, Person, Post, PostStatus, Thread
+from mailhub.rendering import human_size, one_line
+from mailhub.threads.subjects import display_subject
 from mailhub.threads.themes import combined
 
 
@@ -38,6 +40,7 @@ class Item:
     discussion_id: int | None
     discussion_title: str
     themes: frozenset[str]
+    attachments: tuple[str, ...] = ()  # "report.pdf (1.2 MB)", as the post carried them
 
 
 def approved_between(
@@ -68,8 +71,26 @@ def approved_between(
             window,
         )
     )
-    items = [_item(*row) for row in session.exec(query).all()]
+    items = _with_attachments(session, [_item(*row) for row in session.exec(query).all()])
     return sorted(items, key=lambda item: (item.at, item.post_id))
+
+
+def _with_attachments(session: Session, items: list[Item]) -> list[Item]:
+    """The items, each naming its post's attachments (one query for all of them)."""
+    named: dict[int, list[str]] = {}
+    ids = [item.post_id for item in items]
+    for start in range(0, len(ids), 500):
+        rows = session.exec(
+            select(Attachment.post_id, Attachment.filename, Attachment.size)
+            .where(col(Attachment.post_id).in_(ids[start : start + 500]))
+            .order_by(col(Attachment.id))
+        ).all()
+        for post_id, filename, size in rows:
+            named.setdefault(post_id, []).append(f"{one_line(filename)} ({human_size(size)})")
+    return [
+        replace(item, attachments=tuple(named[item.post_id])) if item.post_id in named else item
+        for item in items
+    ]
 
 
 DIGEST_KINDS = ("post", "reply")
@@ -83,7 +104,7 @@ def _item(
         post_id=post.id,
         message_id=post.message_id,
         at=post.decided_at or post.received_at,
-        subject=" ".join(post.subject.split()) or "(no subject)",
+        subject=display_subject(post.subject),
         body=post.body_text.strip(),
         author_name=(person.name if person and person.name else post.author_name)
         or post.author_email,
@@ -92,8 +113,7 @@ def _item(
         country=(person.country or "").upper() if person else "",
         organisation=person.organisation if person else "",
         thread_id=thread.id if thread and thread.id else -post.id,
-        thread_subject=" ".join((thread.subject if thread else post.subject).split())
-        or "(no subject)",
+        thread_subject=display_subject(thread.subject if thread else post.subject),
         discussion_id=talk.id if talk else None,
         discussion_title=" ".join(talk.title.split()) if talk else "",
         themes=frozenset(combined(thread, talk)),

@@ -24,8 +24,8 @@ from mailhub.outbound.headers import (
     encoded_text,
     header_line,
     list_headers,
+    list_subject,
     mailbox,
-    tag_subject,
 )
 
 DIGEST_MARK = "X-Mailhub-Digest"
@@ -51,7 +51,7 @@ def letterhead(
     marks = [f"mhh{secrets.token_hex(8)}{n}" for n in "tui"]
     to_mark, unsubscribe_mark, id_mark = marks
     post = book.address(community.slug, Kind.POST)
-    subject = tag_subject(f"{community.name} digest, {date}", community.tag)
+    subject = list_subject(f"{community.name} digest, {date}", community)
     lines = [
         header_line("From", mailbox(f"{community.name} digest", post)),
         header_line("To", to_mark),

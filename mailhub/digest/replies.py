@@ -84,8 +84,10 @@ def looks_like_digest_reply(parsed: ParsedMessage, community: Community) -> bool
     community's digest. (A reply with those headers is a reply to what they name.)"""
     if parsed.in_reply_to or parsed.references:
         return False
-    subject = parsed.subject.lower()
-    return f"{community.name.lower()} digest" in subject and is_reply_subject(parsed.subject)
+    subject = " ".join(parsed.subject.lower().split())
+    # Our digests say "[IRNet] Digest, ..." (or "IRNet digest, ..." with no tag).
+    marks = [f"{community.name} digest", *([f"{community.tag} digest"] if community.tag else [])]
+    return any(m.lower() in subject for m in marks) and is_reply_subject(parsed.subject)
 
 
 def read_digest_id(value: str) -> DigestRef | None:

@@ -21,8 +21,10 @@ from mailhub.newsletter.issues import links
 from mailhub.newsletter.letter import Calendar, Letter, body
 
 
-def shown(event: Event) -> Item:
-    return Item("Event", event.title, when_text(event), event.description, web_link(event.url), ())
+def shown(event: Event, zone: str) -> Item:
+    """An event as a mail lists it, its time in the community's ``zone``."""
+    when = when_text(event, zone)
+    return Item("Event", event.title, when, event.description, web_link(event.url), ())
 
 
 def letter(
@@ -38,7 +40,7 @@ def letter(
     words = {
         "heading": subject,
         "intro": intro,
-        "events": [shown(e) for e in events],
+        "events": [shown(e, community.timezone) for e in events],
         "request": links(ctx, session, community)["request"],
     }
     override = ctx.settings.templates_override

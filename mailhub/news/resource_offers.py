@@ -27,7 +27,7 @@ from mailhub.models import Attachment, Community, Person, Post, PostStatus
 from mailhub.moderation.actions import moderation_address, moderators
 from mailhub.news import resources
 from mailhub.outbound.compose import Notice, send_notice
-from mailhub.rendering import render
+from mailhub.rendering import human_size, render
 from mailhub.threads.themes import post_themes
 
 # Members' posts and replies; news and event submissions have their own publication.
@@ -81,7 +81,7 @@ def offer_attachments(ctx: Context, session: Session, post: Post) -> int:
             community=community,
             post=post,
             author=f"{name} <{post.author_email}>" if name != post.author_email else name,
-            files=[(n, a, resources.human_size(a.size)) for n, a in files],
+            files=[(n, a, human_size(a.size)) for n, a in files],
             post_themes=themes,
             known_themes=known,
             example_theme=(themes or known or ["labour-law"])[0],

@@ -49,15 +49,6 @@ class Origin:
     via: str = "cli"
 
 
-def human_size(size: int) -> str:
-    """1.2 MB, 350 KB or 900 bytes, as mail clients show them."""
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def check_kind(value: str) -> str:
     kind = value.strip().lower()
     if kind not in KINDS:

@@ -22,8 +22,8 @@ from mailhub.models import (
     Resource,
     Theme,
 )
-from mailhub.news.resources import human_size
-from mailhub.times import local_text
+from mailhub.rendering import human_size
+from mailhub.times import event_when, local_text
 
 UPCOMING = timedelta(weeks=8)
 OTHER = "Other"
@@ -117,17 +117,15 @@ def upcoming_events(
     )
 
 
-def when_text(event: Event) -> str:
-    """Start (and end) in the event's own zone, and where."""
-    when = local_text(event.starts_at, event.timezone)
-    if event.ends_at:
-        when += f" to {local_text(event.ends_at, event.timezone)}"
+def when_text(event: Event, zone: str) -> str:
+    """Start (and end) in the reader's zone (and the event's own), and where."""
+    when = event_when(event.starts_at, event.ends_at, event.timezone, zone)
     return f"{when}, {event.location}" if event.location else when
 
 
-def _events(session: Session, community_id: int, until: datetime) -> list[Item]:
+def _events(session: Session, community_id: int, until: datetime, zone: str) -> list[Item]:
     return [
-        Item("Event", e.title, when_text(e), e.description, web_link(e.url), tuple(e.themes))
+        Item("Event", e.title, when_text(e, zone), e.description, web_link(e.url), tuple(e.themes))
         for e in upcoming_events(session, community_id, until, until + UPCOMING)
     ]
 
@@ -165,7 +163,7 @@ def gather(
     items = [
         *_discussions(session, community_id, since, until, zone),
         *_news(session, community_id, since, until),
-        *_events(session, community_id, until),
+        *_events(session, community_id, until, zone),
         *_resources(session, community_id, since, until),
     ]
     themes = session.exec(select(Theme).order_by(col(Theme.id))).all()

@@ -25,8 +25,8 @@ from mailhub.outbound.headers import (
     encoded_text,
     header_line,
     list_headers,
+    list_subject,
     mailbox,
-    tag_subject,
 )
 
 # Bodies here have no per-member holes: this pattern matches nothing.
@@ -105,7 +105,7 @@ class Letter:
         lines = [
             header_line("From", mailbox(self.sender_name, post)),
             header_line("To", email),
-            f"Subject: {encoded_text('Subject', tag_subject(self.subject, community.tag))}{CRLF}",
+            f"Subject: {encoded_text('Subject', list_subject(self.subject, community))}{CRLF}",
             header_line("Date", format_datetime(self.date)),
             header_line("Reply-To", post),
             f"Message-ID: <{self.id_prefix}-{person_id}@{settings.instance.domain}>{CRLF}",

@@ -96,6 +96,17 @@ def tag_subject(subject: str, tag: str | None) -> str:
     return f"{tag} {subject}"
 
 
+def list_subject(subject: str, community: Community) -> str:
+    """The subject of a mail of the community's own (digest, newsletter, event digest): the
+    tag names the community, so "IRNet digest" reads "[IRNet] Digest", not "[IRNet] IRNet
+    digest"."""
+    name = community.name
+    if community.tag and subject.startswith(f"{name} ") and name in community.tag:
+        rest = subject[len(name) + 1 :]
+        subject = rest[:1].upper() + rest[1:]
+    return tag_subject(subject, community.tag)
+
+
 def id_header(name: str, ids: list[str]) -> bytes:
     """A Message-ID, In-Reply-To or References line, one id per folded line.
 

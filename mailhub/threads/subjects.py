@@ -75,6 +75,22 @@ def _strip_prefixes(prepared: str) -> str:
     return stripped
 
 
+_LEADING_NOISE_ANY_CASE = re.compile(_LEADING_NOISE.pattern, re.IGNORECASE)
+
+
+def display_subject(subject: str | None) -> str:
+    """A subject as a title to show (a digest's item, a newsletter's heading): reply and
+    forward prefixes and leading list tags removed, case and words kept
+    ("Re: [IRNet] AW: Budget" shows as "Budget")."""
+    text = " ".join((subject or "").split())
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    shown = _LEADING_NOISE_ANY_CASE.sub("", text)
+    if shown.endswith(")"):
+        shown = re.sub(_TRAILING_FWD.pattern, "", shown, flags=re.IGNORECASE)
+    return shown or text or "(no subject)"
+
+
 def normalise_subject(subject: str | None, list_tags: Iterable[str] = ()) -> str:
     """Return the comparison key of a subject: no prefixes or tags, folded, spaces collapsed.
 
