@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from mailhub.addresses import POSTMASTER
 from mailhub.config import SLUG_PATTERN, Settings
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import Community, Theme
@@ -51,6 +52,9 @@ def create_community(
     """Create a community; its list address is ``local_part@domain`` (the slug by default)."""
     check_slug(slug)
     local = check_slug((local_part or slug).lower(), "local part")
+    if local == POSTMASTER:
+        # RFC 5321 reserves it for the people who run the mail service of the domain.
+        raise InvalidInput(f"the local part {POSTMASTER!r} is the instance's own address")
     if moderation not in MODERATION_POLICIES:
         raise InvalidInput(f"moderation must be one of {', '.join(MODERATION_POLICIES)}")
     if nonmember_policy not in NONMEMBER_POLICIES:

@@ -32,6 +32,7 @@ from mailhub.inbound.parse import (
     derive_message_id,
     parse_message,
 )
+from mailhub.inbound.recipients import recipients, split
 from mailhub.inbound.routes import CLASS_ROUTES, ROUTES, Route
 from mailhub.inbound.spool import SpoolRow
 from mailhub.inbound.trim import trim_reply
@@ -56,7 +57,6 @@ TABLE_SHARE = 4  # a quarter of each batch is kept for the spool table's own row
 WRITE_TURN_KEY = 0x6D61696C687562  # 'mailhub'
 
 NOT_FOR_PEOPLE = {"bounce", "delay_warning", "feedback_report", "auto_reply", "loop"}
-HEADER_RECIPIENTS = ("delivered-to", "x-original-to", "to", "cc")
 
 
 def list_id(community: Community, domain: str) -> str:
@@ -79,19 +79,6 @@ class Pipeline:
         self.list_ids = [list_id(c, self.domain) for c in self.communities.values()]
         self.attachment_root = ctx.settings.data_dir / "attachments"
 
-    def destination(self, row: SpoolRow, parsed: ParsedMessage) -> Destination | None:
-        """The envelope recipient decides; mail fetched from a mailbox may only have headers."""
-        for address in row.rcpt_to:
-            found = self.book.resolve(address)
-            if found is not None:
-                return found
-        for name in HEADER_RECIPIENTS:
-            for address in _addresses(parsed, name):
-                found = self.book.resolve(address)
-                if found is not None:
-                    return found
-        return None
-
     def prepare(self, row: SpoolRow) -> Prepared:
         """Parse, find the destination, classify and trim; touches no table."""
         try:
@@ -100,22 +87,33 @@ class Pipeline:
             reason = f"cannot be parsed: {exc}"
             return Prepared(row, Outcome(InboundState.QUARANTINED.value, None, reason))
         message_id = parsed.message_id or derive_message_id(row.raw, self.domain)
-        destination = self.destination(row, parsed)
-        if destination is None:
+        found = recipients(self.book, row.rcpt_to, parsed)
+        if not found:
             reason = "no recipient address of this instance in the envelope or headers"
             outcome = Outcome(InboundState.QUARANTINED.value, None, reason, message_id)
             return Prepared(row, outcome)
-        community = self.communities[destination.community]
+        prepared = self.prepare_for(row, parsed, message_id, found[0].destination)
+        if len(found) > 1:
+            prepared.split = found
+        return prepared
+
+    def prepare_for(
+        self, row: SpoolRow, parsed: ParsedMessage, message_id: str, destination: Destination
+    ) -> Prepared:
+        """The CPU-bound steps for the message's (first) destination."""
+        community = self.communities.get(destination.community or "")
         marker = loop_marker(self.domain)
         found = classify(parsed, our_list_ids=self.list_ids, our_loop_marker=marker)
         kind = "bounce" if destination.kind is Kind.BOUNCE else found.kind
         done = InboundState.DONE.value
         if kind in NOT_FOR_PEOPLE:
-            if kind in CLASS_ROUTES:
+            if kind in CLASS_ROUTES and community is not None:
                 return Prepared(row, None, parsed, message_id, community, destination, "", kind)
-            return Prepared(row, Outcome(done, kind, found.reason, message_id, community.id))
+            community_id = community.id if community else None
+            return Prepared(row, Outcome(done, kind, found.reason, message_id, community_id))
         if destination.kind in ROUTES:
             return Prepared(row, None, parsed, message_id, community, destination)
+        assert community is not None
         for item in parsed.attachments:
             attachments.save(self.attachment_root, item.sha256, item.data)
         trimmed = trim_reply(parsed.text).text
@@ -130,6 +128,9 @@ class Pipeline:
 
     def apply(self, session: Session, batch: list[Prepared]) -> dict[int, Outcome]:
         """Write what `prepare` decided, set-wise: a handful of statements per batch."""
+        for item in batch:
+            if item.split:
+                split(session.connection(), item.row, item.split)
         outcomes = {p.row.id: p.outcome for p in batch if p.outcome is not None}
         for item in batch:
             route = _route(item)
@@ -281,15 +282,6 @@ def _insert_returning_ids(
 ) -> list[int]:
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return [row[0] for row in connection.execute(statement, rows)]
-
-
-def _addresses(parsed: ParsedMessage, header: str) -> list[str]:
-    if header == "to":
-        return parsed.to
-    if header == "cc":
-        return parsed.cc
-    value = parsed.headers.get(header, "")
-    return [value.strip().strip("<>")] if value else []
 
 
 def _record(session: Session, outcomes: dict[int, Outcome], now: datetime) -> None:
