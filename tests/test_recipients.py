@@ -16,9 +16,10 @@ from conftest import derive
 from smtp_server import running_listener
 from sqlmodel import col, select
 
+from mailhub.addresses import Kind
 from mailhub.communities import create_community, get_community
 from mailhub.context import Context
-from mailhub.inbound import pipe, pipeline, spool
+from mailhub.inbound import pipe, pipeline, recipients, routes, spool
 from mailhub.inbound.spool import Arrival
 from mailhub.members import MemberFields, add_member
 from mailhub.models import Community, Event, InboundMessage, NewsItem, Post
@@ -168,21 +169,21 @@ def test_mail_without_envelope_goes_to_every_list_its_headers_name(two: Context)
     assert posts_by_community(two)["youth"] == ["imap-1@example.org", "imap-2@example.org"]
 
 
-def test_a_split_is_undone_with_the_transaction_it_was_made_in(
+def test_a_split_that_cannot_commit_leaves_the_row_whole(
     two: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker that fails after splitting leaves the row whole, to be split once later."""
     spool.store(two.engine, Arrival("smtp", message(), AMINA, [IRNET, YEN]), two.now())
 
-    def broken(*args: object) -> object:
-        raise RuntimeError("the disk is full")
+    def full(*args: object) -> list[int]:
+        raise OSError("the disk is full")
 
-    monkeypatch.setattr(pipeline.Pipeline, "store_posts", broken)
+    monkeypatch.setattr(recipients, "store_many", full)
     pipeline.process_batch(two)
     (row,) = spool_rows(two)
     assert (
         row.rcpt_to == [IRNET, YEN] and row.state == "new" and "disk is full" in (row.error or "")
     )
+    assert posts_by_community(two) == {}
     monkeypatch.undo()
     pipeline.drain(two)
     assert [r.rcpt_to for r in spool_rows(two)] == [[IRNET], [YEN]]
@@ -190,6 +191,24 @@ def test_a_split_is_undone_with_the_transaction_it_was_made_in(
         "irnet": ["both-1@example.org"],
         "youth": ["both-1@example.org"],
     }
+
+
+def test_a_destination_that_fails_holds_back_no_other(
+    two: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = "irnet-request@lists.example.org"
+
+    def broken(incoming: object) -> object:
+        raise RuntimeError("commands are broken today")
+
+    monkeypatch.setitem(routes.ROUTES, Kind.REQUEST, broken)
+    spool.store(two.engine, Arrival("smtp", message(), AMINA, [request, YEN]), two.now())
+    pipeline.drain(two)
+    first, second = spool_rows(two)
+    assert (first.rcpt_to, first.state) == ([request], "failed")
+    assert "commands are broken" in (first.error or "")
+    assert (second.rcpt_to, second.msg_class) == ([YEN], "post")
+    assert posts_by_community(two) == {"youth": ["both-1@example.org"]}
 
 
 def test_one_destination_named_twice_is_one_row(two: Context) -> None:

@@ -128,9 +128,6 @@ class Pipeline:
 
     def apply(self, session: Session, batch: list[Prepared]) -> dict[int, Outcome]:
         """Write what `prepare` decided, set-wise: a handful of statements per batch."""
-        for item in batch:
-            if item.split:
-                split(session.connection(), item.row, item.split)
         outcomes = {p.row.id: p.outcome for p in batch if p.outcome is not None}
         for item in batch:
             route = _route(item)
@@ -337,6 +334,26 @@ def _apply(ctx: Context, pipeline: Pipeline, prepared: list[Prepared]) -> dict[i
         return outcomes
 
 
+def _split(ctx: Context, prepared: list[Prepared], batch: Batch) -> list[Prepared]:
+    """Give every further destination of a message its own row before anything is decided,
+    in a transaction of its own, so that one destination that fails never holds back the
+    others (see recipients.py). Returns what goes on to be applied."""
+    splitting = [item for item in prepared if item.split]
+    if not splitting:
+        return prepared
+    try:
+        with ctx.engine.begin() as connection:
+            for item in splitting:
+                assert item.split is not None
+                split(connection, item.row, item.split)
+    except Exception as exc:
+        # Nothing was split: each row is taken again, whole, on a later pass.
+        for item in splitting:
+            batch.outcomes[item.row.id] = _fail(ctx, item.row, exc)
+        return [item for item in prepared if not item.split]
+    return prepared
+
+
 def _fail(ctx: Context, row: SpoolRow, error: Exception) -> Outcome:
     """A row that breaks processing waits for a person (or a retry) with the error."""
     state = InboundState.FAILED.value if row.attempts >= MAX_ATTEMPTS else InboundState.NEW.value
@@ -386,6 +403,7 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
             prepared.append(pipeline.prepare(row))
         except Exception as exc:
             batch.outcomes[row.id] = _fail(ctx, row, exc)
+    prepared = _split(ctx, prepared, batch)
     for start in range(0, len(prepared), WRITE_CHUNK):
         chunk = prepared[start : start + WRITE_CHUNK]
         try:

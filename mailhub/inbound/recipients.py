@@ -6,13 +6,14 @@ does so over LMTP by default for `irnet@` and `yen@`, and a member may write to
 each must get its own outcome: a post in each community, a news item and an event.
 
 The worker keeps its model of one spool row, one destination. A row whose recipients name
-several destinations is split in the write transaction that records what became of the
-first: the row keeps the first destination's addresses, and a new row (the same bytes,
-envelope sender, source and arrival time) is added for each further destination, which a
-later pass takes like any other row. A crash before that commit leaves the row whole, to be
-split again; after it every row names one destination, so a retry never splits twice.
-Splitting here rather than at the front end keeps the acknowledged record as it arrived,
-costs single-recipient mail nothing, and serves SMTP, LMTP, the pipe, IMAP and retries alike.
+several destinations is split before anything is decided about it, in one transaction: the
+row keeps the first destination's addresses, and a new row (the same bytes, envelope sender,
+source and arrival time) is added for each further destination, which a later pass takes
+like any other row. A crash before that commit leaves the row whole, to be split again;
+after it every row names one destination, so a retry never splits twice, and a destination
+whose processing fails holds back no other. Splitting in the worker rather than at the
+front end keeps the acknowledged record as it arrived, costs single-recipient mail next to
+nothing, and serves SMTP, LMTP, the pipe, IMAP and retries alike.
 
 Mail without an envelope recipient of ours (an IMAP mailbox without `recipient` whose
 server left no Delivered-To or X-Original-To) goes where its headers say: to every address
