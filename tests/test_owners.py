@@ -17,7 +17,8 @@ from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.members import MemberFields, add_member
-from mailhub.models import InboundMessage
+from mailhub.models import InboundMessage, Post
+from mailhub.moderation import actions
 
 OWNER = "irnet-owner@lists.example.org"
 POSTMASTER = "postmaster@lists.example.org"
@@ -176,3 +177,17 @@ def test_not_understood_commands_name_the_owner_address(live: Context) -> None:
     deliver(live, AMINA, "irnet-request@lists.example.org", question)
     ((_, reply),) = outbox(live, "command-reply", AMINA)
     assert "Not understood" in body(reply) and OWNER in body(reply)
+
+
+def test_the_list_owner_header_of_a_delivered_post_reaches_the_moderators(live: Context) -> None:
+    post = mail(AMINA, "irnet@lists.example.org", "<p3@example.org>", "Platform work")
+    deliver(live, AMINA, "irnet@lists.example.org", post)
+    with live.session() as session:
+        held = session.exec(select(Post)).one()
+        actions.decide(live, session, held, "approve", by=None, via="cli")
+    ((_, delivered),) = outbox(live, "post", AMINA)
+    owner = str(delivered["List-Owner"]).strip("<>").removeprefix("mailto:")
+    assert owner == OWNER
+    question = mail(AMINA, owner, "<p4@example.org>", "About the list")
+    assert deliver(live, AMINA, owner, question)[0][0] == "owner"
+    assert [to for to, _ in forwards(live)] == [MARIA, ADAM]

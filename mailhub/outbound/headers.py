@@ -140,6 +140,7 @@ def list_headers(
         "List-Id": list_id(settings, community),
         "List-Post": f"<mailto:{post}>",
         "List-Help": f"<mailto:{request}?subject=help>",
+        "List-Owner": f"<mailto:{book.address(community.slug, Kind.OWNER)}>",
     }
     archive = settings.instance.archive_url
     if archive:
