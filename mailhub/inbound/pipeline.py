@@ -2,10 +2,11 @@
 
 Each row goes through the steps of DESIGN.md in order — parse, find the destination,
 classify, identify the sender, extract and trim the body, keep attachments — and ends in one
-`Outcome`. A message that cannot be understood is quarantined with the reason; nothing is
-dropped silently. A batch is one transaction; if it fails, each row is retried alone so one
-bad message cannot hold back the others, and a row that still fails is marked failed with
-the error for `mailhub inbound retry`.
+`Outcome`. A row for several of our addresses is first split into one row per destination
+(recipients.py), so each address gets its own outcome. A message that cannot be understood
+is quarantined with the reason; nothing is dropped silently. A batch is one transaction; if
+it fails, each row is retried alone so one bad message cannot hold back the others, and a
+row that still fails is marked failed with the error for `mailhub inbound retry`.
 """
 
 from __future__ import annotations
