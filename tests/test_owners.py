@@ -191,3 +191,16 @@ def test_the_list_owner_header_of_a_delivered_post_reaches_the_moderators(live: 
     question = mail(AMINA, owner, "<p4@example.org>", "About the list")
     assert deliver(live, AMINA, owner, question)[0][0] == "owner"
     assert [to for to, _ in forwards(live)] == [MARIA, ADAM]
+
+
+def test_an_answer_goes_where_the_writer_asked_but_never_to_the_list(live: Context) -> None:
+    asked = mail(AMINA, OWNER, "<r1@example.org>").replace(
+        b"Subject:", b"Reply-To: Amina at work <amina@work.example.org>\r\nSubject:"
+    )
+    deliver(live, AMINA, OWNER, asked)
+    the_list = mail(AMINA, OWNER, "<r2@example.org>").replace(
+        b"Subject:", b"Reply-To: irnet@lists.example.org\r\nSubject:"
+    )
+    deliver(live, AMINA, OWNER, the_list)
+    answers = [m["Reply-To"].addresses[0].addr_spec for to, m in forwards(live) if to == MARIA]
+    assert answers == ["amina@work.example.org", AMINA]

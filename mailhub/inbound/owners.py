@@ -23,6 +23,7 @@ to is quarantined with the reason, for an admin to read with `mailhub inbound li
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from mailhub.addresses import InvalidAddress, Kind, normalise_address
 from mailhub.inbound.imap import SOURCE as IMAP_SOURCE
@@ -59,30 +60,45 @@ def _instance_admins(incoming: Incoming) -> Team:
     return admin_addresses(incoming.session, None, incoming.ctx.settings.instance.admin_email)
 
 
+@dataclass(frozen=True)
+class Writer:
+    """Who wrote, as the forward shows them, and where an answer to them goes."""
+
+    address: str
+    name: str
+    reply_to: str
+
+
 def _forward(incoming: Incoming, community: Community | None, team: Team, audience: str) -> Outcome:
     msg_class = Kind.OWNER.value if community else Kind.POSTMASTER.value
-    writer, refusal = _writer(incoming)
-    if writer is None:
-        return incoming.outcome(msg_class, f"not forwarded: {refusal}")
-    people = [(email, person_id) for email, person_id in team if email != writer]
+    writer = _writer(incoming)
+    if isinstance(writer, str):
+        return incoming.outcome(msg_class, f"not forwarded: {writer}")
+    people = [(email, person_id) for email, person_id in team if email != writer.address]
     if not people:
         if team:
             return incoming.outcome(msg_class, "not forwarded: written by its only reader")
         reason = "nobody to forward it to: no moderator or admin, no instance.admin_email"
         return incoming.outcome(msg_class, reason, InboundState.QUARANTINED.value)
+    _send(incoming, community, writer, people, audience)
+    return incoming.outcome(msg_class, f"forwarded to {', '.join(e for e, _ in people)}")
+
+
+def _send(
+    incoming: Incoming, community: Community | None, writer: Writer, people: Team, audience: str
+) -> None:
+    """Queue one forward per person, each once per Message-ID."""
     ctx, parsed = incoming.ctx, incoming.parsed
     book = ctx.address_book(incoming.session)
     address = book.address(community.slug, Kind.OWNER) if community else book.postmaster()
-    name = short_name(parsed.from_name) or writer
-    reply_to = parsed.reply_to[0] if parsed.reply_to else writer
     text = render(
         "notices/owner-forward.txt",
         ctx.settings.templates_override,
-        writer=f"{name} <{writer}>" if name != writer else writer,
+        writer=f"{writer.name} <{writer.address}>" if writer.name else writer.address,
         address=address,
         audience=audience,
         readers=[email for email, _ in people],
-        reply_to=reply_to,
+        reply_to=writer.reply_to,
         subject=parsed.subject or "(no subject)",
         text=parsed.text,
         attachments=parsed.attachments,
@@ -99,27 +115,29 @@ def _forward(incoming: Incoming, community: Community | None, team: Team, audien
             kind="owner-forward",
             dedup_key=f"owner-forward:{scope}:{key}:{email}",
             person_id=person_id,
-            reply_to=mailbox(name, reply_to),
+            reply_to=mailbox(writer.name, writer.reply_to),
             from_kind=Kind.OWNER,
-            from_name=f"{name} via {community.name if community else 'postmaster'}",
+            from_name=f"{writer.name or writer.address} via "
+            + (community.name if community else "postmaster"),
         )
         send_notice(ctx, incoming.session, community, notice)
-    return incoming.outcome(msg_class, f"forwarded to {', '.join(e for e, _ in people)}")
 
 
-def _writer(incoming: Incoming) -> tuple[str | None, str]:
-    """The writer's address, or None and why their mail is not forwarded."""
-    row = incoming.item.row
+def _writer(incoming: Incoming) -> Writer | str:
+    """Who wrote, or why their mail is not forwarded."""
+    row, parsed = incoming.item.row, incoming.parsed
     # IMAP has no envelope: an empty sender there means no Return-Path, not a null sender.
     if row.mail_from.strip() == NULL_SENDER or (
         not row.mail_from.strip() and row.source != IMAP_SOURCE
     ):
-        return None, "from the null sender (a notification of delivery)"
+        return "from the null sender (a notification of delivery)"
     try:
-        writer = normalise_address(incoming.parsed.from_address or row.mail_from)
+        address = normalise_address(parsed.from_address or row.mail_from)
     except InvalidAddress:
-        return None, "no usable From address to answer"
+        return "no usable From address to answer"
     book = incoming.ctx.address_book(incoming.session)
-    if book.resolve(writer) is not None or book.resolve(row.mail_from) is not None:
-        return None, "from one of our own addresses"
-    return writer, ""
+    if book.resolve(address) is not None or book.resolve(row.mail_from) is not None:
+        return "from one of our own addresses"
+    # An answer goes where the writer asked, unless that is one of our addresses (the list).
+    asked = [a for a in parsed.reply_to if book.resolve(a) is None]
+    return Writer(address, short_name(parsed.from_name), asked[0] if asked else address)
