@@ -2,6 +2,9 @@
 
 Every address mailhub answers to is resolved by one small table of patterns into a
 `Destination` (community, kind, token); everything downstream works on that object.
+Besides each community's addresses there is one for the instance: ``postmaster@<domain>``,
+which RFC 5321 (section 4.5.1) requires every mail domain to accept, in any case and also
+written without a domain; its destination has no community.
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ class Kind(StrEnum):
     NEWS = "news"
     EVENTS = "events"
     UNSUBSCRIBE = "unsubscribe"
+    OWNER = "owner"
+    POSTMASTER = "postmaster"
+
+
+POSTMASTER = "postmaster"
 
 
 TOKEN_KINDS = {
@@ -62,9 +70,10 @@ TOKEN_LETTERS = {kind: letter for letter, kind in TOKEN_KINDS.items()}
 
 @dataclass(frozen=True)
 class Destination:
-    """A resolved recipient: which community, what for, and the token if the address has one."""
+    """A resolved recipient: which community (None for the instance's postmaster), what
+    for, and the token if the address has one."""
 
-    community: str
+    community: str | None
     kind: Kind
     token: str | None = None
 
@@ -81,13 +90,19 @@ class AddressBook:
             settings.request_suffix.lower(): Kind.REQUEST,
             settings.news_suffix.lower(): Kind.NEWS,
             settings.events_suffix.lower(): Kind.EVENTS,
+            settings.owner_suffix.lower(): Kind.OWNER,
         }
 
     def resolve(self, address: str) -> Destination | None:
         """The destination of an address, or None when it is not one of ours."""
-        local, domain = split_address(address.strip().strip("<>").lower())
+        address = address.strip().strip("<>").lower()
+        if address == POSTMASTER:
+            return Destination(None, Kind.POSTMASTER)
+        local, domain = split_address(address)
         if domain != self.domain or not local:
             return None
+        if local == POSTMASTER:
+            return Destination(None, Kind.POSTMASTER)
         if local in self._by_local:
             return Destination(self._by_local[local], Kind.POST)
         for suffix, kind in self._suffixes.items():
@@ -102,6 +117,8 @@ class AddressBook:
 
     def address(self, community: str, kind: Kind = Kind.POST, token: str | None = None) -> str:
         """Build the address of ``kind`` for ``community`` (token kinds need ``token``)."""
+        if kind is Kind.POSTMASTER:
+            return self.postmaster()
         local = self._local_of[community]
         if kind is Kind.POST:
             return f"{local}@{self.domain}"
@@ -111,6 +128,10 @@ class AddressBook:
         if token is None:
             raise ValueError(f"a {kind.value} address needs a token")
         return f"{local}{self.settings.separator}{TOKEN_LETTERS[kind]}-{token}@{self.domain}"
+
+    def postmaster(self) -> str:
+        """The instance's own address, for mail about the service rather than a community."""
+        return f"{POSTMASTER}@{self.domain}"
 
     def communities(self) -> Iterable[str]:
         return self._local_of.keys()

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import String, cast
 from sqlmodel import Session, select
 
+from mailhub.addresses import POSTMASTER
 from mailhub.config import SLUG_PATTERN, Settings, check_timezone
 from mailhub.cron import trigger
 from mailhub.errors import Conflict, InvalidInput, NotFound
@@ -112,6 +113,9 @@ def create_community(
     ``settings`` are any of SETTINGS (the rest take their defaults)."""
     check_slug(slug)
     local = check_slug((local_part or slug).lower(), "local part")
+    if local == POSTMASTER:
+        # RFC 5321 reserves it for the people who run the mail service of the domain.
+        raise InvalidInput(f"the local part {POSTMASTER!r} is the instance's own address")
     values = {key: check_setting(key, value) for key, value in {"name": name, **settings}.items()}
     clash = session.exec(
         select(Community).where((Community.slug == slug) | (Community.local_part == local))

@@ -76,6 +76,7 @@ class AddressSettings(Section):
     request_suffix: str = "-request"
     news_suffix: str = "-news"
     events_suffix: str = "-events"
+    owner_suffix: str = "-owner"
 
 
 class SmtpSettings(Section):

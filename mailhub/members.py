@@ -6,6 +6,7 @@ specific to one community (role, delivery, moderation flag, status, themes).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -128,6 +129,27 @@ def get_membership(session: Session, community: Community, email: str) -> tuple[
     if person is None or membership is None:
         raise NotFound(f"{email} is not a member of {community.slug}")
     return person, membership
+
+
+def admin_addresses(
+    session: Session, community_ids: Iterable[int] | None = None, extra: str | None = None
+) -> list[tuple[str, int | None]]:
+    """Who runs these communities (every community: None): each active admin's address and
+    person id, and ``extra`` (the instance's admin_email) without one, once each."""
+    query = (
+        select(Person.email, Person.id)
+        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
+        .where(
+            Membership.role == Role.ADMIN.value,
+            Membership.status == MembershipStatus.ACTIVE.value,
+        )
+    )
+    if community_ids is not None:
+        query = query.where(Membership.community_id.in_(list(community_ids)))  # type: ignore[attr-defined]
+    found: dict[str, int | None] = dict(session.exec(query).all())
+    if extra:
+        found.setdefault(extra.lower(), None)
+    return sorted(found.items())
 
 
 def memberships_of_person(session: Session, person: Person) -> list[tuple[Membership, str]]:

@@ -425,6 +425,7 @@ def notify_change(
         delivery=delivery,
         request_address=book.address(community.slug, Kind.REQUEST),
         post_address=book.address(community.slug, Kind.POST),
+        owner_address=book.address(community.slug, Kind.OWNER),
     )
     subjects = {"joined": "Welcome to", "left": "You have left"}
     notice = Notice(

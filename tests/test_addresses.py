@@ -39,6 +39,12 @@ def book() -> AddressBook:
         ("irnet+s-tok@lists.example.org", Destination("irnet", Kind.SYNOPSIS, "tok")),
         ("irnet+c-tok@lists.example.org", Destination("irnet", Kind.CONFIRM, "tok")),
         ("irnet+b-tok@lists.example.org", Destination("irnet", Kind.BOUNCE, "tok")),
+        ("irnet-owner@lists.example.org", Destination("irnet", Kind.OWNER)),
+        ("YEN-Owner@lists.example.org", Destination("youth", Kind.OWNER)),
+        ("postmaster@lists.example.org", Destination(None, Kind.POSTMASTER)),
+        ("PostMaster@Lists.Example.Org", Destination(None, Kind.POSTMASTER)),
+        ("Postmaster", Destination(None, Kind.POSTMASTER)),  # RFC 5321 4.5.1: no domain
+        ("postmaster@elsewhere.org", None),
         ("irnet@elsewhere.org", None),
         ("other@lists.example.org", None),
         ("irnet+x-tok@lists.example.org", None),
@@ -51,10 +57,14 @@ def test_resolve(book: AddressBook, address: str, expected: Destination | None) 
 
 
 def test_build_and_resolve_round_trip(book: AddressBook) -> None:
-    for kind in Kind:
-        token = None if kind in {Kind.POST, Kind.REQUEST, Kind.NEWS, Kind.EVENTS} else "t0k"
+    plain = {Kind.POST, Kind.REQUEST, Kind.NEWS, Kind.EVENTS, Kind.OWNER}
+    for kind in set(Kind) - {Kind.POSTMASTER}:
+        token = None if kind in plain else "t0k"
         address = book.address("youth", kind, token)
         assert book.resolve(address) == Destination("youth", kind, token)
+    # The instance's own address belongs to no community.
+    assert book.address("youth", Kind.POSTMASTER) == book.postmaster()
+    assert book.resolve(book.postmaster()) == Destination(None, Kind.POSTMASTER)
 
 
 def test_custom_separators() -> None:
@@ -64,3 +74,8 @@ def test_custom_separators() -> None:
     assert custom.resolve("irnet=r-abc@l.example.org") == Destination("irnet", Kind.REPLY, "abc")
     assert custom.resolve("irnet-admin@l.example.org") == Destination("irnet", Kind.REQUEST)
     assert custom.resolve("irnet+r-abc@l.example.org") is None
+    owners = AddressBook(
+        "l.example.org", {"irnet": "irnet"}, AddressSettings(owner_suffix="-admins")
+    )
+    assert owners.resolve("irnet-admins@l.example.org") == Destination("irnet", Kind.OWNER)
+    assert owners.resolve("irnet-owner@l.example.org") is None

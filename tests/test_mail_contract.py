@@ -59,6 +59,7 @@ from mailhub.models import (
 )
 from mailhub.moderation.queue import send_reminders
 from mailhub.news.eventdigest import send_digest
+from mailhub.news.publish import submission_key
 from mailhub.newsletter import issues, sending
 from mailhub.outbound import kinds
 from mailhub.outbound.bounce_notices import disable_delivery
@@ -198,7 +199,7 @@ def moderation_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
 
 def membership_story(ctx: Context, mail: Mailer, run_cli: Callable[..., Any]) -> None:
     """confirmation, command-reply, confirmation-reply, unsubscribe-reply,
-    unsubscribe-notice, bounce_disabled, bounce_admin, submission-reply."""
+    unsubscribe-notice, bounce_disabled, bounce_admin, submission-reply, owner-forward."""
     mail.send(NEWCOMER, REQUEST, "subscribe", "subscribe")
     assert rows(ctx, "command-reply", NEWCOMER)
     mail.send(NEWCOMER, token_address(rows(ctx, "confirmation", NEWCOMER)[-1], "c"), "Re", "yes")
@@ -216,6 +217,8 @@ def membership_story(ctx: Context, mail: Mailer, run_cli: Callable[..., Any]) ->
     assert rows(ctx, "bounce_disabled", BOB) and rows(ctx, "bounce_admin", ADMIN)
     mail.send(AMINA, EVENTS, "Something", "no title, no time, nothing to read")
     assert rows(ctx, "submission-reply", AMINA)
+    mail.send(STRANGER, f"postmaster@{DOMAIN}", "Your server", "Who runs this list?")
+    assert rows(ctx, "owner-forward", ADMIN)
 
 
 def discussion_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
@@ -534,9 +537,20 @@ def mail_to_news(world: World, row: OutboundMessage, address: str, found: Destin
     lines = "Title: Regional forum\nStarts: 2027-01-20 09:00\nWhere: Hanoi\n"
     text = lines if found.kind is Kind.EVENTS else "Title: New labour code\n\nIt passed."
     message_id = world.mail.send(AMINA, address, "Submission", text)
-    post = post_by(world.ctx, message_id)
-    assert post is not None and post.status == PostStatus.HELD.value
-    assert post.kind == ("event" if found.kind is Kind.EVENTS else "news")
+    kind = "event" if found.kind is Kind.EVENTS else "news"
+    post = post_by(world.ctx, submission_key(kind, message_id))
+    assert post is not None and post.status == PostStatus.HELD.value and post.kind == kind
+
+
+def mail_to_owner(world: World, row: OutboundMessage, address: str, found: Destination) -> None:
+    """-owner@ and postmaster@: forwarded to the people behind them."""
+    asker = f"asker{len(world.done)}@example.net"
+    before = len(rows(world.ctx, "owner-forward"))
+    world.mail.send(asker, address, "A question for a person", "Who can I ask about this?")
+    forwarded = rows(world.ctx, "owner-forward")[before:]
+    assert forwarded and all(asker in r.raw.decode() for r in forwarded)
+    moderators = {MOD, MOD2, ADMIN}
+    assert {r.recipient for r in forwarded} <= moderators | {"postmaster@example.org"}
 
 
 ADDRESS_ACTIONS: dict[Kind, Callable[[World, OutboundMessage, str, Destination], None]] = {
@@ -550,6 +564,8 @@ ADDRESS_ACTIONS: dict[Kind, Callable[[World, OutboundMessage, str, Destination],
     Kind.NEWS: mail_to_news,
     Kind.EVENTS: mail_to_news,
     Kind.UNSUBSCRIBE: mail_to_unsubscribe,
+    Kind.OWNER: mail_to_owner,
+    Kind.POSTMASTER: mail_to_owner,
 }
 
 

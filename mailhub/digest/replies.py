@@ -31,7 +31,7 @@ from mailhub.inbound.outcomes import Prepared
 from mailhub.inbound.parse import ParsedMessage
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Community, DigestIssue, Person, Post, PostStatus
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.outbound.headers import reply_token
 from mailhub.rendering import render
 from mailhub.threads.subjects import is_reply_subject
@@ -245,6 +245,7 @@ def resolve(ctx: Context, book: AddressBook, item: Prepared) -> None:
         author_name=parsed.from_name,
         quoted_count=len(match.quoted),
         choices=choices,
+        owner_address=book.address(community.slug, Kind.OWNER),
     )
 
 
@@ -315,5 +316,6 @@ def tell_sender(
         dedup_key=f"{NOTE_KIND}:{post.id}",
         person_id=post.person_id,
         in_reply_to=post.message_id,
+        reply_to=owner_reply_to(ctx.address_book(session), community),
     )
     send_notice(ctx, session, community, notice)

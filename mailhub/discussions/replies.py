@@ -11,16 +11,19 @@ from __future__ import annotations
 from sqlmodel import select
 
 from mailhub import tokens
+from mailhub.addresses import Kind
 from mailhub.discussions import synopsis
 from mailhub.errors import MailhubError
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Discussion, Membership, Person
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 
 
-def _answer(incoming: Incoming, to: str, subject: str, text: str, key: str) -> None:
+def _answer(
+    incoming: Incoming, to: str, subject: str, text: str, key: str, reply_to: str | None = None
+) -> None:
     notice = Notice(
         to=to,
         subject=subject,
@@ -28,19 +31,24 @@ def _answer(incoming: Incoming, to: str, subject: str, text: str, key: str) -> N
         kind="synopsis-reply",
         dedup_key=f"synopsis-reply:{incoming.item.message_id}:{key}",
         in_reply_to=incoming.item.message_id,
+        reply_to=reply_to,
     )
     send_notice(incoming.ctx, incoming.session, incoming.community, notice)
 
 
 def _refuse(incoming: Incoming, sender: str, why: str) -> Outcome:
+    community = incoming.community
+    book = incoming.ctx.address_book(incoming.session)
     text = render(
         "discussions/synopsis_refused.txt",
         incoming.ctx.settings.templates_override,
-        community=incoming.community,
+        community=community,
         why=why,
+        owner_address=book.address(community.slug, Kind.OWNER),
     )
     if sender:
-        _answer(incoming, sender, "Your synopsis was not published", text, "refused")
+        owner = owner_reply_to(book, community)
+        _answer(incoming, sender, "Your synopsis was not published", text, "refused", owner)
     return incoming.outcome("synopsis", f"refused: {why}")
 
 

@@ -157,6 +157,7 @@ def send_reply(request: Request, unknown: list[str], truncated: bool) -> None:
         show_help=request.show_help or not request.answers,
         request_address=book.address(community.slug, Kind.REQUEST),
         post_address=book.address(community.slug, Kind.POST),
+        owner_address=book.address(community.slug, Kind.OWNER),
     )
     subject = incoming.parsed.subject.strip()
     key = hashlib.sha256(incoming.item.message_id.encode()).hexdigest()[:24]

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from mailhub.addresses import Destination
 from mailhub.context import Context
 from mailhub.inbound.parse import ParsedMessage
+from mailhub.inbound.recipients import Recipient
 from mailhub.inbound.spool import SpoolRow
 from mailhub.models import Community
 
@@ -52,6 +53,8 @@ class Prepared:
     pinned_parent_id: int | None = None
     force_hold_reason: str | None = None
     digest_note: str | None = None
+    # Every destination when the message has more than one: the row is split (recipients.py).
+    split: list[Recipient] | None = None
 
 
 @dataclass
@@ -79,4 +82,7 @@ class Incoming:
         return self.item.destination
 
     def outcome(self, msg_class: str, reason: str, state: str = "done") -> Outcome:
-        return Outcome(state, msg_class, reason, self.item.message_id, self.community.id)
+        community = self.item.community
+        return Outcome(
+            state, msg_class, reason, self.item.message_id, community.id if community else None
+        )

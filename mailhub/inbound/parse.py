@@ -32,8 +32,11 @@ __all__ = [
     "parse_message",
 ]
 
-# Headers the classifier and bounce handling read, kept decoded under lower-case names.
+# Headers the classifier, bounce handling and the recipient finder (for mail that came
+# without an envelope) read, kept decoded under lower-case names.
 CLASSIFICATION_HEADERS = (
+    "delivered-to",
+    "x-original-to",
     "auto-submitted",
     "precedence",
     "list-id",

@@ -2,10 +2,11 @@
 
 Each row goes through the steps of DESIGN.md in order — parse, find the destination,
 classify, identify the sender, extract and trim the body, keep attachments — and ends in one
-`Outcome`. A message that cannot be understood is quarantined with the reason; nothing is
-dropped silently. A batch is one transaction; if it fails, each row is retried alone so one
-bad message cannot hold back the others, and a row that still fails is marked failed with
-the error for `mailhub inbound retry`.
+`Outcome`. A row for several of our addresses is first split into one row per destination
+(recipients.py), so each address gets its own outcome. A message that cannot be understood
+is quarantined with the reason; nothing is dropped silently. A batch is one transaction; if
+it fails, each row is retried alone so one bad message cannot hold back the others, and a
+row that still fails is marked failed with the error for `mailhub inbound retry`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from mailhub.inbound.parse import (
     derive_message_id,
     parse_message,
 )
+from mailhub.inbound.recipients import recipients, split
 from mailhub.inbound.routes import CLASS_ROUTES, ROUTES, Route
 from mailhub.inbound.spool import SpoolRow
 from mailhub.inbound.trim import trim_reply
@@ -56,7 +58,6 @@ TABLE_SHARE = 4  # a quarter of each batch is kept for the spool table's own row
 WRITE_TURN_KEY = 0x6D61696C687562  # 'mailhub'
 
 NOT_FOR_PEOPLE = {"bounce", "delay_warning", "feedback_report", "auto_reply", "loop"}
-HEADER_RECIPIENTS = ("delivered-to", "x-original-to", "to", "cc")
 
 
 def list_id(community: Community, domain: str) -> str:
@@ -79,19 +80,6 @@ class Pipeline:
         self.list_ids = [list_id(c, self.domain) for c in self.communities.values()]
         self.attachment_root = ctx.settings.data_dir / "attachments"
 
-    def destination(self, row: SpoolRow, parsed: ParsedMessage) -> Destination | None:
-        """The envelope recipient decides; mail fetched from a mailbox may only have headers."""
-        for address in row.rcpt_to:
-            found = self.book.resolve(address)
-            if found is not None:
-                return found
-        for name in HEADER_RECIPIENTS:
-            for address in _addresses(parsed, name):
-                found = self.book.resolve(address)
-                if found is not None:
-                    return found
-        return None
-
     def prepare(self, row: SpoolRow) -> Prepared:
         """Parse, find the destination, classify and trim; touches no table."""
         try:
@@ -100,22 +88,33 @@ class Pipeline:
             reason = f"cannot be parsed: {exc}"
             return Prepared(row, Outcome(InboundState.QUARANTINED.value, None, reason))
         message_id = parsed.message_id or derive_message_id(row.raw, self.domain)
-        destination = self.destination(row, parsed)
-        if destination is None:
+        found = recipients(self.book, row.rcpt_to, parsed)
+        if not found:
             reason = "no recipient address of this instance in the envelope or headers"
             outcome = Outcome(InboundState.QUARANTINED.value, None, reason, message_id)
             return Prepared(row, outcome)
-        community = self.communities[destination.community]
+        prepared = self.prepare_for(row, parsed, message_id, found[0].destination)
+        if len(found) > 1:
+            prepared.split = found
+        return prepared
+
+    def prepare_for(
+        self, row: SpoolRow, parsed: ParsedMessage, message_id: str, destination: Destination
+    ) -> Prepared:
+        """The CPU-bound steps for the message's (first) destination."""
+        community = self.communities.get(destination.community or "")
         marker = loop_marker(self.domain)
         found = classify(parsed, our_list_ids=self.list_ids, our_loop_marker=marker)
         kind = "bounce" if destination.kind is Kind.BOUNCE else found.kind
         done = InboundState.DONE.value
         if kind in NOT_FOR_PEOPLE:
-            if kind in CLASS_ROUTES:
+            if kind in CLASS_ROUTES and community is not None:
                 return Prepared(row, None, parsed, message_id, community, destination, "", kind)
-            return Prepared(row, Outcome(done, kind, found.reason, message_id, community.id))
+            community_id = community.id if community else None
+            return Prepared(row, Outcome(done, kind, found.reason, message_id, community_id))
         if destination.kind in ROUTES:
             return Prepared(row, None, parsed, message_id, community, destination)
+        assert community is not None
         for item in parsed.attachments:
             attachments.save(self.attachment_root, item.sha256, item.data)
         trimmed = trim_reply(parsed.text).text
@@ -283,15 +282,6 @@ def _insert_returning_ids(
     return [row[0] for row in connection.execute(statement, rows)]
 
 
-def _addresses(parsed: ParsedMessage, header: str) -> list[str]:
-    if header == "to":
-        return parsed.to
-    if header == "cc":
-        return parsed.cc
-    value = parsed.headers.get(header, "")
-    return [value.strip().strip("<>")] if value else []
-
-
 def _record(session: Session, outcomes: dict[int, Outcome], now: datetime) -> None:
     """Mark each spool row with where it ended, in the caller's transaction."""
     statement = (
@@ -345,6 +335,26 @@ def _apply(ctx: Context, pipeline: Pipeline, prepared: list[Prepared]) -> dict[i
         return outcomes
 
 
+def _split(ctx: Context, prepared: list[Prepared], batch: Batch) -> list[Prepared]:
+    """Give every further destination of a message its own row before anything is decided,
+    in a transaction of its own, so that one destination that fails never holds back the
+    others (see recipients.py). Returns what goes on to be applied."""
+    splitting = [item for item in prepared if item.split]
+    if not splitting:
+        return prepared
+    try:
+        with ctx.engine.begin() as connection:
+            for item in splitting:
+                assert item.split is not None
+                split(connection, item.row, item.split)
+    except Exception as exc:
+        # Nothing was split: each row is taken again, whole, on a later pass.
+        for item in splitting:
+            batch.outcomes[item.row.id] = _fail(ctx, item.row, exc)
+        return [item for item in prepared if not item.split]
+    return prepared
+
+
 def _fail(ctx: Context, row: SpoolRow, error: Exception) -> Outcome:
     """A row that breaks processing waits for a person (or a retry) with the error."""
     state = InboundState.FAILED.value if row.attempts >= MAX_ATTEMPTS else InboundState.NEW.value
@@ -394,6 +404,7 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
             prepared.append(pipeline.prepare(row))
         except Exception as exc:
             batch.outcomes[row.id] = _fail(ctx, row, exc)
+    prepared = _split(ctx, prepared, batch)
     for start in range(0, len(prepared), WRITE_CHUNK):
         chunk = prepared[start : start + WRITE_CHUNK]
         try:

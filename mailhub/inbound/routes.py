@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from mailhub.addresses import Kind
 from mailhub.discussions import replies as synopsis_replies
-from mailhub.inbound import commands, confirmations
+from mailhub.inbound import commands, confirmations, owners
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.moderation import replies as moderation_replies
 from mailhub.news import mailin
@@ -28,6 +28,8 @@ ROUTES: dict[Kind, Route] = {
     Kind.SYNOPSIS: synopsis_replies.handle,
     Kind.NEWS: mailin.handle_news,
     Kind.EVENTS: mailin.handle_event,
+    Kind.OWNER: owners.handle_owner,
+    Kind.POSTMASTER: owners.handle_postmaster,
 }
 
 # By what the mail is, for machine mail that still needs acting on (bounces).

@@ -28,8 +28,8 @@ from mailhub.models import (
     Post,
     PostStatus,
 )
-from mailhub.news.publish import SUBMISSION_KINDS, settle
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.news.publish import SUBMISSION_KINDS, mail_message_id, settle
+from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 
 log = logging.getLogger("mailhub.moderation")
@@ -161,6 +161,7 @@ def tell_sender(
         post=post,
         author_name=post.author_name,
         request_address=book.address(community.slug, Kind.REQUEST),
+        owner_address=book.address(community.slug, Kind.OWNER),
         discussion=discussion,
         **extra,
     )
@@ -176,7 +177,8 @@ def tell_sender(
         kind=template,
         dedup_key=f"{template}:{post.id}",
         person_id=post.person_id,
-        in_reply_to=post.message_id,
+        in_reply_to=mail_message_id(post),
+        reply_to=owner_reply_to(book, community),
     )
     send_notice(ctx, session, community, notice)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from mailhub import tokens
+from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.errors import MailhubError
 from mailhub.inbound.outcomes import Incoming, Outcome
@@ -24,7 +25,7 @@ from mailhub.inbound.trim import trim_reply
 from mailhub.models import Community, Person, Post, PostStatus
 from mailhub.moderation import actions
 from mailhub.news import resource_offers
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 from mailhub.threads import themes as thread_themes
 
@@ -86,7 +87,13 @@ def read_batch(text: str) -> list[tuple[str, list[int], str | None]]:
 
 
 def _reply(
-    incoming: Incoming, to: str, subject: str, text: str, key: str, person: Person | None
+    incoming: Incoming,
+    to: str,
+    subject: str,
+    text: str,
+    key: str,
+    person: Person | None,
+    reply_to: str | None = None,
 ) -> None:
     notice = Notice(
         to=to,
@@ -96,20 +103,27 @@ def _reply(
         dedup_key=f"moderation-reply:{incoming.item.message_id}:{key}",
         person_id=person.id if person else None,
         in_reply_to=incoming.item.message_id,
+        reply_to=reply_to,
     )
     send_notice(incoming.ctx, incoming.session, incoming.community, notice)
 
 
 def _refuse(incoming: Incoming, sender: str, why: str, hint: str | None = None) -> Outcome:
+    community = incoming.community
+    book = incoming.ctx.address_book(incoming.session)
     text = render(
         "moderation/refused.txt",
         incoming.ctx.settings.templates_override,
         address=incoming.item.row.rcpt_to[0] if incoming.item.row.rcpt_to else "this address",
         why=why,
         hint=hint,
+        community=community,
+        owner_address=book.address(community.slug, Kind.OWNER),
     )
     if sender:
-        _reply(incoming, sender, "Your moderation reply changed nothing", text, "refused", None)
+        subject = "Your moderation reply changed nothing"
+        owner = owner_reply_to(book, community)
+        _reply(incoming, sender, subject, text, "refused", None, owner)
     return incoming.outcome("decision", f"refused: {why}")
 
 

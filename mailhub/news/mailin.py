@@ -12,13 +12,14 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from mailhub.addresses import InvalidAddress, normalise_address
+from mailhub.addresses import InvalidAddress, Kind, normalise_address
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.parse import ParsedMessage
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Post
 from mailhub.news.eventlines import FIELD_LINE, EventFields, Unreadable, check_url, read_event_lines
 from mailhub.news.icsfile import read_ics
+from mailhub.news.publish import submission_key
 from mailhub.news.store import (
     NewsFields,
     Submitter,
@@ -27,7 +28,7 @@ from mailhub.news.store import (
     submit_news,
     uid_taken,
 )
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 from mailhub.subscriptions import mails_since
 
@@ -93,21 +94,24 @@ def _answer(incoming: Incoming, sender: str, what: str, problems: list[str]) -> 
         >= REPLIES_PER_DAY
     ):
         return False
+    book = ctx.address_book(session)
     text = render(
         "news/unreadable.txt",
         ctx.settings.templates_override,
         community=community,
         what=what,
         problems=problems,
-        address=ctx.address_book(session).address(community.slug, incoming.destination.kind),
+        address=book.address(community.slug, incoming.destination.kind),
+        owner_address=book.address(community.slug, Kind.OWNER),
     )
     notice = Notice(
         to=sender,
         subject=f"Your {what} was not stored: {incoming.parsed.subject or '(no subject)'}",
         text=text,
         kind=REPLY_KIND,
-        dedup_key=f"{REPLY_KIND}:{incoming.item.message_id}",
+        dedup_key=f"{REPLY_KIND}:{incoming.destination.kind}:{incoming.item.message_id}",
         in_reply_to=incoming.item.message_id,
+        reply_to=owner_reply_to(book, community),
     )
     return send_notice(ctx, session, community, notice)
 
@@ -122,10 +126,9 @@ def _sender(incoming: Incoming) -> str | None:
     return sender
 
 
-def _already(incoming: Incoming) -> Post | None:
-    query = select(Post).where(
-        Post.community_id == incoming.community.id, Post.message_id == incoming.item.message_id
-    )
+def _already(incoming: Incoming, kind: str) -> Post | None:
+    key = submission_key(kind, incoming.item.message_id)
+    query = select(Post).where(Post.community_id == incoming.community.id, Post.message_id == key)
     return incoming.session.exec(query).first()
 
 
@@ -133,7 +136,7 @@ def _receive(incoming: Incoming, what: str, msg_class: str) -> Outcome:
     sender = _sender(incoming)
     if sender is None:
         return incoming.outcome(msg_class, f"{what} from no usable or from our own address")
-    earlier = _already(incoming)
+    earlier = _already(incoming, "news" if what == "news item" else "event")
     if earlier is not None:
         return incoming.outcome("duplicate", f"duplicate of item #{earlier.id}")
     community = incoming.community

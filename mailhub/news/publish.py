@@ -16,6 +16,21 @@ from mailhub.models import Community, Event, NewsItem, Post, PostStatus
 SUBMISSION_KINDS = ("news", "event")
 
 
+def submission_key(kind: str, message_id: str) -> str:
+    """The Message-ID a submission's queue item is stored under: the mail's, qualified by
+    what it is. So the same mail sent to the list, -news@ and -events@ is one post, one news
+    item and one event, each once however often it arrives; and a reply that names the
+    Message-ID finds the list post, never a queue item."""
+    return f"{kind}:{message_id}"
+
+
+def mail_message_id(post: Post) -> str:
+    """The Message-ID of the mail a post (or a submission) came in."""
+    if post.kind in SUBMISSION_KINDS:
+        return post.message_id.removeprefix(f"{post.kind}:")
+    return post.message_id
+
+
 def settle(session: Session, post: Post, now: datetime) -> None:
     """Give the news item or event of a submission the status its post was given."""
     if post.kind == "news":

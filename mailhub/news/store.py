@@ -20,7 +20,7 @@ from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import Community, Event, NewsItem, Person, Post, PostStatus
 from mailhub.moderation import actions
 from mailhub.news.eventlines import EventFields
-from mailhub.news.publish import community_key
+from mailhub.news.publish import community_key, submission_key
 from mailhub.times import local_text
 
 HOLD_REASON = "news and events are reviewed before they are published"
@@ -155,7 +155,7 @@ def _held_post(
         community_id=community_key(community),
         inbound_id=who.inbound_id,
         person_id=who.person_id,
-        message_id=who.message_id,
+        message_id=submission_key(kind, who.message_id),
         kind=kind,
         author_email=who.email,
         author_name=who.name,

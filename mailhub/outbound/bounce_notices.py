@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from mailhub import rendering
 from mailhub.addresses import Kind
 from mailhub.context import Context
-from mailhub.models import Community, Membership, MembershipStatus, Person, Role
+from mailhub.members import admin_addresses
+from mailhub.models import Community, Membership, MembershipStatus, Person
 from mailhub.outbound.compose import Notice, send_notice
 
 DISABLED_REASON = "bounces"
@@ -67,6 +68,7 @@ def _notify(
         "threshold": settings.delivery.bounce_threshold,
         "reason": reason,
         "request": book.address(community.slug, Kind.REQUEST),
+        "owner_address": book.address(community.slug, Kind.OWNER),
     }
     day = ctx.now().strftime("%Y%m%d")
     override = settings.templates_override
@@ -84,7 +86,10 @@ def _notify(
         ),
     )
     text = rendering.render("delivery/bounce_admin.txt", override, **values)
-    for address, admin_id in _admins(ctx, session, paused):
+    admins = admin_addresses(
+        session, [c.id for c in paused if c.id], ctx.settings.instance.admin_email
+    )
+    for address, admin_id in admins:
         send_notice(
             ctx,
             session,
@@ -98,23 +103,3 @@ def _notify(
                 person_id=admin_id,
             ),
         )
-
-
-def _admins(
-    ctx: Context, session: Session, paused: list[Community]
-) -> list[tuple[str, int | None]]:
-    """Admins of the communities concerned, and the instance's admin address, once each."""
-    rows = session.exec(
-        select(Person.email, Person.id)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
-        .where(
-            Membership.community_id.in_([c.id for c in paused]),  # type: ignore[attr-defined]
-            Membership.role == Role.ADMIN.value,
-            Membership.status == MembershipStatus.ACTIVE.value,
-        )
-    ).all()
-    found: dict[str, int | None] = {email: pid for email, pid in rows}
-    extra = ctx.settings.instance.admin_email
-    if extra:
-        found.setdefault(extra.lower(), None)
-    return sorted(found.items())

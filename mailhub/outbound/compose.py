@@ -1,6 +1,8 @@
-"""Building the mails mailhub writes itself (notices, confirmations, decisions), and queueing
-them. Every such mail is marked as machine-written (RFC 3834) and carries our loop marker, so
-no auto-responder answers it and it can never come back to us as a post.
+"""Building the mails mailhub writes itself (notices, confirmations, decisions, forwards to
+a community's owners), and queueing them. Every such mail is marked as machine-written
+(RFC 3834) and carries our loop marker, so no auto-responder answers it and it can never
+come back to us as a post. A mail on behalf of the instance rather than a community (to its
+admins, from postmaster@) has postmaster@ as sender and return path, and no List-Id.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
 from mailhub.models import Community
 from mailhub.outbound import outbox
-from mailhub.outbound.headers import list_id, loop_marker, mailbox
+from mailhub.outbound.headers import list_id, loop_marker, mailbox, usable_ids
 from mailhub.outbound.outbox import Outgoing
 from mailhub.outbound.rawmail import assemble
 
@@ -26,6 +28,12 @@ def bounce_address(
     """The VERP return path: a bounce to it names the community and the recipient."""
     token = tokens.sign(ctx.secret, tokens.BOUNCE, community.id or 0, person_id or 0)
     return book.address(community.slug, Kind.BOUNCE, token)
+
+
+def owner_reply_to(book: AddressBook, community: Community) -> str:
+    """The Reply-To of a notice that invites a question: the community's -owner address, so
+    that a reply reaches its moderators and admins rather than the command robot."""
+    return mailbox(f"{community.name} moderators", book.address(community.slug, Kind.OWNER))
 
 
 @dataclass
@@ -41,6 +49,7 @@ class Notice:
     html: str | None = None
     reply_to: str | None = None
     from_kind: Kind = Kind.REQUEST
+    from_name: str | None = None  # the community's name when not given
     in_reply_to: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
 
@@ -48,15 +57,23 @@ class Notice:
 def build_notice(
     ctx: Context,
     session: Session,
-    community: Community,
+    community: Community | None,
     notice: Notice,
     book: AddressBook | None = None,
 ) -> Outgoing:
-    """Turn a notice into the bytes of a well-formed message and its envelope."""
+    """Turn a notice into the bytes of a well-formed message and its envelope; without a
+    community it comes from the instance's postmaster."""
     book = book or ctx.address_book(session)
     domain = ctx.settings.instance.domain
+    if community is None:
+        sender = return_path = book.postmaster()
+        name = notice.from_name or ctx.settings.instance.name
+    else:
+        sender = book.address(community.slug, notice.from_kind)
+        return_path = bounce_address(ctx, book, community, notice.person_id)
+        name = notice.from_name or community.name
     fields = [
-        ("From", mailbox(community.name, book.address(community.slug, notice.from_kind))),
+        ("From", mailbox(name, sender)),
         ("To", notice.to),
         ("Subject", notice.subject),
         ("Date", format_datetime(ctx.now())),
@@ -64,7 +81,7 @@ def build_notice(
     ]
     if notice.reply_to:
         fields.append(("Reply-To", notice.reply_to))
-    if notice.in_reply_to:
+    if notice.in_reply_to and usable_ids("In-Reply-To", [notice.in_reply_to]):
         fields += [
             ("In-Reply-To", f"<{notice.in_reply_to}>"),
             ("References", f"<{notice.in_reply_to}>"),
@@ -73,20 +90,23 @@ def build_notice(
         ("Auto-Submitted", "auto-generated"),
         ("X-Auto-Response-Suppress", "All"),
         ("X-Loop", loop_marker(domain)),
-        ("List-Id", list_id(ctx.settings, community)),
-        *notice.extra_headers.items(),
     ]
+    if community is not None:
+        fields.append(("List-Id", list_id(ctx.settings, community)))
+    fields += notice.extra_headers.items()
     return Outgoing(
         dedup_key=notice.dedup_key,
         kind=notice.kind,
         recipient=notice.to,
-        envelope_from=bounce_address(ctx, book, community, notice.person_id),
+        envelope_from=return_path,
         raw=assemble(fields, notice.text, notice.html),
-        community_id=community.id,
+        community_id=community.id if community else None,
         person_id=notice.person_id,
     )
 
 
-def send_notice(ctx: Context, session: Session, community: Community, notice: Notice) -> bool:
+def send_notice(
+    ctx: Context, session: Session, community: Community | None, notice: Notice
+) -> bool:
     """Queue a notice in the caller's transaction; False if its dedup key was queued before."""
     return outbox.enqueue(session, build_notice(ctx, session, community, notice), ctx.queue_time())

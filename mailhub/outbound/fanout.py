@@ -117,7 +117,7 @@ def build_post_mail(
     reply_mark = f"mhr{secrets.token_hex(10)}"
     unsubscribe_mark = f"mhu{secrets.token_hex(10)}"
     list_address = book.address(community.slug, Kind.POST)
-    author = post.author_name or post.author_email
+    author = headers.short_name(post.author_name) or post.author_email
     reply_to = book.address(community.slug, Kind.REPLY, reply_mark)
     if settings.delivery.reply_to == "list-and-author" and post.author_email:
         reply_to = f"{reply_to}, {headers.mailbox(post.author_name, post.author_email)}"

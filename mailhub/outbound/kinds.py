@@ -46,6 +46,7 @@ NOTICES = frozenset(
         "command-reply",  # the answer to -request@ commands
         "bounce_disabled",  # to a member: delivery paused after bounces
         "bounce_admin",  # to the admins: a member's delivery was paused
+        "owner-forward",  # mail to -owner@ or postmaster@, to the people behind it
     }
 )
 
