@@ -48,6 +48,7 @@ def classify(
     *,
     our_list_ids: Collection[str] = (),
     our_loop_marker: str | None = None,
+    envelope_sender: str | None = None,
 ) -> Classification:
     """Classify one parsed message; never raises."""
     for check in (_feedback_report, _delivery_status, _sns_notification, _non_dsn_bounce):
