@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from labelled_mail import MACHINE, Labelled, everything  # noqa: E402
+from labelled_mail import MACHINE, Labelled, everything
 
-from mailhub.inbound.classify import classify  # noqa: E402
-from mailhub.inbound.parse import ParsedMessage, UnparseableMessage, parse_message  # noqa: E402
-from mailhub.outbound.bounces import parse_bounce  # noqa: E402
+from mailhub.inbound.classify import classify
+from mailhub.inbound.parse import ParsedMessage, UnparseableMessage, parse_message
+from mailhub.outbound.bounces import parse_bounce
 
 
 @dataclass(frozen=True)

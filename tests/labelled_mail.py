@@ -91,7 +91,8 @@ def sisimai() -> list[Labelled]:
             kind = "delay_warning"
         count = len(reasons) if kind == "bounce" else None
         path = root / "bounces" / name
-        found.append(Labelled("sisimai", f"sisimai-bounces/bounces/{name}", path, kind, None, count))
+        label = f"sisimai-bounces/bounces/{name}"
+        found.append(Labelled("sisimai", label, path, kind, None, count))
     for path in sorted((root / "not-bounces").glob("*.eml")):
         found.append(Labelled("sisimai", str(path.relative_to(CORPORA)), path, "normal"))
     return found
