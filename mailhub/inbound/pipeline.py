@@ -107,7 +107,12 @@ class Pipeline:
             return Prepared(row, outcome)
         community = self.communities[destination.community]
         marker = loop_marker(self.domain)
-        found = classify(parsed, our_list_ids=self.list_ids, our_loop_marker=marker)
+        found = classify(
+            parsed,
+            our_list_ids=self.list_ids,
+            our_loop_marker=marker,
+            envelope_sender=row.envelope_sender,
+        )
         kind = "bounce" if destination.kind is Kind.BOUNCE else found.kind
         done = InboundState.DONE.value
         if kind in NOT_FOR_PEOPLE:
