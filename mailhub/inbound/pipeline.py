@@ -123,7 +123,7 @@ class Pipeline:
             return Prepared(row, None, parsed, message_id, community, destination)
         for item in parsed.attachments:
             attachments.save(self.attachment_root, item.sha256, item.data)
-        trimmed = trim_reply(parsed.text).text
+        trimmed = trim_reply(parsed.text, parsed.from_name or parsed.from_address or "").text
         prepared = Prepared(row, None, parsed, message_id, community, destination, trimmed)
         if destination.kind is Kind.POST and (
             digest_replies.named_digest_ids(parsed, self.domain)
