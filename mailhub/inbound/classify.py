@@ -12,8 +12,8 @@ The null envelope sender (``MAIL FROM:<>``, RFC 5321 4.5.5) marks mail that must
 answered: notices from MTAs and auto-responders. It is the strongest evidence a message has
 that it is not a person's post, so it counts with the From header as a daemon's mark, and a
 message sent with it is never posted even when nothing else says what it is. The envelope
-is passed in when the source knows it (SMTP, LMTP, ``ingest -f``); otherwise the
-``Return-Path`` header the delivering server wrote stands in for it.
+is passed in when the source knows it (SMTP, LMTP, ``ingest -f``); the ``Return-Path``
+header a delivering server wrote counts as well.
 
 Delay warnings ("has not yet been delivered", "delivery attempts will continue") are told
 from failures by their own words: a notice that says delivery goes on is a warning, whatever
@@ -90,13 +90,15 @@ def classify(
 
 
 def _null_sender(msg: ParsedMessage, envelope_sender: str | None) -> bool:
-    """The envelope says <> (MAILER-DAEMON in mbox and sendmail's -f); else Return-Path."""
-    sender = envelope_sender
-    if sender is None:
-        sender = msg.headers.get("return-path")
-        if sender is None:
-            return False
-    return sender.strip().strip("<>").strip().upper() in ("", "MAILER-DAEMON")
+    """The envelope says <> (MAILER-DAEMON in mbox and sendmail's -f), or Return-Path does.
+
+    Return-Path counts even beside a known envelope: it records how an earlier hop got
+    the message (a bounce forwarded from a mailbox keeps ``Return-Path: <>``).
+    """
+    return any(
+        value is not None and value.strip().strip("<>").strip().upper() in ("", "MAILER-DAEMON")
+        for value in (envelope_sender, msg.headers.get("return-path"))
+    )
 
 
 def _feedback_report(msg: ParsedMessage) -> Classification | None:
