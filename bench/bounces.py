@@ -6,10 +6,13 @@ reports and auto-replies classified as a person's mail), people's mail taken for
 mail, and failed-address accuracy; then every miss, one line each.
 
 Failed addresses are right when they equal the label's addresses exactly (tests/fixtures/
-wild) or, for sisimai, which gives one row per failed recipient but not the address, when
-their number is right and each is in the To or Cc of the enclosed original (when there is
-one). The envelope sender is taken from an mbox ``From `` line where a fixture has one
-(``From MAILER-DAEMON`` is the null sender), as a mail server hands it to ``mailhub ingest``.
+wild) or, for sisimai, when their number is right and each is attested where the bounce
+says who it was for: the To or Cc of the enclosed original, a ``for <...>`` in its Received
+lines, a ``RCPT TO:<...>`` in the transcript, or the DSN's recipient fields (see
+labelled_mail.address_right).
+
+The envelope sender is taken from an mbox ``From `` line where a fixture has one (``From
+MAILER-DAEMON`` is the null sender), as a mail server hands it to ``mailhub ingest``.
 
 The corpora: tests/labelled_mail.py. Usage: python bench/bounces.py [--quiet]
 """
@@ -24,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from labelled_mail import MACHINE, Labelled, everything
+from labelled_mail import MACHINE, Labelled, address_right, everything
 
 from mailhub.inbound.classify import classify
-from mailhub.inbound.parse import ParsedMessage, UnparseableMessage, parse_message
+from mailhub.inbound.parse import UnparseableMessage, parse_message
 from mailhub.outbound.bounces import parse_bounce
 
 
@@ -61,16 +64,6 @@ def judge(item: Labelled) -> Result:
         failed = tuple(r.address for r in parse_bounce(msg).recipients)
         right = address_right(item, msg, failed)
     return Result(item, found.kind, found.reason, failed, right)
-
-
-def address_right(item: Labelled, msg: ParsedMessage, failed: tuple[str, ...]) -> bool | None:
-    if item.failed is not None:
-        return sorted(failed) == sorted(item.failed)
-    if not item.failed_count:
-        return None
-    original = " ".join(h.get("to", "") + " " + h.get("cc", "") for h in msg.enclosed_headers)
-    named = not original.strip() or all(a in original.lower() for a in failed)
-    return len(failed) == item.failed_count and named
 
 
 def share(part: int, whole: int) -> str:

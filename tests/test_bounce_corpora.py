@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from labelled_mail import MACHINE, WILD, everything, wild
+from labelled_mail import MACHINE, WILD, address_right, everything, wild
 
 from mailhub.context import Context
 from mailhub.inbound import pipeline, spool
@@ -54,6 +54,20 @@ def test_every_corpus_together_meets_the_targets() -> None:
     assert machine_posted == []
     assert people_as_machine == []
     assert recognised / bounces >= 0.99
+
+
+def test_failed_addresses_across_every_corpus() -> None:
+    """97.3 % (675 of 694) when measured; 91.4 % before reading a notice's list first."""
+    checked = right = 0
+    for item in everything():
+        if item.kind not in ("bounce", "delay_warning"):
+            continue
+        msg = parse_message(item.raw())
+        found = address_right(item, msg, tuple(r.address for r in parse_bounce(msg).recipients))
+        checked += found is not None
+        right += bool(found)
+    assert checked == 694
+    assert right / checked >= 0.97
 
 
 def test_failed_addresses_of_the_wild_bounces() -> None:

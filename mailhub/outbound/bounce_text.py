@@ -10,9 +10,13 @@ only when they name nobody. Of the 111 flufl.bounce notices with a known failed 
 reading the whole notice got 11 wrong (the list's address, a diagnostic's, an X.400
 prefix, AOL's bare screen name); reading the list first, 2 (bench/bounces.py).
 
-A name without a domain (AOL's screen names, Yale's directory names) belongs to the
-organisation of the MTA that reports it. Exchange's X.400 form ``SMTP=user@host`` and
-``rfc822;`` prefixes are not part of the address.
+Within that list, addresses that begin a line (after a bracket, a bullet, an SMTP reply
+code or a "Recipient address:" label) are its entries; one inside a sentence belongs to a
+diagnostic or a helpdesk ("please contact <support@...>"). A name without a domain (AOL's
+screen names, Yale's directory names) belongs to the organisation of the MTA that reports
+it. Exchange's X.400 form ``SMTP=user@host`` and ``rfc822;`` prefixes are not part of the
+address, and a VERP, SRS or BATV return path is never a failed member. On every corpus
+(bench/bounces.py) this identifies 675 of 694 failed-address sets (97.3 %).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ _ORIGINAL_STARTS = re.compile(
     r"^(\s*-+ ?(this is a copy|below this line|original message|the header of the original"
     r"|unsent message|start of returned message|returned mail follows)"
     r"|\s*-+ ?original message|(return-path|received|dkim-signature|message-id|x-received"
-    r"):\s|original message (details|headers):|the first \d+ lines of your "
+    r"):|original message (details|headers):|the first \d+ lines of your "
     r"original message|>\s*received: )",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -42,14 +46,18 @@ _LIST_INTRO = re.compile(
 # ... and phrases followed by the failed address on the same line.
 _INLINE_INTRO = re.compile(
     r"intended recipient:|your message was addressed,|your message to <|"
-    r"following message, addressed to",
+    r"following message, addressed to|error delivering your mail to",
     re.IGNORECASE,
 )
 _LEADING = re.compile(
-    r"^[ \t]*(\(expanded from:?)?[<\[*\"'(]*[ \t]*(?:[^\s@]*?(?:smtp|rfc822)[=:;])?"
-    + ADDRESS.pattern,
+    r"^[ \t]*(\d{3}[ -]|(recipient( address)?|rcpt to):[ \t]*)?(\(expanded from:?)?"
+    r"[<\[*\"'(]*[ \t]*"
+    r"(?:[^\s@]*?(?:smtp|rfc822)[=:;])?" + ADDRESS.pattern,
     re.IGNORECASE | re.MULTILINE,
 )
+# A VERP, SRS or BATV return path ("list-bounces+ann=example.org@", "prvs=...=ndr@")
+# encodes another address in its local part: it is a sender's, never a failed member's.
+_RETURN_PATH = re.compile(r"=[\w-]+(\.[\w-]+)+$|^(prvs|srs[01]|btv1)=", re.IGNORECASE)
 _SKIP_LOCALPARTS = re.compile(r"^(mailer-daemon|postmaster|root|double-bounce)$", re.IGNORECASE)
 _BARE_NAME = re.compile(r"^\s*([a-z][\w.-]*)\s*(?:\s{2,}.*)?$", re.IGNORECASE)
 _SECOND_LEVEL = {"ac", "co", "com", "edu", "gov", "ne", "net", "or", "org"}
@@ -68,14 +76,24 @@ def failed_addresses(msg: ParsedMessage) -> list[str]:
     ours = {a for a in (msg.from_address, *msg.to, *msg.cc, *msg.reply_to) if a}
     start = _list_start(notice)
     if start is None:
-        return _addresses(notice, ours)
+        return _leading(notice, ours) or _addresses(notice, ours)
     listed = notice[start:]
     bare = _bare_name(listed, msg.from_address)
     if bare:
         return [bare]
-    # Addresses that begin a line are the list; one inside a sentence is a diagnostic's.
-    leading = "\n".join(m.group(0) for m in _LEADING.finditer(listed))
-    return _addresses(leading, ours) or _addresses(listed, ours) or _addresses(notice, ours)
+    # A listed postmaster is a failed recipient like any other.
+    return (
+        _leading(listed, ours, keep_daemons=True)
+        or _addresses(listed, ours, keep_daemons=True)
+        or _addresses(notice, ours)
+    )
+
+
+def _leading(text: str, ours: set[str], keep_daemons: bool = False) -> list[str]:
+    """Addresses that begin a line (after a bracket, a bullet or an SMTP reply code): a
+    list's entries. One inside a sentence is a diagnostic's or a helpdesk's."""
+    leading = "\n".join(m.group(0) for m in _LEADING.finditer(text))
+    return _addresses(leading, ours, keep_daemons)
 
 
 def _list_start(notice: str) -> int | None:
@@ -88,11 +106,13 @@ def _list_start(notice: str) -> int | None:
     return inline.end() if inline else None
 
 
-def _addresses(text: str, ours: set[str]) -> list[str]:
+def _addresses(text: str, ours: set[str], keep_daemons: bool = False) -> list[str]:
     seen: dict[str, None] = {}
     for match in ADDRESS.finditer(text):
         address = _PREFIX.sub("", match.group(0)).strip(".").lower()
-        if address in ours or _SKIP_LOCALPARTS.match(address.split("@")[0]):
+        local = address.split("@")[0]
+        daemon = _SKIP_LOCALPARTS.match(local)
+        if address in ours or (daemon and not keep_daemons) or _RETURN_PATH.search(local):
             continue
         seen.setdefault(address)
     return list(seen)
