@@ -72,6 +72,24 @@ def message(*headers: str, body: str = "Hello all,\nsee you there.\n") -> bytes:
         "Automatisch antwoord: vergadering",
         "自动回复: 会议",
         "Re: [irnet] Out of office",
+        # Outlook's and webmail's localised prefixes in our members' region.
+        "Arpus biroja atrasanas automatiska atbilde: sanāksme",
+        "Automātiskā atbilde: sanāksme",
+        "ตอบกลับอัตโนมัติ: การประชุม",
+        "Trả lời tự động: Cuộc họp",
+        "Balasan Otomatis: Rapat",
+        "Balasan automatik: Mesyuarat",
+        "Di luar kantor",
+        "自动答复: 会议",
+        "自動回覆：會議",
+        "不在のお知らせ",
+        "自動返信: 会議",
+        "자동 회신: 회의",
+        "부재중 안내",
+        "स्वचालित उत्तर: बैठक",
+        "Absent du bureau",
+        "Message d'absence : réunion",
+        "Fuera de oficina",
     ],
 )
 def test_vacation_subjects(subject: str) -> None:
@@ -86,6 +104,10 @@ def test_vacation_subjects(subject: str) -> None:
         "Office hours for the skills network",
         "Automation and the future of work",
         "Returned migrants and labour markets",
+        "Policy on vacation leave",
+        "Working out of office hours",
+        "Re: Balasan untuk survei",
+        "Kantor di luar kota",
     ],
 )
 def test_ordinary_subjects_stay_normal(subject: str) -> None:
