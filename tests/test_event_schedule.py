@@ -54,7 +54,7 @@ def test_sent_at_each_due_time_once_in_the_community_time_zone(ctx: Context) -> 
     mails = outbox(ctx, kind="event-digest")
     assert sorted(row.recipient for row, _ in mails) == ["amina@example.org", "dee@example.org"]
     _row, message = mails[0]
-    assert message["Subject"] == "[IRNet] IRNet events, next 4 weeks"
+    assert message["Subject"] == "[IRNet] Events, next 4 weeks"
     assert len(list(message.iter_attachments())) == 2  # each event's .ics
 
     # Run again, later the same week: that due time is done.

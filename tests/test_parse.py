@@ -259,3 +259,14 @@ def test_derived_message_id_is_stable_and_distinct() -> None:
     assert first == derive_message_id(b"same bytes", "lists.example.org")
     assert first != derive_message_id(b"other bytes", "lists.example.org")
     assert first.endswith("@lists.example.org") and "<" not in first
+
+
+def test_in_reply_to_of_nmh_and_folded_ids_gives_the_parent_last() -> None:
+    nmh = b'In-Reply-To: Message from Ann <ann@example.org>\r\n of "Tue, 17 Nov 2009." <p1@x>\r\n'
+    folded = b"In-Reply-To: <20091117190054.GU3165@\r\n dottiness.seas.harvard.edu>\r\n"
+    for header, parent in (
+        (nmh, "p1@x"),
+        (folded, "20091117190054.GU3165@dottiness.seas.harvard.edu"),
+    ):
+        parsed = parse_message(b"From: a@example.org\r\n" + header + b"\r\nHello\r\n")
+        assert parsed.in_reply_to[-1] == parent

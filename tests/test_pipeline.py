@@ -9,11 +9,11 @@ from email.message import EmailMessage
 
 import pytest
 from conftest import corpus
+from labelled_mail import shared_labels
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import func, select
-from test_classify import expected_labels
 
 from mailhub.clock import FrozenClock
 from mailhub.communities import get_community
@@ -63,7 +63,7 @@ def test_every_corpus_message_ends_as_a_post_a_classified_non_post_or_a_quaranti
     assert len(messages) > 1400
     ids = {spool_raw(ctx, raw, ref=name): name for name, raw in messages}
     pipeline.drain(ctx)
-    labels = expected_labels()
+    labels = shared_labels()
     outcomes = {ids[r.id]: r for r in rows(ctx)}
     assert len(outcomes) == len(messages)
     for name, row in outcomes.items():

@@ -440,3 +440,18 @@ def test_ponymail_copies_from_four_archivers_make_ten_messages() -> None:
     assert len(messages) == 40
     assert len(ids) == 10
     assert ids == thread_root_ids(messages[:10], group_by_subject=False)
+
+
+def test_nmh_in_reply_to_names_its_parent_last() -> None:
+    """nmh/exmh: ``Message from NAME <addr> of "date." <id>``; the address is not the parent."""
+    header = (
+        'Message from Jamie Zawinski <jwz@jwz.org>\r\n   of "Tue, 04 Nov 1997 14:16:28 PST."'
+        " <34600FDD.3FC@jwz.org>"
+    )
+    message = ThreadMessage.from_headers("<r@x>", in_reply_to=header)
+    assert message.references == ["34600FDD.3FC@jwz.org"]
+
+
+def test_emacs_in_reply_to_comment_never_names_the_parent() -> None:
+    header = '<a1@x> (Ann <ann@example.org>\'s message of "Tue, 17 Nov 2009 14:00:54")'
+    assert ThreadMessage.from_headers("<r@x>", in_reply_to=header).references == ["a1@x"]

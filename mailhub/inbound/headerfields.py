@@ -13,7 +13,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from mailhub.inbound.charsets import decode_bytes
 
-_ID = re.compile(r"<\s*([^<>\s]+?)\s*>")
+_ID = re.compile(r"<([^<>]*)>")
+# Quoted strings and comments, where nmh's and Emacs's In-Reply-To put names and dates.
+_QUOTED_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|\((?:[^()\\]|\\.)*\)')
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
@@ -73,14 +75,31 @@ def addresses(value: str | None) -> list[tuple[str, str]]:
 
 
 def message_ids(value: str | None) -> list[str]:
-    """Ids in the order given, without angle brackets; bare tokens when brackets are missing."""
+    """Ids in the order given, without angle brackets; bare tokens when brackets are missing.
+
+    Folding can put white space inside a long id (``<abc\r\n def@host>``); it is never part
+    of the id, so it is dropped.
+    """
     if not value:
         return []
     value = unfold(repair_8bit(value))
-    found = _ID.findall(value)
+    found = [joined for found in _ID.findall(value) if (joined := "".join(found.split()))]
     if found:
         return found
     return [token.strip("<>") for token in value.split() if "@" in token]
+
+
+def reply_parents(value: str | None) -> list[str]:
+    """The ids an In-Reply-To names, the parent last, as JWZ's algorithm reads it.
+
+    nmh and exmh write ``Message from Ann <ann@example.org> of "Tue, 4 Nov 1997." <id>``:
+    two bracketed items, the first an address. JWZ takes the last thing that looks like a
+    Message-ID; names and dates in quoted strings or comments (Emacs's ``<id> (Ann's
+    message of "...")``) are dropped first, so a bracketed address in them never counts.
+    """
+    if not value:
+        return []
+    return message_ids(_QUOTED_OR_COMMENT.sub(" ", unfold(repair_8bit(value))))
 
 
 def message_id(value: str | None) -> str | None:

@@ -21,6 +21,11 @@ _CONFIG = ParserConfig(display_links=True)
 _SELF_LINK = re.compile(r"\[([^\]\n]+)\]\(\1\)")
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _BLANK_RUN = re.compile(r"\n{3,}")
+# inscriptis drops <hr> without a line break, so a quote that a client set off with a rule
+# (Yahoo, Comcast, Zimbra: "<hr><b>From: </b>...") ran into the reply's last line and the
+# trimmer could not see its header block; Outlook's own rule line takes its place.
+_RULE = re.compile(r"<hr\b[^>]*>", re.IGNORECASE)
+_RULE_TEXT = "<div>" + "_" * 32 + "</div>"
 # cid: keeps inline images (multipart/related) pointing at their attachment.
 _URL_SCHEMES = nh3.ALLOWED_URL_SCHEMES | {"cid"}
 
@@ -30,7 +35,7 @@ def html_to_text(html: str) -> str:
     if not html.strip():
         return ""
     try:
-        text = get_text(html, _CONFIG)
+        text = get_text(_RULE.sub(_RULE_TEXT, html), _CONFIG)
     except Exception:
         # A document lxml cannot build a tree from still has its words.
         text = nh3.clean(html, tags=set())

@@ -123,7 +123,9 @@ class Importer:
                     "subject": parsed.subject,
                     "status": PostStatus.ARCHIVED.value,
                     "reason": "imported from an archive",
-                    "body_text": trim_reply(parsed.text).text,
+                    "body_text": trim_reply(
+                        parsed.text, parsed.from_name or parsed.from_address or ""
+                    ).text,
                     "full_text": parsed.text,
                     "html": parsed.html,
                     "sent_at": _naive(parsed.date),

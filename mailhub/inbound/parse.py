@@ -159,7 +159,7 @@ def _build(msg: Message, parts: Parts) -> ParsedMessage:
         cc=_address_list(get.get("cc")),
         subject=hf.decode_words(get.get("subject", "")),
         date=hf.parse_date(get.get("date")),
-        in_reply_to=hf.message_ids(get.get("in-reply-to")),
+        in_reply_to=hf.reply_parents(get.get("in-reply-to")),
         references=hf.message_ids(get.get("references")),
         headers={k: hf.decode_words(get[k]) for k in CLASSIFICATION_HEADERS if k in get},
         text=text,

@@ -104,7 +104,12 @@ class Pipeline:
         """The CPU-bound steps for the message's (first) destination."""
         community = self.communities.get(destination.community or "")
         marker = loop_marker(self.domain)
-        found = classify(parsed, our_list_ids=self.list_ids, our_loop_marker=marker)
+        found = classify(
+            parsed,
+            our_list_ids=self.list_ids,
+            our_loop_marker=marker,
+            envelope_sender=row.envelope_sender,
+        )
         kind = "bounce" if destination.kind is Kind.BOUNCE else found.kind
         done = InboundState.DONE.value
         if kind in NOT_FOR_PEOPLE:
@@ -117,7 +122,7 @@ class Pipeline:
         assert community is not None
         for item in parsed.attachments:
             attachments.save(self.attachment_root, item.sha256, item.data)
-        trimmed = trim_reply(parsed.text).text
+        trimmed = trim_reply(parsed.text, parsed.from_name or parsed.from_address or "").text
         prepared = Prepared(row, None, parsed, message_id, community, destination, trimmed)
         if destination.kind is Kind.POST and (
             digest_replies.named_digest_ids(parsed, self.domain)

@@ -70,6 +70,18 @@ class SpoolRow:
     source: str
     attempts: int
 
+    @property
+    def envelope_sender(self) -> str | None:
+        """MAIL FROM when the source knows it, "<>" being the null sender; else None.
+
+        SMTP and LMTP always know it (aiosmtpd keeps the null sender as "<>"), a pipe when
+        the MTA passed ``-f``. IMAP and archives have only the headers, where an empty
+        value means "not recorded", so the classifier reads Return-Path itself.
+        """
+        if self.source in ("smtp", "lmtp") or self.mail_from:
+            return self.mail_from
+        return None
+
 
 def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -> list[SpoolRow]:
     """Lease up to ``limit`` new rows (or rows whose worker's lease ran out)."""

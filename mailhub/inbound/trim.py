@@ -21,7 +21,8 @@ a message (bottom-posting, a bare forward) is set aside and what follows is kept
 first marker after the member's own text cuts the rest, unless it introduces a quote
 that the member answers below (interleaved reply): then only the attribution goes.
 Delimiter lines (`--`, `____`, ...) cut a signature when little text follows them.
-Trailing quotes and mobile signatures ("Sent from my iPhone") are then removed.
+Trailing quotes and mobile signatures ("Sent from my iPhone") are then removed, and a
+hand-written closing that names the sender ("Thank you,\nNoam"; closings.py).
 The case-insensitive patterns are slow on long text, so each is only tried on lines that
 hold one of its plain words or signs (a colon, "@"), found with substring tests.
 
@@ -36,6 +37,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+
+from mailhub.inbound.closings import split_closing
 
 __all__ = ["TrimmedReply", "trim_reply"]
 
@@ -256,8 +259,12 @@ class _Marker:
     kind: str
 
 
-def trim_reply(text: str) -> TrimmedReply:
-    """Split a plain-text reply into the member's words, quoted history and signature."""
+def trim_reply(text: str, sender: str = "") -> TrimmedReply:
+    """Split a plain-text reply into the member's words, quoted history and signature.
+
+    ``sender`` (the From display name, or the address) lets a hand-written closing that
+    names the sender go with the signature (see closings.py).
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not any(line.strip() for line in lines):
         return TrimmedReply("", "", "")
@@ -270,7 +277,9 @@ def trim_reply(text: str) -> TrimmedReply:
     reply = _join(lines, roles, TEXT)
     if not reply and not _opens_with_above_marker(lines, markers):
         return _whole_message(lines)
-    return TrimmedReply(reply, _join(lines, roles, QUOTED), _join(lines, roles, SIGNATURE))
+    reply, closing = split_closing(reply, sender)
+    signature = "\n\n".join(part for part in (closing, _join(lines, roles, SIGNATURE)) if part)
+    return TrimmedReply(reply, _join(lines, roles, QUOTED), signature)
 
 
 def _opens_with_above_marker(lines: list[str], markers: list[_Marker]) -> bool:

@@ -47,7 +47,7 @@ class Failure:
 def handle_bounce(incoming: Incoming) -> Outcome:
     """The CLASS_ROUTES entry for bounces: score the member, pause delivery at the limit."""
     parsed = incoming.parsed
-    found = classify(parsed)
+    found = classify(parsed, envelope_sender=incoming.item.row.envelope_sender)
     if found.kind != "bounce":
         # Mail to a return path is not always a bounce: vacation replies and delay warnings
         # come there too, and must never count. What reads as written by a person stays in

@@ -2,8 +2,8 @@
 
 RFC 3464 delivery-status fields are read first, as they are exact. Bounces without them
 (qmail, exim, Gmail, Yahoo, older Exchange...) are read best-effort from their text: the
-failed addresses are those an X-Failed-Recipients header names, or else the addresses the
-notice mentions before the copy of the original message, less the bounce's own parties.
+failed addresses are those an X-Failed-Recipients header names, or else those the notice
+lists as failed (bounce_text.py).
 """
 
 from __future__ import annotations
@@ -14,22 +14,14 @@ from dataclasses import dataclass, field
 from mailhub.inbound import notices
 from mailhub.inbound.headerfields import addresses
 from mailhub.inbound.parse import ParsedMessage, parse_message
+from mailhub.outbound.bounce_text import ADDRESS, failed_addresses, notice_text
 
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_CODE = re.compile(r"(?<![\w.#-])([245][0-5]\d)(?=[ -][^\d\s]|[ -]\d\.\d|$)", re.MULTILINE)
-_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _FIELD = re.compile(r"^([A-Za-z][\w-]*)\s*:\s*(.*)$")
-# Where a plain-text bounce starts quoting the original message.
-_ORIGINAL_STARTS = re.compile(
-    r"^(-+ ?(this is a copy|below this line|original message|the header of the original)"
-    r"|-+ ?original message|(return-path|received|dkim-signature|message-id|x-received"
-    r"|content-type):\s)",
-    re.IGNORECASE | re.MULTILINE,
-)
 _SNS_RECIPIENTS = re.compile(r'"bouncedRecipients"\s*:\s*\[(.*?)\]', re.DOTALL)
 _SNS_ENTRY = re.compile(r"\{[^{}]*\}")
 _FAILED_ACTIONS = {"failed", "delayed"}
-_SKIP_LOCALPARTS = re.compile(r"^(mailer-daemon|postmaster|root|double-bounce)$", re.IGNORECASE)
 # Status details that mean the address itself is dead: bad mailbox, bad domain, moved.
 _GONE_DETAILS = {"1.1", "1.2", "1.3", "1.6", "1.10"}
 _GONE_TEXT = re.compile(
@@ -66,7 +58,7 @@ class BounceReport:
 def parse_bounce(msg: ParsedMessage | bytes) -> BounceReport:
     """Failed recipients of a bounce, from its DSN fields or, failing that, its text."""
     parsed = parse_message(msg) if isinstance(msg, bytes) else msg
-    recipients = _from_dsn(parsed) or _from_sns(parsed)
+    recipients = _from_dsn(parsed.delivery_status) or _from_sns(parsed)
     if not recipients:
         recipients = _from_text(parsed)
     return BounceReport(recipients)
@@ -92,9 +84,9 @@ def dsn_blocks(text: str) -> list[dict[str, str]]:
     return blocks
 
 
-def _from_dsn(msg: ParsedMessage) -> list[BouncedRecipient]:
+def _from_dsn(reports: list[str]) -> list[BouncedRecipient]:
     found: dict[str, BouncedRecipient] = {}
-    for report in msg.delivery_status:
+    for report in reports:
         for block in dsn_blocks(report):
             address = _dsn_address(block)
             action = block.get("action", "failed").lower().split()[0:1]
@@ -107,7 +99,7 @@ def _dsn_address(block: dict[str, str]) -> str | None:
     # The original recipient is the address we sent to; the final one may be an alias.
     for name in ("original-recipient", "final-recipient", "x-actual-recipient"):
         value = block.get(name, "")
-        match = _ADDRESS.search(value.split(";", 1)[-1])
+        match = ADDRESS.search(value.split(";", 1)[-1])
         if match:
             return match.group(0).lower()
     return None
@@ -158,10 +150,10 @@ def _json_field(entry: str, name: str) -> str | None:
 
 
 def _from_text(msg: ParsedMessage) -> list[BouncedRecipient]:
-    notice = _notice_text(msg)
+    notice = notice_text(msg)
     failed = [a for _, a in addresses(msg.headers.get("x-failed-recipients")) if "@" in a]
     if not failed:
-        failed = _mentioned_addresses(notice, msg)
+        failed = failed_addresses(msg)
     recipients = []
     for i, address in enumerate(failed):
         window = _window(notice, address, failed[i + 1 :])
@@ -175,24 +167,6 @@ def _from_text(msg: ParsedMessage) -> list[BouncedRecipient]:
             )
         )
     return recipients
-
-
-def _notice_text(msg: ParsedMessage) -> str:
-    """The bounce's own words, without the copy of the original message."""
-    text = msg.text
-    match = _ORIGINAL_STARTS.search(text)
-    return text[: match.start()] if match else text
-
-
-def _mentioned_addresses(notice: str, msg: ParsedMessage) -> list[str]:
-    ours = {msg.from_address, *msg.to, *msg.cc, *msg.reply_to}
-    seen: dict[str, None] = {}
-    for match in _ADDRESS.finditer(notice):
-        address = match.group(0).strip(".").lower()
-        if address in ours or _SKIP_LOCALPARTS.match(address.split("@")[0]):
-            continue
-        seen.setdefault(address)
-    return list(seen)
 
 
 def _window(notice: str, address: str, later: list[str]) -> str:

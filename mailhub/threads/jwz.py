@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
+from mailhub.inbound.headerfields import reply_parents
 from mailhub.threads.subjects import is_reply_subject, normalise_subject
 
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
@@ -81,11 +82,15 @@ class ThreadMessage:
         subject: str | None = None,
         date: datetime | None = None,
     ) -> ThreadMessage:
-        """Build from raw header values; In-Reply-To is appended so that it is the parent."""
+        """Build from raw header values; In-Reply-To is appended so that it is the parent.
+
+        Its parent is the last id it names (see headerfields.reply_parents): taking the
+        first split nmh and exmh replies from their conversations.
+        """
         own = parse_message_ids(message_id)
         own_id = own[0] if own else message_id.strip()
         refs = parse_message_ids(references)
-        reply_to = parse_message_ids(in_reply_to)[:1]
+        reply_to = reply_parents(in_reply_to)[-1:]
         return cls(own_id, _unique_keep_last(refs + reply_to, own_id), subject or "", date)
 
 
