@@ -11,7 +11,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -244,6 +254,11 @@ class Post(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="person.id")
 
 
+# The kinds of post that are news and events sent to -news@ and -events@: held like posts,
+# published in newsletters and the calendar, never sent to the list.
+SUBMISSION_KINDS = ("news", "event")
+
+
 class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)
@@ -446,3 +461,10 @@ class UsedToken(SQLModel, table=True):
     digest: str = Field(unique=True)
     purpose: str
     used_at: datetime = utc_column(nullable=False)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a model, for set-wise statements (bulk inserts and updates)."""
+    table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
+    assert isinstance(table, Table)
+    return table

@@ -9,16 +9,18 @@ moderators when one of them decides.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from mailhub import tokens
 from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import (
+    SUBMISSION_KINDS,
     Attachment,
     Community,
     Decision,
@@ -27,13 +29,16 @@ from mailhub.models import (
     Person,
     Post,
     PostStatus,
+    table_of,
 )
-from mailhub.news.publish import SUBMISSION_KINDS, mail_message_id, settle
+from mailhub.moderation.rules import Action, Verdict
+from mailhub.news.publish import mail_message_id, settle
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 
 log = logging.getLogger("mailhub.moderation")
-DECISIONS = Decision.__table__
+DECISIONS = table_of(Decision)
+POSTS = table_of(Post)
 MODERATOR_ROLES = ("moderator", "admin")
 # A decision address stays valid long enough for any holiday, not forever.
 DECISION_TOKEN_LIFETIME = timedelta(days=60)
@@ -224,6 +229,65 @@ def record(
         via,
         reason,
     )
+
+
+def hold_all(ctx: Context, session: Session, held: Sequence[tuple[Community, Post, str]]) -> None:
+    """The one writer of holds, for posts and submissions: each post keeps its reason and a
+    decision record (set-wise: one statement each for the whole batch), and its community's
+    moderators are told."""
+    if not held:
+        return
+    connection = session.connection()
+    connection.execute(
+        update(POSTS).where(POSTS.c.id == bindparam("post_id")).values(reason=bindparam("why")),
+        [{"post_id": post.id, "why": reason} for _, post, reason in held],
+    )
+    decided_at = ctx.now().astimezone(UTC).replace(tzinfo=None)
+    connection.execute(
+        insert(DECISIONS),
+        [
+            {
+                "post_id": post.id,
+                "person_id": None,
+                "action": "hold",
+                "reason": reason,
+                "via": "rules",
+                "decided_at": decided_at,
+            }
+            for _, post, reason in held
+        ],
+    )
+    for community, post, reason in held:
+        post.reason = reason
+        log.info(
+            "decision post=%s community=%s action=hold by=rules via=rules reason=%r",
+            post.id,
+            community.id,
+            reason,
+        )
+        notify_held(ctx, session, community, post)
+
+
+def carry_out(
+    ctx: Context, session: Session, community: Community, post: Post, verdict: Verdict
+) -> None:
+    """Do what the rules decided for one stored post (a hold that owes its sender a notice,
+    an acceptance, a rejection or a discard), and send what that verdict owes."""
+    post.reason = verdict.reason
+    session.add(post)
+    if verdict.action is Action.ACCEPT:
+        decide(ctx, session, post, "approve", by=None, via="rules", reason=verdict.reason)
+    elif verdict.action is Action.HOLD:
+        session.flush()
+        hold_all(ctx, session, [(community, post, verdict.reason)])
+    else:
+        done = PostStatus.REJECTED if verdict.action is Action.REJECT else PostStatus.DISCARDED
+        post.status = done.value
+        post.decided_at = ctx.now()
+        record(session, post, verdict.action.value, None, "rules", verdict.reason, ctx.now())
+    if verdict.tell_sender:
+        tell_sender(ctx, session, community, post, verdict.tell_sender)
+    session.flush()
 
 
 def decide(

@@ -1,8 +1,14 @@
-"""The moderation policy: one ordered table of small rules.
+"""The moderation policy: one ordered table of small rules, for posts and submissions alike.
 
-Each rule looks at the facts of one post and either says nothing (None) or gives a verdict:
-accept, hold, reject or discard, with a reason a person can read. The first rule that
-speaks decides. The table at the bottom is the whole policy, in order.
+Each rule looks at the facts of one post (gathered once per batch, `facts.py`) and either
+says nothing (None) or gives a verdict: accept, hold, reject or discard, with a reason a
+person can read. The first rule that rejects or discards decides; a hold does not stop the
+table, so the moderator sees every reason to look at a post (as GNU Mailman's chains
+collect them); the community's policy speaks only when nothing else did. The table at the
+bottom is the whole policy, in order.
+
+Loops are not here: a mail carrying our own X-Loop is classified as a loop before it can
+become a post (`inbound/classify.py`), so no post ever reaches these rules with one.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mailhub.models import Community, Discussion, Membership, Person, Post
+from mailhub.models import SUBMISSION_KINDS, Community, Discussion, Membership, Person, Post
 
 
 class Action(StrEnum):
@@ -42,7 +48,8 @@ class Facts:
     max_size: int
     discussion: Discussion | None = None
     attachment_concerns: list[str] = field(default_factory=list)
-    loop: bool = False
+    # Why a reply to a whole digest could not be matched to one item (digest/replies.py).
+    unmatched_digest_reply: str | None = None
 
 
 Rule = Callable[[Facts], Verdict | None]
@@ -51,12 +58,6 @@ Rule = Callable[[Facts], Verdict | None]
 def banned_sender(facts: Facts) -> Verdict | None:
     if facts.membership is not None and facts.membership.status == "banned":
         return Verdict(Action.DISCARD, f"{facts.post.author_email} is banned from this community")
-    return None
-
-
-def our_own_loop(facts: Facts) -> Verdict | None:
-    if facts.loop:
-        return Verdict(Action.DISCARD, "the message carries our own loop marker")
     return None
 
 
@@ -86,6 +87,18 @@ def late_contribution(facts: Facts) -> Verdict | None:
     return None
 
 
+def submission(facts: Facts) -> Verdict | None:
+    if facts.post.kind in SUBMISSION_KINDS:
+        return Verdict(Action.HOLD, "news and events are reviewed before they are published")
+    return None
+
+
+def unmatched_digest_reply(facts: Facts) -> Verdict | None:
+    if facts.unmatched_digest_reply:
+        return Verdict(Action.HOLD, facts.unmatched_digest_reply)
+    return None
+
+
 def too_large(facts: Facts) -> Verdict | None:
     if facts.size > facts.max_size:
         return Verdict(
@@ -112,23 +125,40 @@ def community_policy(facts: Facts) -> Verdict:
     return Verdict(Action.ACCEPT, f"the community's policy is '{facts.community.moderation}'")
 
 
+DEFAULT = "community policy"
 CHAIN: tuple[tuple[str, Rule], ...] = (
     ("banned sender", banned_sender),
-    ("our own loop", our_own_loop),
     ("non-member", non_member),
+    ("digest reply", unmatched_digest_reply),
     ("moderated member", moderated_member),
     ("closed discussion", late_contribution),
+    ("submission", submission),
     ("too large", too_large),
     ("attachment not allowed", attachment_not_allowed),
     ("first post", first_post),
-    ("community policy", community_policy),
+    (DEFAULT, community_policy),
 )
 
 
 def decide(facts: Facts) -> Verdict:
-    """Run the chain; the first rule that speaks decides."""
+    """Run the table once: a reject or discard ends it; holds are collected, every reason
+    kept; the community's policy decides only a post no other rule spoke about."""
+    holds: list[Verdict] = []
     for name, rule in CHAIN:
+        if name == DEFAULT and holds:
+            break
         verdict = rule(facts)
-        if verdict is not None:
-            return Verdict(verdict.action, verdict.reason, name, verdict.tell_sender)
-    raise AssertionError("the community policy rule always decides")
+        if verdict is None:
+            continue
+        named = Verdict(verdict.action, verdict.reason, name, verdict.tell_sender)
+        if named.action is not Action.HOLD:
+            return named
+        holds.append(named)
+    if not holds:
+        raise AssertionError("the community policy rule always decides")
+    return Verdict(
+        Action.HOLD,
+        "; ".join(v.reason for v in holds),
+        ", ".join(v.rule for v in holds),
+        next((v.tell_sender for v in holds if v.tell_sender), None),
+    )

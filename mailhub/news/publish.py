@@ -11,9 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from mailhub.models import Community, Event, NewsItem, Post, PostStatus
-
-SUBMISSION_KINDS = ("news", "event")
+from mailhub.models import SUBMISSION_KINDS, Community, Event, NewsItem, Post, PostStatus
 
 
 def submission_key(kind: str, message_id: str) -> str:

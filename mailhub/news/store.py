@@ -18,12 +18,11 @@ from sqlmodel import Session, select
 from mailhub.context import Context
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import Community, Event, NewsItem, Person, Post, PostStatus
-from mailhub.moderation import actions
+from mailhub.moderation.batch import judge
+from mailhub.moderation.facts import Candidate
 from mailhub.news.eventlines import EventFields
 from mailhub.news.publish import community_key, submission_key
 from mailhub.times import local_text
-
-HOLD_REASON = "news and events are reviewed before they are published"
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,6 @@ def _held_post(
         author_name=who.name,
         subject=subject,
         status=PostStatus.HELD.value,
-        reason=HOLD_REASON,
         body_text=text,
         full_text=who.full_text,
         received_at=now,
@@ -169,10 +167,11 @@ def _held_post(
 
 
 def _hold(ctx: Context, session: Session, community: Community, post: Post) -> None:
+    """A submission meets the same rules as a post (a banned sender's is discarded, a
+    non-member's goes by the community's policy); the rule for submissions holds the rest."""
     session.add(post)
     session.flush()
-    actions.record(session, post, "hold", None, "rules", HOLD_REASON, ctx.now())
-    actions.notify_held(ctx, session, community, post)
+    judge(ctx, session, [Candidate(community, post, len(post.full_text or post.body_text))])
 
 
 def submit_news(
