@@ -199,6 +199,8 @@ def import_(
             report = import_members(
                 session, target, path, app.now(), lambda n: progress.advance(task, n)
             )
+    if report.separator != ",":
+        err.print(f"{path}: columns separated by {report.separator!r}", markup=False)
     for bad in report.bad:
         err.print(f"{path}:{bad.line}: {bad.reason}", markup=False)
     out.print(
