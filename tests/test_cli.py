@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -178,3 +180,28 @@ def test_cells_with_tabs_or_line_breaks_stay_on_their_row(
 ) -> None:
     common.print_table(("a", "b"), [("one\ttwo", "three\nfour"), (None, "x")])
     assert capsys.readouterr().out.splitlines() == ["a\tb", "one two\tthree four", "\tx"]
+
+
+def readme_transcripts() -> list[tuple[str, str]]:
+    """The README's ```text blocks that show a `$ mailhub ...` command and its output."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.findall(r"```text\n\$ (mailhub [^\n]*)\n(.*?)```", readme, re.DOTALL)
+    assert found, "the README shows no command with its output"
+    return found
+
+
+@pytest.mark.parametrize(("command", "shown"), readme_transcripts())
+def test_readme_transcripts_are_what_the_command_prints(
+    tmp_path: Path, command: str, shown: str
+) -> None:
+    # Run as the `mailhub` console script runs it, so the program name in messages matches.
+    launcher = "import sys; from mailhub.cli import main; sys.argv[0] = 'mailhub'; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", launcher, *shlex.split(command)[1:]],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert done.stdout + done.stderr == shown
