@@ -100,6 +100,8 @@ class MailhubGroup(TyperGroup):
 def _one_line_usage(exc: typer.TyperException) -> BaseException:
     """Click's usage errors as one line (``error: --affiliation: 'union' is not one of
     ...``), exit code 2; a group called bare still prints its help."""
+    # typer vendors Click as typer._click and exports only BadParameter; tests/test_cli.py
+    # fails if an upgrade moves these.
     from typer._click.exceptions import BadParameter, MissingParameter, NoArgsIsHelpError
 
     if isinstance(exc, NoArgsIsHelpError):
