@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from email_validator import EmailNotValidError, validate_email
-
 from mailhub.config import AddressSettings
 
 
@@ -24,6 +22,9 @@ class InvalidAddress(ValueError):
 
 def normalise_address(address: str) -> str:
     """Validate an address (syntax only, no DNS) and fold it to one canonical lower-case form."""
+    # Imported here: 20 ms of start-up that commands which only read the store never need.
+    from email_validator import EmailNotValidError, validate_email
+
     candidate = address.strip().strip("<>").strip()
     try:
         result = validate_email(candidate, check_deliverability=False)

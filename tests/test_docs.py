@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 from typing import get_args, get_origin
 
+import typer
 from pydantic import BaseModel
 
-from mailhub.cli import app
+from mailhub.cli import AREAS, app
 from mailhub.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,13 +49,15 @@ def test_every_setting_is_documented_in_config_toml() -> None:
 def test_every_command_is_in_the_readme() -> None:
     """Every command and every sub-command: `mailhub theme merge`, not only `mailhub theme`."""
     readme = (ROOT / "README.md").read_text()
-    names = [c.name for c in app.registered_commands if c.name]
-    for group in app.registered_groups:
-        assert group.name and group.typer_instance is not None
-        names.append(group.name)
-        names += [
-            f"{group.name} {c.name}" for c in group.typer_instance.registered_commands if c.name
-        ]
+    root = typer.main.get_command(app)
+    context = type(root).context_class(root)
+    names = []
+    for name in root.list_commands(context):
+        names.append(name)
+        command = AREAS[name].load(name) if name in AREAS else None  # as when it runs
+        if hasattr(command, "list_commands"):
+            names += [f"{name} {sub}" for sub in command.list_commands(context)]
+    assert {"init", "member", "member add", "theme merge", "run-due"} <= set(names)
     missing = [name for name in names if f"mailhub {name}" not in readme]
     assert missing == []
 

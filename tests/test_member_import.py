@@ -109,3 +109,57 @@ def test_file_level_problems(run_cli, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not UTF-8" in result.output
     for r in (no_email, unknown, missing, result):
         assert "Traceback" not in r.output
+
+
+def test_a_bad_row_is_reported_with_every_problem_on_its_line(
+    run_cli_sqlite, tmp_path: Path
+) -> None:
+    text = (
+        "email,name,affiliation,country,themes,delivery,moderated\n"
+        "amina@example.org,Amina,workers,KE,skills,each,no\n"
+        "not-an-address,Nobody,aliens,XX,astrology,weekly,maybe\n"
+        ",No address,workers,KE,,,\n"
+    )
+    result = run_cli_sqlite("member", "import", str(_write(tmp_path, text)))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    bad = [line for line in lines if line.startswith(f"{tmp_path / 'members.csv'}:3: ")]
+    assert len(bad) == 1, lines
+    for fragment in (
+        "email 'not-an-address'",
+        "affiliation 'aliens'",
+        "country 'XX'",
+        "unknown theme astrology",
+        "delivery 'weekly'",
+        "moderated 'maybe'",
+    ):
+        assert fragment in bad[0], (fragment, bad[0])
+    assert any(line.endswith(":4: email is missing") for line in lines), lines
+    assert "1 added, 0 updated, 0 unchanged, 2 bad row(s)" in result.stdout
+
+
+def test_semicolon_separated_file_is_read_and_said_so(run_cli_sqlite, tmp_path: Path) -> None:
+    text = (
+        "email;name;country;themes;organisation\n"
+        "amina@example.org;Kamau, Amina;KE;skills|green-jobs;COTU\n"
+        "bob@example.org;Bob;UG;;\n"
+    )
+    result = run_cli_sqlite("member", "import", str(_write(tmp_path, text, "excel.csv")))
+    assert result.exit_code == 0, result.output
+    assert "excel.csv: columns separated by ';'" in result.stderr
+    assert "2 added, 0 updated, 0 unchanged, 0 bad" in result.stdout
+    members = {m["email"]: m for m in json.loads(run_cli_sqlite("member", "list", "--json").stdout)}
+    assert members["amina@example.org"]["name"] == "Kamau, Amina"
+    assert members["amina@example.org"]["themes"] == ["green-jobs", "skills"]
+    assert members["bob@example.org"]["country"] == "UG"
+
+
+def test_commas_stay_the_separator_when_themes_hold_semicolons(
+    run_cli_sqlite, tmp_path: Path
+) -> None:
+    text = "email,themes\namina@example.org,skills;green-jobs\nbob@example.org,skills;green-jobs\n"
+    result = run_cli_sqlite("member", "import", str(_write(tmp_path, text)))
+    assert result.exit_code == 0, result.output
+    assert "separated by" not in result.stderr
+    members = json.loads(run_cli_sqlite("member", "list", "--json").stdout)
+    assert [m["themes"] for m in members] == [["green-jobs", "skills"]] * 2

@@ -96,8 +96,13 @@ def test_cli_add_list_show_export_remove(
     assert ids("--kind", "legislation") == [1]
     assert ids("-c", "irnet", "--theme", "green-jobs", "--kind", "research") == [2]
     assert ids("--country", "TZ") == []
-    table = run_cli("resource", "list")
-    assert table.exit_code == 0 and table.stdout.count("\n") > 4
+    table = run_cli("resource", "list")  # not a terminal: a header row, then one row each
+    rows = [line.split("\t") for line in table.stdout.splitlines()]
+    assert table.exit_code == 0 and [row[:4] for row in rows] == [
+        ["id", "community", "kind", "title"],
+        ["2", "irnet", "research", "study.pdf"],
+        ["1", "irnet", "legislation", "Labour Act"],
+    ]
 
     shown = json.loads(run_cli("resource", "show", "2", "--json").stdout)
     assert (shown["sha256"], shown["themes"], shown["added_by"]) == (digest, ["green-jobs"], None)
@@ -462,6 +467,40 @@ def test_the_newsletter_names_a_file_resource_and_links_a_web_one(
         "Skills": [("Study", "research: study.pdf (10 KB, application/pdf)", "")],
         "Other": [("Act", "legislation", "https://x.org/act")],
     }
+
+
+def test_cli_export_to_a_path_ending_in_a_slash_makes_the_folder(
+    run_cli_sqlite: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paper = tmp_path / "study.pdf"
+    paper.write_bytes(PDF)
+    added = run_cli_sqlite("resource", "add", "-c", "irnet", "--file", str(paper))
+    assert added.exit_code == 0, added.output
+    link = run_cli_sqlite(
+        "resource", "add", "-c", "irnet", "--url", "https://x.org/act", "--title", "Act"
+    )
+    assert link.exit_code == 0, link.output
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+
+    # A link has no file: refused before any folder is made.
+    one_line_error(run_cli_sqlite("resource", "export", "2", "--to", "./links/"), 1, "web link")
+    assert not (work / "links").exists()
+
+    into = run_cli_sqlite("resource", "export", "1", "--to", "./downloads/")
+    assert into.exit_code == 0, into.output
+    assert (work / "downloads").is_dir()
+    assert (work / "downloads" / "study.pdf").read_bytes() == PDF
+    deeper = run_cli_sqlite("resource", "export", "1", "--to", "a/b/")
+    assert deeper.exit_code == 0 and (work / "a" / "b" / "study.pdf").read_bytes() == PDF
+
+    # Without the slash a missing path is a file name; an existing folder is a folder.
+    named = run_cli_sqlite("resource", "export", "1", "--to", "copy")
+    assert named.exit_code == 0 and (work / "copy").read_bytes() == PDF
+    existing = run_cli_sqlite("resource", "export", "1", "--to", "a")
+    assert existing.exit_code == 0 and (work / "a" / "study.pdf").read_bytes() == PDF
+    one_line_error(run_cli_sqlite("resource", "export", "1", "--to", "nowhere/x.pdf"), 2, "no such")
 
 
 @pytest.mark.parametrize("name", ["../escaped.txt", "/tmp/absolute.txt", "..\\\\win.txt", "..", ""])

@@ -1,30 +1,153 @@
-"""The `mailhub` command line: one typer app, one sub-app per area."""
+"""The `mailhub` command line: one typer app, one sub-app per area, each imported only when
+it is run.
+
+Importing every area (SQLAlchemy, pydantic, DKIM, the inbound pipeline...) took 1.4 s of CPU
+before `mailhub --help` could answer; the root group knows each area's name and one-line
+help (AREAS) and imports its module when the area is invoked (bench/cli.py measures it;
+tests/test_cli.py keeps AREAS true to the modules).
+"""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
-from mailhub import db
-from mailhub.cli import subscription  # noqa: F401  (adds its commands to `member`)
 from mailhub.cli.common import MailhubGroup, err, instance, make_app, out
-from mailhub.cli.community import community_app, theme_app
-from mailhub.cli.digest import digest_app
-from mailhub.cli.discussion import discussion_app, run_due_command
-from mailhub.cli.inbound import import_app, inbound_app, ingest_command
-from mailhub.cli.member import member_app
-from mailhub.cli.news import event_app, news_app
-from mailhub.cli.newsletter import newsletter_app
-from mailhub.cli.outbox import outbox_app
-from mailhub.cli.queue import queue_app
-from mailhub.cli.resource import resource_app
-from mailhub.cli.thread import thread_app
-from mailhub.communities import seed_from_settings
-from mailhub.config import DEFAULT_SECRET
+
+
+@dataclass(frozen=True)
+class Area:
+    """A command or group of commands, found as ``module:attribute`` when it is run."""
+
+    module: str
+    attribute: str
+    help: str
+    # Modules that add commands to this group when imported.
+    extras: tuple[str, ...] = ()
+
+    def load(self, name: str) -> Any:
+        """The click command: a typer sub-app as a group, a function as one command."""
+        for extra in self.extras:
+            importlib.import_module(extra)
+        target = getattr(importlib.import_module(self.module), self.attribute)
+        if isinstance(target, typer.Typer):
+            command = typer.main.get_group(target)
+        else:
+            single = typer.Typer(add_completion=False, rich_markup_mode=None)
+            single.command(name)(target)
+            command = typer.main.get_command(single)
+        command.name = name
+        return command
+
+
+AREAS: dict[str, Area] = {
+    "ingest": Area(
+        "mailhub.cli.inbound",
+        "ingest_command",
+        "Read one message on stdin (for an MTA pipe transport) and commit it to the spool.",
+    ),
+    "run-due": Area(
+        "mailhub.cli.discussion",
+        "run_due_command",
+        "Do once whatever is due (discussions to open, remind or close; moderation reminders, "
+        "digests, newsletters, event digests and reminders).",
+    ),
+    "community": Area(
+        "mailhub.cli.community", "community_app", "Create, change and inspect communities."
+    ),
+    "theme": Area(
+        "mailhub.cli.community",
+        "theme_app",
+        "The common themes that members, posts, news and resources are tagged with.",
+    ),
+    "member": Area(
+        "mailhub.cli.member",
+        "member_app",
+        "Add, import, list, show, update and remove members.",
+        extras=("mailhub.cli.subscription",),
+    ),
+    "outbox": Area("mailhub.cli.outbox", "outbox_app", "Outgoing mail: list, show, retry, send."),
+    "queue": Area(
+        "mailhub.cli.queue",
+        "queue_app",
+        "The moderation queue: list, show, approve, reject, discard, remind.",
+    ),
+    "thread": Area("mailhub.cli.thread", "thread_app", "Threads: list, show, move, split, theme."),
+    "discussion": Area(
+        "mailhub.cli.discussion",
+        "discussion_app",
+        "Time-boxed moderated discussions: create, list, show, open, close.",
+    ),
+    "digest": Area(
+        "mailhub.cli.digest",
+        "digest_app",
+        "Digests of new posts for digest-mode members: send what is due, preview.",
+    ),
+    "inbound": Area(
+        "mailhub.cli.inbound",
+        "inbound_app",
+        "The inbound spool: list, show, status, retry, process.",
+    ),
+    "import": Area("mailhub.cli.inbound", "import_app", "Import archives."),
+    "news": Area(
+        "mailhub.cli.news",
+        "news_app",
+        "News items for the newsletter: add (published at once), list, update, remove.",
+    ),
+    "event": Area(
+        "mailhub.cli.news",
+        "event_app",
+        "The event calendar: add (approved at once), list, update, cancel, remove.",
+    ),
+    "newsletter": Area(
+        "mailhub.cli.newsletter",
+        "newsletter_app",
+        "Newsletter issues from the store: build, preview, send (once), list.",
+    ),
+    "resource": Area(
+        "mailhub.cli.resource",
+        "resource_app",
+        "The resource library: links and files, tagged by theme and country "
+        "(add, list, show, remove, export, candidates).",
+    ),
+}
+
+
+class LazyCommand(TyperCommand):
+    """Stands in for an area in the root group: its name and help serve `--help` and
+    suggestions for typos; parsing its arguments imports the real one and hands over."""
+
+    def __init__(self, name: str, area: Area) -> None:
+        super().__init__(name=name, help=area.help)
+        self.area = area
+        self._real: Any = None
+
+    def real(self) -> Any:
+        if self._real is None:
+            self._real = self.area.load(self.name or "")
+        return self._real
+
+    def make_context(self, info_name: str | None, args: list[str], **extra: Any) -> Any:
+        # The context made belongs to the real command, so the group invokes that one.
+        return self.real().make_context(info_name, args, **extra)
+
+
+class RootGroup(MailhubGroup):
+    """The `mailhub` group: its own commands, then every area of AREAS, loaded lazily."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, area in AREAS.items():
+            self.commands.setdefault(name, LazyCommand(name, area))
+
 
 app = typer.Typer(
-    cls=MailhubGroup,
+    cls=RootGroup,
     help=(
         "mailhub: moderated e-mail discussions, digests and newsletters "
         "for communities of practice."
@@ -35,23 +158,7 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = make_app("The store's schema.")
-app.add_typer(community_app, name="community")
-app.add_typer(theme_app, name="theme")
-app.add_typer(member_app, name="member")
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(queue_app, name="queue")
-app.add_typer(thread_app, name="thread")
-app.add_typer(discussion_app, name="discussion")
-app.add_typer(digest_app, name="digest")
-app.add_typer(inbound_app, name="inbound")
-app.add_typer(import_app, name="import")
-app.add_typer(news_app, name="news")
-app.add_typer(event_app, name="event")
-app.add_typer(newsletter_app, name="newsletter")
-app.add_typer(resource_app, name="resource")
 app.add_typer(db_app, name="db")
-app.command("ingest")(ingest_command)
-app.command("run-due")(run_due_command)
 
 
 @app.callback()
@@ -77,6 +184,10 @@ def init(
 ) -> None:
     """Create the data folder and the store, add the communities and themes of the config,
     and report (or with --apply, make) the changes the config asks of existing ones."""
+    from mailhub import db
+    from mailhub.communities import seed_from_settings
+    from mailhub.config import DEFAULT_SECRET
+
     app_ = instance(ctx)
     settings = app_.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +213,8 @@ def db_upgrade(
     revision: str = typer.Option("head", help="Target revision (default: the newest)."),
 ) -> None:
     """Apply schema migrations; safe to run again."""
+    from mailhub import db
+
     app_ = instance(ctx)
     db.upgrade(app_.engine, revision)
     out.print(f"schema at {db.current_revision(app_.engine)}")
@@ -110,6 +223,8 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the schema revision of the store."""
+    from mailhub import db
+
     out.print(db.current_revision(instance(ctx).engine) or "empty store (run 'mailhub init')")
 
 

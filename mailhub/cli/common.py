@@ -1,42 +1,122 @@
-"""What every command shares: loading the instance, printing tables or JSON, clean errors."""
+"""What every command shares: loading the instance, printing tables or JSON, clean errors.
+
+Start-up time matters here (every command imports this module): rich, pydantic and
+SQLAlchemy are imported only when a command uses them, so `mailhub --help` costs typer
+alone. See bench/cli.py.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
-from mailhub import config
-from mailhub.context import Context
 from mailhub.errors import MailhubError
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mailhub.context import Context
+
+
+class LazyConsole:
+    """A rich Console made on first use: importing rich costs about 50 ms of CPU, and
+    `--help`, JSON and tab-separated output never need it."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def real(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+    # Special methods bypass __getattr__; rich's progress bars enter the console.
+    def __enter__(self) -> Console:
+        return self.real().__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.real().__exit__(*exc_info)
+
+
+out: Console = LazyConsole(stderr=False)  # type: ignore[assignment]
+err: Console = LazyConsole(stderr=True)  # type: ignore[assignment]
+
+
+def failure_line(exc: BaseException) -> tuple[str, int] | None:
+    """The one line and exit code for an error meant for people; None for a bug.
+
+    An exception of a library's class can only exist once that library is imported, so
+    the classes are looked up in sys.modules: the error path imports neither pydantic
+    (config) nor SQLAlchemy for a command that never loaded them.
+    """
+    if isinstance(exc, MailhubError):
+        return f"error: {exc}", exc.exit_code
+    config = sys.modules.get("mailhub.config")
+    if config is not None and isinstance(exc, config.ConfigError):
+        return f"configuration error: {exc}", 2
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        return f"error: the database cannot be used: {reason}", 1
+    return None
 
 
 class MailhubGroup(TyperGroup):
-    """Turns the errors meant for people into one line and an exit code, never a traceback."""
+    """Turns the errors meant for people, and Click's usage errors, into one line on stderr
+    and an exit code, never a traceback or a usage block."""
+
+    def make_context(self, info_name: str | None, args: list[str], **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, **extra)
+        except typer.TyperException as exc:
+            raise _one_line_usage(exc) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except config.ConfigError as exc:
-            err.print(f"[red]configuration error:[/red] {exc}", markup=True)
-            raise typer.Exit(2) from None
-        except MailhubError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(exc.exit_code) from None
-        except OperationalError as exc:
-            reason = str(exc.orig or exc).strip().splitlines()[0]
-            err.print(f"error: the database cannot be used: {reason}", markup=False)
-            raise typer.Exit(1) from None
+        except typer.TyperException as exc:
+            raise _one_line_usage(exc) from None
+        except Exception as exc:
+            failure = failure_line(exc)
+            if failure is None:
+                raise
+            typer.echo(failure[0], err=True)
+            raise typer.Exit(failure[1]) from None
+
+
+def _one_line_usage(exc: typer.TyperException) -> BaseException:
+    """Click's usage errors as one line (``error: --affiliation: 'union' is not one of
+    ...``), exit code 2; a group called bare still prints its help."""
+    # typer vendors Click as typer._click and exports only BadParameter; tests/test_cli.py
+    # fails if an upgrade moves these.
+    from typer._click.exceptions import BadParameter, MissingParameter, NoArgsIsHelpError
+
+    if isinstance(exc, NoArgsIsHelpError):
+        return exc
+    message = exc.format_message()
+    if isinstance(exc, BadParameter) and not isinstance(exc, MissingParameter) and exc.param:
+        names = getattr(exc.param, "opts", None) or [exc.param.human_readable_name]
+        # typer checks values with pydantic, whose messages begin "Value error, ".
+        message = f"{'/'.join(names)}: {exc.message.removeprefix('Value error, ')}"
+    context = getattr(exc, "ctx", None)
+    if context is not None:
+        message = f"{message.rstrip('.')} (see '{context.command_path} --help')"
+    # Some messages (e.g. from a value's own check) span lines; the promise is one line.
+    typer.echo("error: " + " ".join(message.split()), err=True)
+    return typer.Exit(exc.exit_code)
 
 
 def make_app(help_text: str) -> typer.Typer:
@@ -51,6 +131,9 @@ def make_app(help_text: str) -> typer.Typer:
 
 def instance(ctx: typer.Context) -> Context:
     """The instance for this invocation, loaded once from the config the root options name."""
+    from mailhub import config
+    from mailhub.context import Context
+
     root = ctx.find_root()
     root.obj = root.obj or {}
     if "context" not in root.obj:
@@ -63,18 +146,37 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=str, ensure_ascii=False, indent=2))
 
 
+def to_terminal() -> bool:
+    """Whether standard output is a person's terminal (rather than a pipe or a file)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
 ) -> None:
-    table = Table(*columns, title=title, show_lines=False, header_style="bold")
-    count = 0
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-        count += 1
-    if count:
-        out.print(table)
-    else:
+    """A table for a person at a terminal; piped or redirected, tab-separated lines behind a
+    header row, every cell in full, so that `| grep`, `| cut -f1` and spreadsheets work."""
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    if not to_terminal():
+        print_tab_separated(columns, cells)
+        return
+    if not cells:
         out.print("(none)")
+        return
+    from rich.table import Table
+
+    table = Table(*columns, title=title, show_lines=False, header_style="bold")
+    for row in cells:
+        table.add_row(*row)
+    out.print(table)
+
+
+def print_tab_separated(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """One line per row; a tab or line break inside a cell becomes a space."""
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(re.sub(r"[\t\r\n]+", " ", cell) for cell in row) for row in rows]
+    typer.echo("\n".join(lines))
 
 
 def print_record(record: dict[str, Any]) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import Progress
-from sqlmodel import Session
 
 from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
 from mailhub.communities import get_community, known_theme_slugs, list_communities
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.member_import import import_members
 from mailhub.members import (
     DIGEST_FORMATS,
     MemberFields,
@@ -28,6 +26,9 @@ from mailhub.members import (
     update_member,
 )
 from mailhub.models import Affiliation, Community, Delivery, MembershipStatus, Role
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 member_app = make_app("Add, import, list, show, update and remove members.")
 
@@ -215,6 +216,10 @@ def import_(
     """Import members from CSV: good rows are applied, bad rows reported by line; re-running
     the same file changes nothing. Columns: email, name, affiliation, country, organisation,
     themes (';'-separated), role, delivery, moderated, status."""
+    from rich.progress import Progress
+
+    from mailhub.member_import import import_members
+
     app = instance(ctx)
     with app.session() as session:
         target = resolve_community(session, community)
@@ -225,6 +230,8 @@ def import_(
             report = import_members(
                 session, target, path, app.now(), lambda n: progress.advance(task, n)
             )
+    if report.separator != ",":
+        err.print(f"{path}: columns separated by {report.separator!r}", markup=False)
     for bad in report.bad:
         err.print(f"{path}:{bad.line}: {bad.reason}", markup=False)
     out.print(

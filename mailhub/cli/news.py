@@ -21,8 +21,8 @@ from mailhub.news import eventdigest, store
 from mailhub.news.eventlines import Unreadable, build_event, check_url
 from mailhub.times import BadTime, check_future, local_text, read_end, read_time, zone_label
 
-news_app = make_app("News items for the newsletter: add (published at once) and list.")
-event_app = make_app("The event calendar: add (approved at once), list and cancel.")
+news_app = make_app("News items for the newsletter: add (published at once), list, update, remove.")
+event_app = make_app("The event calendar: add (approved at once), list, update, cancel, remove.")
 
 COMMUNITY = typer.Option(..., "--community", "-c", help="Community slug.")
 ONLY_COMMUNITY = typer.Option(None, "--community", "-c", help="Only this community.")

@@ -3,6 +3,7 @@ taken into it (`candidates`, then `add --from-post`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -172,15 +173,22 @@ def resource_remove(
 def resource_export(
     ctx: typer.Context,
     resource_id: int = typer.Argument(..., help="Resource id (a file resource)."),
-    to: Path = typer.Option(..., "--to", help="File to write, or a folder to write it into."),
+    to: str = typer.Option(
+        ...,
+        "--to",
+        help="File to write, or a folder to write it into: an existing one, or any path "
+        "ending in '/' (made if missing).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a file that exists."),
 ) -> None:
     """Write a file resource's bytes to a file, checked against its sha256."""
+    # A str, not a Path: Path("downloads/") drops the '/' that says "a folder".
+    folder = to.endswith(("/", os.sep))
     app = instance(ctx)
     with app.session() as session:
         resource = resources.get_resource(session, resource_id)
         root = app.settings.data_dir / "attachments"
-        written = resources.export(resource, root, to, overwrite=force)
+        written = resources.export(resource, root, Path(to), overwrite=force, folder=folder)
     out.print(f"resource {resource_id} written to {written}", markup=False)
 
 

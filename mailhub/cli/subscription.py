@@ -7,6 +7,8 @@ changes nothing until it is answered, a banned address is never changed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from sqlmodel import Session
 
@@ -16,24 +18,19 @@ from mailhub.communities import known_theme_slugs
 from mailhub.errors import Conflict, NotFound
 from mailhub.members import check_email
 from mailhub.models import Delivery
-from mailhub.subscriptions import (
-    LEAVE,
-    Member,
-    Result,
-    change_name,
-    find_member,
-    notify_change,
-    request_subscription,
-    set_delivery,
-    set_themes,
-    unsubscribe,
-)
+
+# mailhub.subscriptions (templates, the outbox) is imported by the commands that use it, so
+# that `member list` and the other `member` commands start without it (see bench/cli.py).
+if TYPE_CHECKING:
+    from mailhub.subscriptions import Member, Result
 
 COMMUNITY = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP)
 EMAIL = typer.Argument(..., help="The member's e-mail address.")
 
 
 def _member(session: Session, community: str | None, email: str) -> Member:
+    from mailhub.subscriptions import find_member
+
     target = resolve_community(session, community)
     member = find_member(session, target, check_email(email))
     if member is None:
@@ -43,6 +40,8 @@ def _member(session: Session, community: str | None, email: str) -> Member:
 
 def _refuse(member: Member, result: Result) -> None:
     """Turn a refusal into the one-line error an admin reads (admins may know of bans)."""
+    from mailhub.subscriptions import Result
+
     email, status = member.person.email, member.membership.status
     if result is Result.REFUSED:
         raise Conflict(f"{email} is banned from {member.community.slug}; nothing changed")
@@ -61,6 +60,8 @@ def subscribe(
     ),
 ) -> None:
     """Invite an address: mail it a confirmation; it joins once that is answered."""
+    from mailhub.subscriptions import Result, request_subscription
+
     app = instance(ctx)
     wanted = Delivery.NEWSLETTER.value if newsletter else None
     with app.session() as session:
@@ -85,6 +86,8 @@ def unsubscribe_(
     notify: bool = typer.Option(False, "--notify", help="Mail the member that they have left."),
 ) -> None:
     """Unsubscribe a member at once (the membership is kept as unsubscribed)."""
+    from mailhub.subscriptions import LEAVE, Result, change_name, notify_change, unsubscribe
+
     app = instance(ctx)
     with app.session() as session:
         member = _member(session, community, email)
@@ -118,6 +121,8 @@ def delivery(
     community: str | None = COMMUNITY,
 ) -> None:
     """Set how an active member receives posts."""
+    from mailhub.subscriptions import Result, set_delivery
+
     app = instance(ctx)
     with app.session() as session:
         member = _member(session, community, email)
@@ -137,6 +142,8 @@ def themes(
     clear: bool = typer.Option(False, "--clear", help="Remove all the member's themes."),
 ) -> None:
     """Show or replace an active member's themes."""
+    from mailhub.subscriptions import set_themes
+
     app = instance(ctx)
     with app.session() as session:
         member = _member(session, community, email)

@@ -187,13 +187,18 @@ def safe_file_name(resource: Resource) -> str:
     return name
 
 
-def export(resource: Resource, root: Path, to: Path, overwrite: bool = False) -> Path:
-    """Write a file resource's bytes to ``to`` (a folder takes the resource's file name)."""
+def export(
+    resource: Resource, root: Path, to: Path, overwrite: bool = False, folder: bool = False
+) -> Path:
+    """Write a file resource's bytes to ``to``. A folder (an existing one, or any with
+    ``folder``, which is made if missing) takes the resource's file name."""
     source = stored_file(resource, root)
     if source is None:
         raise Conflict(f"resource {resource.id} is a web link ({resource.url}), not a file")
     if not source.is_file():
         raise Conflict(f"resource {resource.id}: its stored file {resource.sha256} is missing")
+    if folder and not to.is_dir():
+        _make_folder(to)
     target = to / safe_file_name(resource) if to.is_dir() else to
     if target.exists() and not overwrite:
         raise Conflict(f"{target} exists already (--force replaces it)")
@@ -207,6 +212,13 @@ def export(resource: Resource, root: Path, to: Path, overwrite: bool = False) ->
     except OSError as exc:
         raise InvalidInput(f"--to {str(to)!r}: cannot be written ({exc.strerror})") from None
     return target
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"--to {str(path)!r}: cannot make the folder ({exc.strerror})") from None
 
 
 def post_attachments(session: Session, post: Post) -> list[Attachment]:
