@@ -44,6 +44,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def naive_utc(value: datetime) -> datetime:
+    """A time as UTC without its zone: for comparing in memory with raw values read from
+    the store. Statements never need it: the UTCDateTime column type converts both ways."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
 def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 

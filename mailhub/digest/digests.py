@@ -51,10 +51,10 @@ def claim_issue(session: Session, community_id: int, due_at: datetime, now: date
     """Insert the run's row; False when another process (or an earlier run) has it."""
     values = {
         "community_id": community_id,
-        "due_at": due_at.replace(tzinfo=None),
+        "due_at": due_at,
         "post_count": 0,
         "recipients": 0,
-        "created_at": now.replace(tzinfo=None),
+        "created_at": now,
     }
     return insert_once(session.connection(), ISSUE, values, ["community_id", "due_at"])
 
@@ -71,9 +71,7 @@ def send_due(ctx: Context, community_id: int, now: datetime) -> RunReport | None
     with ctx.session() as session:
         session.connection().execute(
             update(ISSUE)
-            .where(
-                ISSUE.c.community_id == community_id, ISSUE.c.due_at == due_at.replace(tzinfo=None)
-            )
+            .where(ISSUE.c.community_id == community_id, ISSUE.c.due_at == due_at)
             .values(post_count=report.posts, recipients=report.queued)
         )
     return report
@@ -130,7 +128,7 @@ def send_issue(ctx: Context, community_id: int, due_at: datetime) -> RunReport:
                 session.connection().execute(
                     update(MEMBERSHIP)
                     .where(MEMBERSHIP.c.id.in_(reached))
-                    .values(last_digest_at=until.replace(tzinfo=None))
+                    .values(last_digest_at=until)
                 )
     log.info(
         "digest of %s at %s: %s queued over %s post(s)", community.slug, stamp, queued, len(posts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
@@ -217,7 +217,7 @@ def record(
             "action": action,
             "reason": reason,
             "via": via,
-            "decided_at": now.astimezone(UTC).replace(tzinfo=None),
+            "decided_at": now,
         },
     )
     log.info(
@@ -242,7 +242,7 @@ def hold_all(ctx: Context, session: Session, held: Sequence[tuple[Community, Pos
         update(POSTS).where(POSTS.c.id == bindparam("post_id")).values(reason=bindparam("why")),
         [{"post_id": post.id, "why": reason} for _, post, reason in held],
     )
-    decided_at = ctx.now().astimezone(UTC).replace(tzinfo=None)
+    decided_at = ctx.now()
     connection.execute(
         insert(DECISIONS),
         [

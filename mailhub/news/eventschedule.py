@@ -33,10 +33,10 @@ def _claim(session: Session, community_id: int, due_at: datetime, now: datetime)
     """Insert the run's row; False when an earlier run (or another process) has it."""
     values = {
         "community_id": community_id,
-        "due_at": due_at.replace(tzinfo=None),
+        "due_at": due_at,
         "events": 0,
         "recipients": 0,
-        "created_at": now.replace(tzinfo=None),
+        "created_at": now,
     }
     return insert_once(session.connection(), RUN, values, ["community_id", "due_at"])
 
@@ -53,7 +53,7 @@ def send_due(ctx: Context, community_id: int, now: datetime) -> tuple[datetime, 
         run = queue_digest(ctx, session, community_id, settings.digest_weeks, now, dated=due_at)
         session.connection().execute(
             update(RUN)
-            .where(RUN.c.community_id == community_id, RUN.c.due_at == due_at.replace(tzinfo=None))
+            .where(RUN.c.community_id == community_id, RUN.c.due_at == due_at)
             .values(events=run.events, recipients=run.queued)
         )
         return due_at, run

@@ -51,7 +51,7 @@ def _claim(session: Session, event_id: int, now: datetime) -> bool:
     claimed = session.connection().execute(
         update(EVENT)
         .where(EVENT.c.id == event_id, EVENT.c.reminded_at.is_(None))
-        .values(reminded_at=now.replace(tzinfo=None))
+        .values(reminded_at=now)
     )
     return claimed.rowcount == 1
 

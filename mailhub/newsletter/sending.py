@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session
@@ -80,13 +79,9 @@ def send(ctx: Context, issue_id: int) -> Sent:
         marked = session.connection().execute(
             update(ISSUE)
             .where(ISSUE.c.id == issue_id, ISSUE.c.state == DRAFT)
-            .values(state=SENT, sent_at=_naive(ctx.now()))
+            .values(state=SENT, sent_at=ctx.now())
         )
     if marked.rowcount != 1:
         raise Conflict(f"newsletter issue {number} was sent already")
     log.info("newsletter %s of %s: %s queued", number, community.slug, queued)
     return Sent(number, queued)
-
-
-def _naive(value: datetime) -> datetime:
-    return value.replace(tzinfo=None)

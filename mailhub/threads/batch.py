@@ -14,18 +14,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from mailhub.models import Post, Thread, ThreadRef
+from mailhub.models import Post, Thread, ThreadRef, naive_utc, table_of
 from mailhub.threads.store import Placement
 from mailhub.threads.subjects import is_reply_subject, normalise_subject
 
-POSTS = Post.__table__
-THREADS = Thread.__table__
-REFS = ThreadRef.__table__
+POSTS = table_of(Post)
+THREADS = table_of(Thread)
+REFS = table_of(ThreadRef)
 CHUNK = 500
 
 
@@ -84,8 +84,8 @@ class BatchThreader:
         self, connection: Connection, window: timedelta, now: datetime, slow: SlowPlace
     ) -> None:
         self.connection = connection
-        self.since = _naive(now - window)
-        self.now = _naive(now)
+        self.since = naive_utc(now - window)
+        self.now = naive_utc(now)
         self.slow = slow
         self._temp_ids = itertools.count(-1, -1)
         self.placements: dict[int, Placement] = {}
@@ -181,10 +181,10 @@ class BatchThreader:
                     )
                 ).all()
         for thread_id, community_id, discussion_id, key, last in rows:
-            thread = _Thread(thread_id, community_id, discussion_id, key, _naive(last))
+            thread = _Thread(thread_id, community_id, discussion_id, key, naive_utc(last))
             look.threads[thread_id] = thread
             self.discussion_of_thread[thread_id] = discussion_id
-            if last is not None and _naive(last) >= self.since:
+            if last is not None and naive_utc(last) >= self.since:
                 _note_subject(look, community_id, thread)
         return look
 
@@ -251,7 +251,7 @@ class BatchThreader:
                     {"community_id": community, "message_id": message_id, "thread_id": thread.id}
                 )
         thread.added += 1
-        thread.last_activity_at = max(thread.last_activity_at, _naive(post.received_at))
+        thread.last_activity_at = max(thread.last_activity_at, naive_utc(post.received_at))
         if thread.key:
             _note_subject(look, community, thread)
         return True
@@ -361,9 +361,3 @@ def _note_subject(look: _Lookups, community_id: int, thread: _Thread) -> None:
 def _chunks(items: list[str] | list[int]) -> Iterable[list]:  # type: ignore[type-arg]
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
-
-
-def _naive(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
