@@ -10,43 +10,19 @@ more function in DUE_JOBS.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailhub.clock import Anticipating
 from mailhub.context import Context
 from mailhub.digest.digests import digests_due
 from mailhub.discussions import lifecycle
+from mailhub.due import DueJob, DueReport
+from mailhub.events.reminders import reminders_due
+from mailhub.events.schedule import event_digests_due
 from mailhub.moderation.queue import send_reminders
-from mailhub.news.eventschedule import event_digests_due
-from mailhub.news.reminders import reminders_due
 from mailhub.newsletter.schedule import newsletters_due
 
 log = logging.getLogger("mailhub.scheduler")
-
-
-@dataclass
-class DueReport:
-    """What one run did, one line per thing done, and what failed (to be tried next run)."""
-
-    done: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def attempt(self, label: str, action: Callable[[], str | None]) -> None:
-        """Run one item; its failure is recorded and leaves the other items to run."""
-        try:
-            line = action()
-        except Exception as exc:
-            log.exception("%s failed", label)
-            self.failed.append(f"{label}: {type(exc).__name__}: {exc}")
-            return
-        if line:
-            log.info("%s", line)
-            self.done.append(line)
-
-
-DueJob = Callable[[Context, datetime, DueReport], None]
 
 
 def _opened(count: int | None, discussion_id: int) -> str | None:

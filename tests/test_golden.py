@@ -31,6 +31,7 @@ from mailhub.clock import FrozenClock
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.digest.digests import send_due
+from mailhub.events.digest import send_digest
 from mailhub.inbound import pipe, pipeline
 from mailhub.members import MemberFields, add_member, find_person
 from mailhub.models import (
@@ -44,7 +45,6 @@ from mailhub.models import (
     Thread,
 )
 from mailhub.moderation.queue import send_reminders
-from mailhub.news.eventdigest import send_digest
 from mailhub.newsletter import issues, sending
 from mailhub.outbound.bounce_notices import disable_delivery
 

@@ -42,6 +42,7 @@ from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.digest.digests import send_due
 from mailhub.discussions import lifecycle, synopsis
+from mailhub.events.digest import send_digest
 from mailhub.inbound import pipeline
 from mailhub.members import MemberFields, add_member, find_person
 from mailhub.models import (
@@ -58,7 +59,6 @@ from mailhub.models import (
     UsedToken,
 )
 from mailhub.moderation.queue import send_reminders
-from mailhub.news.eventdigest import send_digest
 from mailhub.news.publish import submission_key
 from mailhub.newsletter import issues, sending
 from mailhub.outbound import kinds

@@ -21,10 +21,10 @@ from sqlmodel import select
 
 from mailhub.communities import get_community
 from mailhub.context import Context
+from mailhub.events.icsfile import calendar_for
 from mailhub.inbound import pipeline
 from mailhub.members import MemberFields, add_member
 from mailhub.models import Event, NewsItem, Post
-from mailhub.news.icsfile import calendar_for
 
 NEWS = "irnet-news@lists.example.org"
 EVENTS = "irnet-events@lists.example.org"

@@ -24,9 +24,9 @@ from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.inbound.attachments import save
+from mailhub.library import resources
 from mailhub.members import MemberFields, add_member
 from mailhub.models import Membership, Post, Resource, Thread
-from mailhub.news import resources
 from mailhub.newsletter.contents import gather
 from mailhub.scheduler import run_due
 

@@ -15,11 +15,13 @@ from mailhub.cli.common import instance, make_app, out, print_json, print_table
 from mailhub.clock import parse_iso
 from mailhub.communities import get_community, list_themes
 from mailhub.errors import InvalidInput, NotFound
+from mailhub.events import digest as eventdigest
+from mailhub.events.lines import Unreadable, build_event
 from mailhub.members import check_themes
 from mailhub.models import Community, Event, NewsItem
-from mailhub.news import eventdigest, store
-from mailhub.news.eventlines import Unreadable, build_event, check_url
+from mailhub.news import store
 from mailhub.times import BadTime, check_future, local_text, read_end, read_time, zone_label
+from mailhub.weblinks import check_url
 
 news_app = make_app("News items for the newsletter: add (published at once), list, update, remove.")
 event_app = make_app("The event calendar: add (approved at once), list, update, cancel, remove.")

@@ -12,7 +12,7 @@ from mailhub.cli.common import instance, make_app, out, print_json, print_record
 from mailhub.communities import get_community
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import Attachment, Community, Person, Post, PostStatus
-from mailhub.moderation import actions
+from mailhub.moderation import actions, team
 from mailhub.moderation.queue import held_posts, queue_items, send_reminders
 from mailhub.threads import themes as thread_themes
 
@@ -132,7 +132,7 @@ def _decide(
             if by is not None:
                 community = session.get(Community, post.community_id)
                 assert community is not None
-                if not actions.is_moderator(session, community, by):
+                if not team.is_moderator(session, community, by):
                     raise InvalidInput(f"--as {moderator}: not a moderator of {community.slug}")
             if tags and post.status == PostStatus.HELD.value:
                 thread_themes.add_themes(session, post, tags)

@@ -14,9 +14,9 @@ from mailhub.cli.common import instance, make_app, out, print_json, print_record
 from mailhub.cli.news import AS_JSON, ONLY_COMMUNITY, THEMES, community_slugs
 from mailhub.communities import get_community
 from mailhub.errors import InvalidInput
+from mailhub.library import resources
 from mailhub.members import find_person
 from mailhub.models import Person, Resource
-from mailhub.news import resources
 
 resource_app = make_app(
     "The resource library: links and files, tagged by theme and country "

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from mailhub.addresses import AddressBook, Kind
+from mailhub.communities import community_ids
 from mailhub.context import Context
 from mailhub.cron import last_due
 from mailhub.db import insert_once
@@ -27,17 +27,15 @@ from mailhub.digest import members as digest_members
 from mailhub.digest.build import ContentCache, Issue
 from mailhub.digest.letters import Personaliser, letterhead
 from mailhub.digest.render import date_line
-from mailhub.models import Community, DigestIssue, Membership
+from mailhub.due import DueReport
+from mailhub.models import Community, DigestIssue, Membership, table_of
 from mailhub.outbound import outbox
 from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.outbox import Outgoing
 
-if TYPE_CHECKING:
-    from mailhub.scheduler import DueReport
-
 log = logging.getLogger("mailhub.digest")
-ISSUE = DigestIssue.__table__  # type: ignore[attr-defined]
-MEMBERSHIP = Membership.__table__  # type: ignore[attr-defined]
+ISSUE = table_of(DigestIssue)
+MEMBERSHIP = table_of(Membership)
 
 
 @dataclass(frozen=True)
@@ -147,10 +145,6 @@ def issue_for(ctx: Context, book: AddressBook, community: Community, due_at: dat
         archive=f"{archive.rstrip('/')}/{community.slug}/" if archive else "",
         override=ctx.settings.templates_override,
     )
-
-
-def community_ids(session: Session) -> list[int]:
-    return [i for i in session.exec(select(col(Community.id)).order_by(col(Community.id))) if i]
 
 
 def digests_due(ctx: Context, now: datetime, report: DueReport) -> None:

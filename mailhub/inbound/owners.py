@@ -30,7 +30,7 @@ from mailhub.inbound.imap import SOURCE as IMAP_SOURCE
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.members import admin_addresses
 from mailhub.models import Community, InboundState
-from mailhub.moderation.actions import moderators
+from mailhub.moderation.team import moderators
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.outbound.headers import mailbox, short_name
 from mailhub.rendering import one_line, render

@@ -11,27 +11,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from mailhub import tokens
 from mailhub.addresses import Kind
 from mailhub.context import Context
+from mailhub.library.offers import offer_attachments
 from mailhub.models import (
     SUBMISSION_KINDS,
     Attachment,
     Community,
     Decision,
     Discussion,
-    Membership,
     Person,
     Post,
     PostStatus,
     table_of,
 )
 from mailhub.moderation.rules import Action, Verdict
+from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
@@ -39,9 +39,6 @@ from mailhub.rendering import render
 log = logging.getLogger("mailhub.moderation")
 DECISIONS = table_of(Decision)
 POSTS = table_of(Post)
-MODERATOR_ROLES = ("moderator", "admin")
-# A decision address stays valid long enough for any holiday, not forever.
-DECISION_TOKEN_LIFETIME = timedelta(days=60)
 DONE_STATUS = {
     "approve": PostStatus.APPROVED,
     "reject": PostStatus.REJECTED,
@@ -65,32 +62,6 @@ class Done:
     reason: str | None
 
 
-def moderators(session: Session, community: Community) -> list[Person]:
-    """Active moderators and admins of a community, in a stable order (read once a session)."""
-    cache = session.info.setdefault("moderators", {})
-    if community.id not in cache:
-        cache[community.id] = _moderators(session, community)
-    return cache[community.id]
-
-
-def _moderators(session: Session, community: Community) -> list[Person]:
-    query = (
-        select(Person)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
-        .where(
-            Membership.community_id == community.id,
-            col(Membership.role).in_(MODERATOR_ROLES),
-            Membership.status == "active",
-        )
-        .order_by(Person.id)
-    )
-    return list(session.exec(query))
-
-
-def is_moderator(session: Session, community: Community, person: Person | None) -> bool:
-    return person is not None and any(m.id == person.id for m in moderators(session, community))
-
-
 def _label(person: Person | None) -> str:
     if person is None:
         return "the rules"
@@ -100,21 +71,6 @@ def _label(person: Person | None) -> str:
 def decider_label(session: Session, post: Post) -> str:
     person = session.get(Person, post.decided_by) if post.decided_by else None
     return _label(person)
-
-
-def moderation_address(
-    ctx: Context,
-    session: Session,
-    community: Community,
-    post: Post,
-    moderator: Person,
-    purpose: str = tokens.MODERATION,
-) -> str:
-    """The address one moderator answers about one post at (a decision, or which of its
-    attachments to keep as resources: ``purpose``)."""
-    expires = ctx.now() + DECISION_TOKEN_LIFETIME
-    token = tokens.sign(ctx.secret, purpose, post.id or 0, moderator.id or 0, expires_at=expires)
-    return ctx.address_book(session).address(community.slug, Kind.MODERATION, token)
 
 
 def notify_held(ctx: Context, session: Session, community: Community, post: Post) -> int:
@@ -320,8 +276,6 @@ def decide(
     if post.kind in SUBMISSION_KINDS:
         settle(session, post, now)
     if action == "approve":
-        from mailhub.news.resource_offers import offer_attachments
-
         deliver(ctx, session, post)
         offer_attachments(ctx, session, post)
     elif action == "reject":

@@ -16,7 +16,7 @@ from mailhub import tokens
 from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import Community, Person, Post, PostStatus
-from mailhub.moderation.actions import DECISION_TOKEN_LIFETIME, moderators
+from mailhub.moderation.team import DECISION_TOKEN_LIFETIME, moderators
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
 

@@ -3,7 +3,7 @@
 A reply to one held item's notification carries a token for that item and that moderator;
 a reply to the queue reminder carries a queue token and may hold several lines of
 decisions; a reply to an offer of an approved post's attachments carries a resource token
-and adds them to the library (see `mailhub.news.resource_offers`). A decision counts only
+and adds them to the library (see `mailhub.library.offers`). A decision counts only
 when the token is genuine, belongs to this community, and the mail comes from one of its
 moderators; anything else changes nothing and the sender is told why. An empty or unclear
 reply never approves anything.
@@ -22,9 +22,9 @@ from mailhub.context import Context
 from mailhub.errors import MailhubError
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
+from mailhub.library import offers as resource_offers
 from mailhub.models import Community, Person, Post, PostStatus
-from mailhub.moderation import actions
-from mailhub.news import resource_offers
+from mailhub.moderation import actions, team
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 from mailhub.threads import themes as thread_themes
@@ -143,7 +143,7 @@ def handle(incoming: Incoming) -> Outcome:
             "the address carries no valid decision token",
             "Reply to the notification you received, without changing its address.",
         )
-    if not actions.is_moderator(session, community, sender):
+    if not team.is_moderator(session, community, sender):
         return _refuse(
             incoming,
             sender_address,

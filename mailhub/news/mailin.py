@@ -13,12 +13,12 @@ from datetime import timedelta
 from sqlmodel import select
 
 from mailhub.addresses import InvalidAddress, Kind, normalise_address
+from mailhub.events.icsfile import read_ics
+from mailhub.events.lines import FIELD_LINE, EventFields, Unreadable, read_event_lines
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.parse import ParsedMessage
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Post
-from mailhub.news.eventlines import FIELD_LINE, EventFields, Unreadable, check_url, read_event_lines
-from mailhub.news.icsfile import read_ics
 from mailhub.news.publish import submission_key
 from mailhub.news.store import (
     NewsFields,
@@ -31,6 +31,7 @@ from mailhub.news.store import (
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 from mailhub.subscriptions import mails_since
+from mailhub.weblinks import check_url
 
 REPLIES_PER_DAY = 5
 REPLY_KIND = "submission-reply"

@@ -17,10 +17,10 @@ from sqlmodel import Session, select
 
 from mailhub.context import Context
 from mailhub.errors import Conflict, InvalidInput, NotFound
+from mailhub.events.lines import EventFields
 from mailhub.models import Community, Event, NewsItem, Person, Post, PostStatus
 from mailhub.moderation.batch import judge
 from mailhub.moderation.facts import Candidate
-from mailhub.news.eventlines import EventFields
 from mailhub.news.publish import community_key, submission_key
 from mailhub.times import local_text
 

@@ -24,6 +24,7 @@ from mailhub.models import (
 )
 from mailhub.rendering import human_size
 from mailhub.times import event_when, local_text
+from mailhub.weblinks import web_link
 
 UPCOMING = timedelta(weeks=8)
 OTHER = "Other"
@@ -53,14 +54,6 @@ class Item:
 class Section:
     title: str
     items: list[Item] = field(default_factory=list)
-
-
-def web_link(url: str | None) -> str:
-    """Only absolute http(s) addresses become links; anything else is left out."""
-    url = (url or "").strip()
-    if url.lower().startswith(("http://", "https://")) and not any(c.isspace() for c in url):
-        return url
-    return ""
 
 
 def _discussions(

@@ -9,19 +9,16 @@ run happened. Two schedulers racing both try to take the next number; the unique
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from mailhub.communities import community_ids
 from mailhub.context import Context
 from mailhub.cron import last_due
-from mailhub.digest.digests import community_ids
+from mailhub.due import DueReport
 from mailhub.models import Community, NewsletterIssue
 from mailhub.newsletter import issues, sending
-
-if TYPE_CHECKING:
-    from mailhub.scheduler import DueReport
 
 
 def build_due(ctx: Context, community_id: int, now: datetime) -> int | None:

@@ -23,9 +23,9 @@ from mailhub.errors import MailhubError
 from mailhub.inbound import attachments
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
+from mailhub.library import resources
 from mailhub.models import Attachment, Community, Person, Post, PostStatus
-from mailhub.moderation.actions import moderation_address, moderators
-from mailhub.news import resources
+from mailhub.moderation.team import moderation_address, moderators
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import human_size, render
 from mailhub.threads.themes import post_themes

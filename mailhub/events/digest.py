@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from mailhub import rendering
 from mailhub.context import Context
+from mailhub.events.mail import letter, stamp
 from mailhub.models import Community
-from mailhub.news.eventmail import letter, stamp
 from mailhub.newsletter import recipients
 from mailhub.newsletter.contents import upcoming_events
 from mailhub.outbound import outbox

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailhub.times import BadTime, read_end, read_time
+from mailhub.weblinks import check_url
 
 FIELD_LINE = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(.*?)\s*$")
 KEYS = {
@@ -47,13 +48,6 @@ class EventFields:
     description: str = ""
     uid: str | None = None
     themes: list[str] = field(default_factory=list)
-
-
-def check_url(value: str, label: str = "Link") -> str:
-    url = value.strip().strip("<>")
-    if not re.match(r"^https?://\S+$", url):
-        raise ValueError(f"{label}: {value!r} is not a web address (http:// or https://)")
-    return url
 
 
 def read_event_lines(text: str, subject: str, default_zone: str) -> EventFields:

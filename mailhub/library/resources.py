@@ -22,9 +22,9 @@ from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.inbound import attachments
 from mailhub.members import check_country, check_themes
 from mailhub.models import Attachment, Community, Person, Post, PostStatus, Resource
-from mailhub.news.eventlines import check_url
 from mailhub.news.publish import community_key
 from mailhub.threads.themes import post_themes
+from mailhub.weblinks import check_url
 
 KINDS = ("legislation", "policy", "case-study", "research", "training", "other")
 VIAS = ("cli", "email")

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from mailhub.events.lines import EventFields, Unreadable
 from mailhub.models import Event
-from mailhub.news.eventlines import EventFields, Unreadable, check_url
 from mailhub.times import BadTime, zone_label, zone_named
+from mailhub.weblinks import check_url
 
 PRODID = "-//mailhub//events//EN"
 

@@ -11,20 +11,17 @@ A due time without upcoming events is marked done too: nothing is sent for it, e
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import Session
 
+from mailhub.communities import community_ids
 from mailhub.context import Context
 from mailhub.cron import last_due
 from mailhub.db import insert_once
-from mailhub.digest.digests import community_ids
+from mailhub.due import DueReport
+from mailhub.events.digest import DigestRun, queue_digest
 from mailhub.models import Community, EventDigestRun
-from mailhub.news.eventdigest import DigestRun, queue_digest
-
-if TYPE_CHECKING:
-    from mailhub.scheduler import DueReport
 
 RUN = EventDigestRun.__table__  # type: ignore[attr-defined]
 

@@ -14,11 +14,12 @@ from sqlmodel import Session
 
 from mailhub import rendering
 from mailhub.context import Context
+from mailhub.events.icsfile import calendar_for
 from mailhub.models import Community, Event
-from mailhub.news.icsfile import calendar_for
-from mailhub.newsletter.contents import Item, web_link, when_text
+from mailhub.newsletter.contents import Item, when_text
 from mailhub.newsletter.issues import links
 from mailhub.newsletter.letter import Calendar, Letter, body
+from mailhub.weblinks import web_link
 
 
 def shown(event: Event, zone: str) -> Item:

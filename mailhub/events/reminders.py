@@ -10,21 +10,18 @@ nothing. Events that already started are not reminded of.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from mailhub.context import Context
+from mailhub.due import DueReport
+from mailhub.events.mail import letter
 from mailhub.models import Community, Event, PostStatus
-from mailhub.news.eventmail import letter
 from mailhub.newsletter import recipients
 from mailhub.outbound import outbox
 from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.outbox import Outgoing
-
-if TYPE_CHECKING:
-    from mailhub.scheduler import DueReport
 
 EVENT = Event.__table__  # type: ignore[attr-defined]
 
