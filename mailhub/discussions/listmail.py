@@ -14,16 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import format_datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from mailhub.addresses import Kind
 from mailhub.context import Context
-from mailhub.member_tokens import unsubscribe_token
-from mailhub.models import Community, Delivery, Membership, MembershipStatus, Person
-from mailhub.outbound import headers, outbox
-from mailhub.outbound.compose import bounce_address
-from mailhub.outbound.fanout import PostMail, Recipient
-from mailhub.outbound.outbox import Outgoing
+from mailhub.models import Community, Delivery
+from mailhub.outbound import headers
+from mailhub.outbound.fanout import PostMail, Recipient, queue_copies, receiving_members
 from mailhub.outbound.rawmail import text_part
 
 RECEIVING = (Delivery.EACH.value, Delivery.DIGEST.value)
@@ -31,18 +28,7 @@ RECEIVING = (Delivery.EACH.value, Delivery.DIGEST.value)
 
 def receivers(session: Session, community_id: int) -> list[Recipient]:
     """Active members who receive mail (each or digest) and whose delivery is not disabled."""
-    query = (
-        select(Person.id, Person.email, Membership.id)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
-        .where(
-            Membership.community_id == community_id,
-            Membership.status == MembershipStatus.ACTIVE.value,
-            col(Membership.delivery).in_(RECEIVING),
-            col(Membership.delivery_disabled_reason).is_(None),
-        )
-        .order_by(col(Membership.id))
-    )
-    return [Recipient(*row) for row in session.exec(query).all()]
+    return receiving_members(session, community_id, RECEIVING)
 
 
 @dataclass(frozen=True)
@@ -102,22 +88,7 @@ def send_to(
 ) -> int:
     """Queue ``mail`` to each recipient under the dedup key ``<key>:person:<id>``; return how
     many copies were new (none when this was done before)."""
-    assert community.id is not None
     template = build(ctx, session, community, mail)
-    book = ctx.address_book(session)
-    copies = [
-        Outgoing(
-            dedup_key=f"{key}:person:{r.person_id}",
-            kind=kind,
-            recipient=r.email,
-            envelope_from=bounce_address(ctx, book, community, r.person_id),
-            raw=template.personalise(
-                headers.reply_token(ctx.secret, root_post_id, r.person_id),
-                unsubscribe_token(ctx.secret, r.membership_id, r.person_id),
-            ),
-            community_id=community.id,
-            person_id=r.person_id,
-        )
-        for r in recipients
-    ]
-    return outbox.enqueue_many(session, copies, ctx.queue_time())
+    return queue_copies(
+        ctx, session, community, template, recipients, replied=root_post_id, kind=kind, key=key
+    )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub import rendering
 from mailhub.addresses import AddressBook, Kind
@@ -45,18 +46,21 @@ class Recipient:
     membership_id: int
 
 
-def each_message_members(session: Session, community_id: int) -> list[Recipient]:
-    """Active members who get every post and whose delivery bounces have not disabled."""
+def receiving_members(
+    session: Session, community_id: int, deliveries: tuple[str, ...] = (Delivery.EACH.value,)
+) -> list[Recipient]:
+    """Active members whose delivery is one of ``deliveries`` (every post by default) and
+    whose delivery bounces have not disabled."""
     query = (
         select(Person.id, Person.email, Membership.id)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
+        .join(Membership, col(Membership.person_id) == col(Person.id))
         .where(
             Membership.community_id == community_id,
             Membership.status == MembershipStatus.ACTIVE.value,
-            Membership.delivery == Delivery.EACH.value,
-            Membership.delivery_disabled_reason.is_(None),  # type: ignore[union-attr]
+            col(Membership.delivery).in_(deliveries),
+            col(Membership.delivery_disabled_reason).is_(None),
         )
-        .order_by(Membership.id)  # type: ignore[arg-type]
+        .order_by(col(Membership.id))
     )
     return [Recipient(*row) for row in session.exec(query).all()]
 
@@ -84,29 +88,57 @@ def fan_out(ctx: Context, session: Session, post: Post) -> int:
     assert post.id is not None
     community = session.get(Community, post.community_id)
     assert community is not None and community.id is not None
-    members = each_message_members(session, community.id)
+    members = receiving_members(session, community.id)
     if not members:
         return 0
     book = ctx.address_book(session)
     template = build_post_mail(ctx, session, book, community, post)
-    mails = [
+    added = queue_copies(
+        ctx,
+        session,
+        community,
+        template,
+        members,
+        replied=post.id,
+        kind="post",
+        key=f"post:{post.id}",
+    )
+    log.info("post #%s: %s of %s copies queued", post.id, added, len(members))
+    return added
+
+
+def queue_copies(
+    ctx: Context,
+    session: Session,
+    community: Community,
+    template: PostMail,
+    recipients: Iterable[Recipient],
+    *,
+    replied: int,
+    kind: str,
+    key: str,
+) -> int:
+    """Queue one personal copy of ``template`` per recipient (their reply address naming the
+    post ``replied``, their own unsubscribe token and return path) under the dedup key
+    ``<key>:person:<id>``; how many copies were new (none when this was done before)."""
+    assert community.id is not None
+    book = ctx.address_book(session)
+    copies = [
         Outgoing(
-            dedup_key=f"post:{post.id}:person:{m.person_id}",
-            kind="post",
-            recipient=m.email,
-            envelope_from=bounce_address(ctx, book, community, m.person_id),
+            dedup_key=f"{key}:person:{r.person_id}",
+            kind=kind,
+            recipient=r.email,
+            envelope_from=bounce_address(ctx, book, community, r.person_id),
             raw=template.personalise(
-                headers.reply_token(ctx.secret, post.id, m.person_id),
-                unsubscribe_token(ctx.secret, m.membership_id, m.person_id),
+                headers.reply_token(ctx.secret, replied, r.person_id),
+                unsubscribe_token(ctx.secret, r.membership_id, r.person_id),
             ),
             community_id=community.id,
-            person_id=m.person_id,
+            person_id=r.person_id,
         )
-        for m in members
+        for r in recipients
     ]
-    added = outbox.enqueue_many(session, mails, ctx.queue_time())
-    log.info("post #%s: %s of %s copies queued", post.id, added, len(mails))
-    return added
+    return outbox.enqueue_many(session, copies, ctx.queue_time())
 
 
 def build_post_mail(
