@@ -39,32 +39,10 @@ from mailhub.members import (
 )
 from mailhub.models import Community, Membership, Person
 
-COLUMNS = (
-    "email",
-    "name",
-    "affiliation",
-    "country",
-    "organisation",
-    "themes",
-    "role",
-    "delivery",
-    "moderated",
-    "status",
-    "digest_format",
-    "only_my_themes",
-    "event_reminders",
-)
-PERSON_COLUMNS = ("name", "affiliation", "country", "organisation")
-MEMBERSHIP_COLUMNS = (
-    "themes",
-    "role",
-    "delivery",
-    "moderated",
-    "status",
-    "digest_format",
-    "only_my_themes",
-    "event_reminders",
-)
+# The CSV columns are the member fields, by the same names.
+PERSON_COLUMNS = MemberFields.PERSON_FIELDS
+MEMBERSHIP_COLUMNS = MemberFields.MEMBERSHIP_FIELDS
+COLUMNS = ("email", *PERSON_COLUMNS, *MEMBERSHIP_COLUMNS)
 PERSON_DEFAULTS: dict[str, Any] = {
     "name": "",
     "affiliation": "other",
