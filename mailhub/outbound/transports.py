@@ -40,7 +40,9 @@ def permanent(error: str) -> Delivery:
 
 
 class Transport(Protocol):
-    def deliver(self, mail: Claimed) -> Delivery: ...
+    def deliver(self, mail: Claimed, raw: bytes) -> Delivery:
+        """Hand over ``raw`` (the row's bytes, DKIM-signed when configured) for ``mail``."""
+        ...
 
     def close(self) -> None: ...
 
@@ -48,8 +50,9 @@ class Transport(Protocol):
 class MaildirTransport:
     """Writes each mail into a Maildir so a new user can read what would have been sent.
 
-    The file name derives from the outbox row, so delivering a row twice (after a crash
-    between writing and recording) leaves one file, not two.
+    The file name derives from the outbox row (its id and the digest of its unsigned
+    bytes, so a store started afresh never matches an old file), so delivering a row twice
+    (after a crash between writing and recording) leaves one file, not two, DKIM or not.
     """
 
     def __init__(self, root: Path) -> None:
@@ -57,7 +60,7 @@ class MaildirTransport:
         for sub in ("tmp", "new", "cur"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
-    def deliver(self, mail: Claimed) -> Delivery:
+    def deliver(self, mail: Claimed, raw: bytes) -> Delivery:
         digest = hashlib.sha256(mail.raw).hexdigest()[:12]
         name = f"{mail.id:010d}.{digest}.mailhub"
         final = self.root / "new" / name
@@ -67,7 +70,7 @@ class MaildirTransport:
         temp = self.root / "tmp" / f"{name}.{os.getpid()}.{threading.get_ident()}"
         try:
             with temp.open("wb") as handle:
-                handle.write(envelope.encode() + mail.raw)
+                handle.write(envelope.encode() + raw)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, final)
@@ -129,12 +132,12 @@ class SmtpTransport:
             smtp.login(s.username, password)
         return smtp
 
-    def deliver(self, mail: Claimed) -> Delivery:
+    def deliver(self, mail: Claimed, raw: bytes) -> Delivery:
         self.limiter.wait()
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            self._smtp.sendmail(mail.envelope_from, [mail.recipient], mail.raw)
+            self._smtp.sendmail(mail.envelope_from, [mail.recipient], raw)
             return SENT
         except smtplib.SMTPRecipientsRefused as exc:
             code, message = next(iter(exc.recipients.values()))
