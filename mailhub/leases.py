@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, tuple_, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,19 +48,25 @@ def renew(
 ) -> set[int]:
     """Move the lease of the rows still held under ``claims`` to ``until``; return their ids.
 
-    Rows not returned were finished (their outcome is written) or taken by another holder.
+    Rows not returned were finished (their outcome is written), taken by another holder,
+    or (PostgreSQL) locked at this moment by the transaction writing their outcome: the
+    renewal skips those rather than wait, since the sender records outcomes while it renews
+    and two transactions locking the same rows in different orders would deadlock.
     (The plain ``id IN`` lets SQLite find the rows by their key; for the pairs alone it
     would scan the whole table.)
     """
     if not claims:
         return set()
+    pick = select(table.c.id).where(
+        table.c.id.in_([row_id for row_id, _ in claims]),
+        table.c.state == busy,
+        tuple_(table.c.id, table.c.attempts).in_(list(claims)),
+    )
+    if connection.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
     statement = (
         update(table)
-        .where(
-            table.c.id.in_([row_id for row_id, _ in claims]),
-            table.c.state == busy,
-            tuple_(table.c.id, table.c.attempts).in_(list(claims)),
-        )
+        .where(table.c.id.in_(pick.scalar_subquery()))
         .values(lease_until=until)
         .returning(table.c.id)
     )

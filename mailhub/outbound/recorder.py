@@ -9,18 +9,25 @@ So outcomes that arrive while a commit is under way wait for the next one and go
 (a group commit): whichever waiting thread gets the turn writes every waiting outcome in
 one transaction, and the others find theirs done. The recorder keeps one connection for
 its commits: taking one from the pool for each cost as much again as the commit itself.
+A group whose transaction fails for a passing reason (a deadlock, a dropped connection) is
+written again, up to three times, since a delivered message left unrecorded would be sent
+a second time.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 Item = TypeVar("Item")
+TRIES = 3
+log = logging.getLogger("mailhub.sender")
 
 
 @dataclass
@@ -59,11 +66,21 @@ class Recorder(Generic[Item]):
         with self._waiting_lock:
             group, self._waiting = self._waiting, []
         try:
-            with self._connection.begin():
-                self.write(self._connection, [slot.item for slot in group])
+            self._write_group([slot.item for slot in group])
         except BaseException as exc:
             for slot in group:
                 slot.error = exc
             return
         for slot in group:
             slot.done = True
+
+    def _write_group(self, items: list[Item]) -> None:
+        for attempt in range(1, TRIES + 1):
+            try:
+                with self._connection.begin():
+                    self.write(self._connection, items)
+                return
+            except OperationalError as exc:
+                if attempt == TRIES:
+                    raise
+                log.warning("outcomes not recorded, trying again: %s", exc)
