@@ -40,8 +40,11 @@ class _Place:
 class Supervisor:
     """Starts ``count`` workers with ``start(number)`` and keeps them running until stopped."""
 
-    def __init__(self, start: Callable[[int], BaseProcess], count: int) -> None:
+    def __init__(
+        self, start: Callable[[int], BaseProcess], count: int, first_pause: float = FIRST_PAUSE
+    ) -> None:
         self._start = start
+        self.first_pause = first_pause
         now = time.monotonic()
         self.places = [_Place(n, start(n), now) for n in range(1, count + 1)]
 
@@ -65,7 +68,7 @@ class Supervisor:
                 return
             young = now - place.started < YOUNG_SECONDS
             place.pause = (
-                min(place.pause * 2, LONGEST_PAUSE) if young and place.pause else FIRST_PAUSE
+                min(place.pause * 2, LONGEST_PAUSE) if young and place.pause else self.first_pause
             )
             place.restart_at = now + place.pause
             log.error(
