@@ -3,10 +3,11 @@
 SMTP delivery spreads a batch over several connections (threads, each with its own reused
 connection); a temporary failure retries with growing backoff until the attempts run out.
 
-Each outcome is committed as soon as the relay has answered, before that connection sends
-anything else (recorder.py, which groups the commits of several connections), so a sender
-killed at any moment leaves at most one message per connection delivered but not
-recorded: only those can be sent twice, once its lease runs out. While the connections
+Each outcome is committed as soon as the relay has answered, before that connection hands
+over anything else (the commit overlaps the next message's MAIL and RCPT; recorder.py
+groups the commits of several connections), so a sender killed at any moment leaves at
+most one message per connection delivered but not recorded: only those can be sent twice,
+once its lease runs out. While the connections
 work, the calling thread renews the batch's lease (leases.py), so a batch that outlasts
 the lease (a slow relay) is never taken from a live sender.
 """
@@ -29,10 +30,11 @@ from mailhub.context import Context
 from mailhub.leases import Renewal
 from mailhub.outbound import outbox
 from mailhub.outbound.outbox import Claimed
-from mailhub.outbound.recorder import Recorder
+from mailhub.outbound.recorder import Recorder, Ticket
 from mailhub.outbound.signing import SigningError, signer_from_settings
 from mailhub.outbound.transports import (
     Delivery,
+    Gate,
     MaildirTransport,
     RateLimiter,
     SmtpTransport,
@@ -139,7 +141,7 @@ class Sender:
         for transport in self._transports:
             transport.close()
 
-    def _deliver(self, transport: Transport, mail: Claimed) -> Delivery:
+    def _deliver(self, transport: Transport, mail: Claimed, gate: Gate | None) -> Delivery:
         """Sign (when DKIM is configured) as the very last step, then hand over."""
         raw = mail.raw
         if self.signer is not None:
@@ -147,7 +149,7 @@ class Sender:
                 raw = self.signer.sign(mail.raw)
             except SigningError as exc:
                 return permanent(str(exc))
-        return transport.deliver(mail, raw)
+        return transport.deliver(mail, raw, gate)
 
     def send_batch(self, now: datetime | None = None) -> SendReport:
         """Claim one batch of due rows, deliver them, record outcomes; empty report if none."""
@@ -183,14 +185,18 @@ class Sender:
         released: set[int],
     ) -> SendReport:
         """One connection's share of a batch: each outcome is committed before the next
-        message goes out on this connection."""
+        message is handed over on this connection, and the last before the share ends."""
         report = SendReport()
+        ticket: Ticket[Outcome] | None = None
         for mail in share:
             if mail.id in released:
                 continue
-            outcome = judge(self.settings, mail, self._deliver(transport, mail), now)
-            recorder.record(outcome)
+            gate = functools.partial(recorder.wait, ticket) if ticket else None
+            outcome = judge(self.settings, mail, self._deliver(transport, mail, gate), now)
+            ticket = recorder.submit(outcome)
             report.count(outcome)
+        if ticket is not None:
+            recorder.wait(ticket)
         return report
 
     def _keep_lease(
