@@ -31,7 +31,8 @@ from mailhub.inbound import pipeline
 from mailhub.inbound.committers import make_committer
 from mailhub.inbound.imap import run_pollers
 from mailhub.inbound.smtp import start_listener
-from mailhub.outbound.sender import Sender, SendReport
+from mailhub.outbound.outcomes import SendReport
+from mailhub.outbound.sender import Sender
 from mailhub.supervisor import Supervisor
 
 log = logging.getLogger("mailhub.service")

@@ -32,6 +32,11 @@ def post_bytes(msgid: str, subject: str) -> bytes:
     ).encode()
 
 
+def send_post(port: int, msgid: str, subject: str) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail("amina@example.org", ["irnet@lists.example.org"], post_bytes(msgid, subject))
+
+
 def wait_for_posts(ctx, count: int, timeout: float = 30.0) -> list[Post]:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
@@ -64,12 +69,7 @@ def test_serve_takes_mail_from_smtp_and_imap_into_held_posts(
         )
         try:
             wait_for_port(port)
-            with smtplib.SMTP("127.0.0.1", port) as smtp:
-                smtp.sendmail(
-                    "amina@example.org",
-                    ["irnet@lists.example.org"],
-                    post_bytes("smtp-1@example.org", "Over SMTP"),
-                )
+            send_post(port, "smtp-1@example.org", "Over SMTP")
             posts = wait_for_posts(ctx, 2)
         finally:
             service.send_signal(signal.SIGTERM)
@@ -215,12 +215,7 @@ def test_a_killed_worker_is_started_again_and_mail_goes_on(
         first = wait_for_workers(service.pid, lambda pids: len(pids) == 1)
         os.kill(first[0], signal.SIGKILL)
         second = wait_for_workers(service.pid, lambda pids: len(pids) == 1 and pids != first)
-        with smtplib.SMTP("127.0.0.1", port) as smtp:
-            smtp.sendmail(
-                "amina@example.org",
-                ["irnet@lists.example.org"],
-                post_bytes("after-kill@example.org", "After the kill"),
-            )
+        send_post(port, "after-kill@example.org", "After the kill")
         posts = wait_for_posts(ctx, 1)
         assert worker_pids(service.pid) == second
     finally:
