@@ -412,8 +412,8 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
         return batch
     pipeline = Pipeline(ctx)
     prepared = []
-    for number, row in enumerate(rows):
-        _renew(ctx, rows[number:], renewal)
+    for row in rows:
+        _renew(ctx, rows, renewal)
         try:
             prepared.append(pipeline.prepare(row))
         except Exception as exc:
