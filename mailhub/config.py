@@ -94,6 +94,7 @@ class InboundSettings(Section):
     spool_fsync: bool = False
     workers: Annotated[int, Field(ge=1, le=32)] = 2
     worker_priority: Literal["idle", "mixed", "low"] = "idle"
+    lease_seconds: Annotated[float, Field(gt=0)] = 60.0
     max_attachment_bytes: Annotated[int, Field(ge=0)] = 5 * 1024 * 1024
     allowed_attachment_types: list[str] = Field(
         default_factory=lambda: [
@@ -126,7 +127,7 @@ class OutboundSettings(Section):
     max_attempts: Annotated[int, Field(ge=1)] = 8
     retry_base_seconds: Annotated[float, Field(gt=0)] = 60.0
     retry_max_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0
-    lease_seconds: Annotated[float, Field(gt=0)] = 300.0
+    lease_seconds: Annotated[float, Field(gt=0)] = 60.0
     batch_size: Annotated[int, Field(ge=1)] = 200
 
 

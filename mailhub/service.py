@@ -2,9 +2,9 @@
 
 The SMTP listener and the sender share an asyncio loop; the spool workers (`inbound.workers`)
 run in their own processes, at a lower priority, so parsing never holds up accepting mail and
-several messages are parsed at once; their writes take turns. SIGTERM and
-SIGINT stop intake, let work in flight finish, and exit 0; a restart picks up the spool and
-the outbox where they were.
+several messages are parsed at once; their writes take turns. A worker that dies is
+started again (supervisor.py). SIGTERM and SIGINT stop intake, let work in flight finish,
+and exit 0; a restart picks up the spool and the outbox where they were.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvloop
@@ -29,7 +31,9 @@ from mailhub.inbound import pipeline
 from mailhub.inbound.committers import make_committer
 from mailhub.inbound.imap import run_pollers
 from mailhub.inbound.smtp import start_listener
+from mailhub.outbound.outcomes import SendReport
 from mailhub.outbound.sender import Sender
+from mailhub.supervisor import Supervisor
 
 log = logging.getLogger("mailhub.service")
 IDLE_SECONDS = 1.0
@@ -115,12 +119,31 @@ def worker_process(settings: Settings, parent: int, number: int = 1) -> None:
         ctx.engine.dispose()
 
 
+def worker_starter(settings: Settings) -> Callable[[int], BaseProcess]:
+    """Starts worker number N in a new process (spawned: no state shared with the service)."""
+    parent = os.getpid()
+
+    def start(number: int) -> BaseProcess:
+        worker = multiprocessing.get_context("spawn").Process(
+            target=worker_process, args=(settings, parent, number), name=f"mailhub-worker-{number}"
+        )
+        worker.start()
+        return worker
+
+    return start
+
+
 async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
-    """Deliver due outbox rows; sleep a little when nothing is due."""
+    """Deliver due outbox rows; sleep a little when nothing is due. A batch that breaks (the
+    store unreachable) is logged and the loop goes on: its rows come back after their lease."""
     sender = Sender(ctx)
     try:
         while not stop.is_set():
-            report = await asyncio.to_thread(sender.send_batch)
+            try:
+                report = await asyncio.to_thread(sender.send_batch)
+            except Exception:
+                log.exception("sending stopped by an error; trying again")
+                report = SendReport()
             if report.handled:
                 log.info("sent=%s retry=%s failed=%s", report.sent, report.retried, report.failed)
                 continue
@@ -188,18 +211,11 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     committer = make_committer(ctx)
     server = await start_listener(ctx, committer) if smtp else None
-    workers = []
-    if work:
-        spawn = multiprocessing.get_context("spawn")
-        for number in range(ctx.settings.inbound.workers):
-            worker = spawn.Process(
-                target=worker_process,
-                args=(ctx.settings, os.getpid(), number + 1),
-                name=f"mailhub-worker-{number + 1}",
-            )
-            worker.start()
-            workers.append(worker)
     tasks = [asyncio.create_task(sender_loop(ctx, stop), name="sender")] if send else []
+    workers = (
+        Supervisor(worker_starter(ctx.settings), ctx.settings.inbound.workers) if work else None
+    )
+    watching = asyncio.create_task(workers.watch(stop), name="workers") if workers else None
     imap_stop = threading.Event()
     pollers = run_pollers(ctx, imap_stop) if imap else []
     web_where = start_web(ctx, stop, tasks) if web and ctx.settings.web.enabled else "off"
@@ -209,7 +225,7 @@ async def serve(
     where = f"{ctx.settings.smtp.host}:{ctx.settings.smtp.port}" if smtp else "off"
     print(
         f"mailhub serving: smtp {where}, web {web_where}, imap mailboxes {len(pollers)}, "
-        f"workers {len(workers) if work else 'off'}, "
+        f"workers {len(workers.places) if workers else 'off'}, "
         f"outbox {ctx.settings.outbound.mode if send else 'off'}, "
         f"scheduler {every}; stop with Ctrl-C",
         flush=True,
@@ -225,10 +241,9 @@ async def serve(
     for poller in pollers:
         await asyncio.to_thread(poller.join, 30)
     await asyncio.to_thread(committer.close)
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:
-        await asyncio.to_thread(worker.join, 60)
+    if workers is not None and watching is not None:
+        await watching
+        await asyncio.to_thread(workers.stop)
     await asyncio.gather(*tasks)
     log.info("stopped")
     return 0

@@ -71,6 +71,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     base = os.environ.get("MAILHUB_TEST_DATABASE_URL")
     if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail("MAILHUB_TEST_DATABASE_URL is not set: under CI PostgreSQL must run")
         pytest.skip("MAILHUB_TEST_DATABASE_URL is not set (CI sets it)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = db.make_engine(base)

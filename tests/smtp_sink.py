@@ -1,10 +1,12 @@
 """A real aiosmtpd server on 127.0.0.1 that records what it receives, for sender tests.
 
-Recipients can be told to answer temporarily (451) or permanently (550) at RCPT time.
+Recipients can be told to answer temporarily (451) or permanently (550) at RCPT time, and
+the server can take a while over each message (``delay``), as a busy relay does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ class SinkHandler:
     answers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     rcpt_attempts: list[str] = field(default_factory=list)
+    delay: float = 0.0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -44,6 +47,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
         )
@@ -51,9 +56,11 @@ class SinkHandler:
 
 
 @contextmanager
-def smtp_sink(answers: dict[str, str] | None = None) -> Iterator[tuple[SinkHandler, int]]:
+def smtp_sink(
+    answers: dict[str, str] | None = None, delay: float = 0.0
+) -> Iterator[tuple[SinkHandler, int]]:
     """Start a recording SMTP server; yields its handler and port, and always stops it."""
-    handler = SinkHandler(answers=answers or {})
+    handler = SinkHandler(answers=answers or {}, delay=delay)
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

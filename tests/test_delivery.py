@@ -8,6 +8,7 @@ import email
 import hashlib
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ import pytest
 from conftest import derive
 from smtp_sink import smtp_sink
 from sqlmodel import Session, select
+from test_outbox import mail as outbox_mail
 
 from mailhub import tokens
 from mailhub.communities import get_community
@@ -27,7 +29,7 @@ from mailhub.context import Context
 from mailhub.inbound import attachments
 from mailhub.members import MemberFields, add_member
 from mailhub.models import Attachment, Community, Membership, OutboundMessage, Post, PostStatus
-from mailhub.outbound import headers
+from mailhub.outbound import headers, outbox
 from mailhub.outbound.fanout import fan_out
 from mailhub.outbound.sender import Sender
 
@@ -315,3 +317,26 @@ def test_unreadable_dkim_key_stops_the_sender_at_start(sqlite_ctx: Context, tmp_
     junk.write_text("not a key")
     with pytest.raises(ConfigError, match="not a usable RSA key"):
         Sender(derive(sqlite_ctx, dkim={"private_key": str(junk)}))
+
+
+def test_a_signed_row_written_twice_to_the_maildir_is_one_file(
+    sqlite_ctx: Context, dkim_key: tuple[Path, bytes]
+) -> None:
+    """The file name comes from the row's unsigned bytes: a second DKIM signature (another
+    timestamp) after a crash between writing and recording does not make a second file."""
+    key, _record = dkim_key
+    signing = derive(sqlite_ctx, dkim={"private_key": str(key)})
+    with signing.session() as session:
+        outbox.enqueue(session, outbox_mail("signed", "a@example.org"), signing.now())
+    sender = Sender(signing)
+    try:
+        assert sender.drain().sent == 1
+        time.sleep(1.1)  # the signature's t= tag counts whole seconds
+        with signing.engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE outbound_message SET state='queued'")
+        assert sender.drain().sent == 1
+    finally:
+        sender.close()
+    files = list((signing.settings.outbox_maildir / "new").iterdir())
+    assert len(files) == 1
+    assert b"DKIM-Signature:" in files[0].read_bytes()

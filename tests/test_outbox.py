@@ -50,7 +50,7 @@ def test_claimed_rows_are_not_claimed_twice_until_the_lease_expires(ctx: Context
         assert outbox.claim_due(connection, now + timedelta(minutes=4), LEASE, limit=10) == []
     # The sender that held `first` died without recording anything: after the lease they return.
     with ctx.engine.begin() as connection:
-        outbox.mark_sent(connection, [c.id for c in second], now)
+        outbox.mark_sent(connection, second, now)
         again = outbox.claim_due(connection, now + LEASE + timedelta(seconds=1), LEASE, limit=10)
     assert sorted(c.id for c in again) == sorted(c.id for c in first)
     assert all(c.attempts == 2 for c in again)
@@ -62,8 +62,8 @@ def test_retry_waits_until_due_and_requeue_brings_failed_back(ctx: Context) -> N
     now = ctx.now()
     with ctx.engine.begin() as connection:
         a, b = outbox.claim_due(connection, now, LEASE, limit=10)
-        outbox.mark_retry(connection, a.id, "451 later", now + timedelta(minutes=10))
-        outbox.mark_failed(connection, b.id, "550 no such user")
+        outbox.mark_retry(connection, a, "451 later", now + timedelta(minutes=10))
+        outbox.mark_failed(connection, b, "550 no such user")
     with ctx.engine.begin() as connection:
         assert outbox.claim_due(connection, now + timedelta(minutes=9), LEASE, 10) == []
         assert [

@@ -195,10 +195,10 @@ def test_a_worker_that_died_leaves_its_rows_to_be_taken_again(
 ) -> None:
     spool_raw(ctx, post_bytes("<w1@example.org>"))
     with ctx.engine.begin() as connection:
-        claimed = spool.claim(connection, ctx.now(), pipeline.LEASE, 10)
+        claimed = spool.claim(connection, ctx.now(), pipeline.lease_of(ctx), 10)
     assert len(claimed) == 1
     assert pipeline.drain(ctx).outcomes == {}  # leased to the dead worker
-    clock.advance(pipeline.LEASE + timedelta(seconds=1))
+    clock.advance(pipeline.lease_of(ctx) + timedelta(seconds=1))
     assert pipeline.drain(ctx).count("post") == 1
     assert rows(ctx)[0].attempts == 2
 

@@ -9,6 +9,7 @@ import smtplib
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,11 @@ def post_bytes(msgid: str, subject: str) -> bytes:
         f"From: Amina <amina@example.org>\r\nTo: irnet@lists.example.org\r\n"
         f"Subject: {subject}\r\nMessage-ID: <{msgid}>\r\n\r\nBody of {subject}.\r\n"
     ).encode()
+
+
+def send_post(port: int, msgid: str, subject: str) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail("amina@example.org", ["irnet@lists.example.org"], post_bytes(msgid, subject))
 
 
 def wait_for_posts(ctx, count: int, timeout: float = 30.0) -> list[Post]:  # type: ignore[no-untyped-def]
@@ -63,12 +69,7 @@ def test_serve_takes_mail_from_smtp_and_imap_into_held_posts(
         )
         try:
             wait_for_port(port)
-            with smtplib.SMTP("127.0.0.1", port) as smtp:
-                smtp.sendmail(
-                    "amina@example.org",
-                    ["irnet@lists.example.org"],
-                    post_bytes("smtp-1@example.org", "Over SMTP"),
-                )
+            send_post(port, "smtp-1@example.org", "Over SMTP")
             posts = wait_for_posts(ctx, 2)
         finally:
             service.send_signal(signal.SIGTERM)
@@ -166,14 +167,73 @@ def test_workers_run_below_the_listener(
 
 def _worker_policies(parent: int) -> list[tuple[int, int]]:
     """(scheduling policy, nice) of each worker process of the service."""
-    found = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
     policies = []
-    for pid in map(int, found.stdout.split()):
+    for pid in worker_pids(parent):
         try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"resource_tracker" in command:
-                continue
             policies.append((os.sched_getscheduler(pid), os.getpriority(os.PRIO_PROCESS, pid)))
         except (OSError, ProcessLookupError):
             continue
     return policies
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The service's worker processes (not multiprocessing's resource tracker)."""
+    found = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
+    pids = []
+    for pid in map(int, found.stdout.split()):
+        try:
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_killed_worker_is_started_again_and_mail_goes_on(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """SIGKILL the only worker: the service logs it with the exit code, starts another, and
+    mail sent afterwards still becomes a post."""
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        f"\n[smtp]\nport = {port}\n[web]\nenabled = false\n[inbound]\nworkers = 1\n",
+    )
+    ctx = make_context(config, clock)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        service = subprocess.Popen(
+            [sys.executable, "-m", "mailhub", "serve", "--no-send", "--no-imap"],
+            env={**os.environ, "MAILHUB_CONFIG": str(config)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(port)
+        first = wait_for_workers(service.pid, lambda pids: len(pids) == 1)
+        os.kill(first[0], signal.SIGKILL)
+        second = wait_for_workers(service.pid, lambda pids: len(pids) == 1 and pids != first)
+        send_post(port, "after-kill@example.org", "After the kill")
+        posts = wait_for_posts(ctx, 1)
+        assert worker_pids(service.pid) == second
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(30) == 0, log.read_text()
+        ctx.engine.dispose()
+    assert [p.message_id for p in posts] == ["after-kill@example.org"]
+    text = log.read_text()
+    assert f"worker mailhub-worker-1 (pid {first[0]}) exited with code -9" in text
+    assert f"worker mailhub-worker-1 started again (pid {second[0]})" in text
+    assert not lingering(service.pid)
+
+
+def wait_for_workers(parent: int, wanted: Callable[[list[int]], bool]) -> list[int]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pids = worker_pids(parent)
+        if wanted(pids):
+            return pids
+        time.sleep(0.05)
+    raise AssertionError(f"workers of {parent}: {worker_pids(parent)}")

@@ -7,6 +7,11 @@ classify, identify the sender, extract and trim the body, keep attachments — a
 is quarantined with the reason; nothing is dropped silently. A batch is one transaction; if
 it fails, each row is retried alone so one bad message cannot hold back the others, and a
 row that still fails is marked failed with the error for `mailhub inbound retry`.
+
+A worker holds its rows under a lease (`inbound.lease_seconds`): it renews the lease every
+third of it while it parses and writes, so a long batch is never taken from a live worker,
+and it writes only rows it still holds, so a worker stalled past its lease (a starved
+SCHED_IDLE process) leaves the rows another worker took to that one (leases.py).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from mailhub.inbound.recipients import recipients, split
 from mailhub.inbound.routes import CLASS_ROUTES, ROUTES, Route
 from mailhub.inbound.spool import SpoolRow
 from mailhub.inbound.trim import trim_reply
+from mailhub.leases import Renewal
 from mailhub.models import (
     Attachment,
     Community,
@@ -51,7 +57,6 @@ from mailhub.outbound.headers import loop_marker
 
 log = logging.getLogger("mailhub.pipeline")
 TABLE = InboundMessage.__table__
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 WRITE_CHUNK = 100
 TABLE_SHARE = 4  # a quarter of each batch is kept for the spool table's own rows
@@ -332,10 +337,19 @@ def _take_turn(session: Session) -> None:
         session.execute(text("UPDATE inbound_message SET id = id WHERE 0"))
 
 
+def lease_of(ctx: Context) -> timedelta:
+    return timedelta(seconds=ctx.settings.inbound.lease_seconds)
+
+
 def _apply(ctx: Context, pipeline: Pipeline, prepared: list[Prepared]) -> dict[int, Outcome]:
     with ctx.session() as session:
         _take_turn(session)
-        outcomes = pipeline.apply(session, prepared)
+        rows = [item.row for item in prepared]
+        held = spool.renew(session.connection(), rows, ctx.now() + lease_of(ctx))
+        for row in rows:
+            if row.id not in held:
+                log.warning("spool #%s: lease lost to another worker; left to it", row.id)
+        outcomes = pipeline.apply(session, [item for item in prepared if item.row.id in held])
         _record(session, outcomes, ctx.now())
         return outcomes
 
@@ -360,6 +374,14 @@ def _split(ctx: Context, prepared: list[Prepared], batch: Batch) -> list[Prepare
     return prepared
 
 
+def _renew(ctx: Context, rows: list[SpoolRow], renewal: Renewal) -> None:
+    """Renew the batch's lease when a third of it has passed (rows finished are skipped)."""
+    if renewal.due():
+        with ctx.engine.begin() as connection:
+            spool.renew(connection, rows, ctx.now() + renewal.lease)
+        renewal.done()
+
+
 def _fail(ctx: Context, row: SpoolRow, error: Exception) -> Outcome:
     """A row that breaks processing waits for a person (or a retry) with the error."""
     state = InboundState.FAILED.value if row.attempts >= MAX_ATTEMPTS else InboundState.NEW.value
@@ -371,23 +393,23 @@ def _fail(ctx: Context, row: SpoolRow, error: Exception) -> Outcome:
     return outcome
 
 
-def _claim_rows(ctx: Context, limit: int) -> list[SpoolRow]:
+def _claim_rows(ctx: Context, limit: int, lease: timedelta) -> list[SpoolRow]:
     """Up to ``limit`` rows to work on: on SQLite, records from the spool log, after a share
     of the spool table's own (IMAP, the pipe, retries, rows whose worker died), so a steady
     stream of SMTP mail never keeps those waiting."""
     if ctx.engine.dialect.name != "sqlite":
         with ctx.engine.begin() as connection:
-            return spool.claim(connection, ctx.now(), LEASE, limit)
+            return spool.claim(connection, ctx.now(), lease, limit)
     with ctx.engine.begin() as connection:
-        rows = spool.claim(connection, ctx.now(), LEASE, max(1, limit // TABLE_SHARE))
+        rows = spool.claim(connection, ctx.now(), lease, max(1, limit // TABLE_SHARE))
     try:
-        rows += take(ctx.engine, spool_folder(ctx), ctx.now(), LEASE, limit - len(rows))
+        rows += take(ctx.engine, spool_folder(ctx), ctx.now(), lease, limit - len(rows))
     except SpoolReadError as exc:
         # Nothing is lost: the records wait in the log; the spool table still moves.
         log.error("%s", exc)
     if len(rows) < limit:
         with ctx.engine.begin() as connection:
-            rows += spool.claim(connection, ctx.now(), LEASE, limit - len(rows))
+            rows += spool.claim(connection, ctx.now(), lease, limit - len(rows))
     return rows
 
 
@@ -398,13 +420,15 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
     WRITE_CHUNK rows, so SQLite's single write lock is never held for long and the SMTP
     front end can keep committing what it accepts.
     """
-    rows = _claim_rows(ctx, limit)
+    renewal = Renewal(lease_of(ctx))
+    rows = _claim_rows(ctx, limit, renewal.lease)
     batch = Batch()
     if not rows:
         return batch
     pipeline = Pipeline(ctx)
     prepared = []
     for row in rows:
+        _renew(ctx, rows, renewal)
         try:
             prepared.append(pipeline.prepare(row))
         except Exception as exc:
@@ -412,6 +436,7 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
     prepared = _split(ctx, prepared, batch)
     for start in range(0, len(prepared), WRITE_CHUNK):
         chunk = prepared[start : start + WRITE_CHUNK]
+        _renew(ctx, [item.row for item in prepared[start:]], renewal)
         try:
             batch.outcomes.update(_apply(ctx, pipeline, chunk))
         except Exception:

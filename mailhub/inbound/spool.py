@@ -2,7 +2,8 @@
 
 Writers (IMAP, pipe) call `store`; the SMTP front end goes through a committer (see
 committers.py), which answers only once the bytes are safe. Workers `claim` rows with a
-lease; a worker that died leaves its rows to be claimed again once the lease expires.
+lease; a worker that died leaves its rows to be claimed again once the lease expires, and a
+live one renews it (leases.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from mailhub import leases
 from mailhub.models import InboundMessage, InboundState
 
 TABLE = InboundMessage.__table__
+PROCESSING = InboundState.PROCESSING.value
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,17 @@ class SpoolRow:
             return self.mail_from
         return None
 
+    @property
+    def claim(self) -> leases.Claim:
+        return (self.id, self.attempts)
+
 
 def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -> list[SpoolRow]:
     """Lease up to ``limit`` new rows (or rows whose worker's lease ran out)."""
     naive = now.replace(tzinfo=None)
     due = or_(
         TABLE.c.state == InboundState.NEW.value,
-        and_(TABLE.c.state == InboundState.PROCESSING.value, TABLE.c.lease_until < naive),
+        and_(TABLE.c.state == PROCESSING, TABLE.c.lease_until < naive),
     )
     pick = select(TABLE.c.id).where(due).order_by(TABLE.c.id).limit(limit)
     if connection.dialect.name == "postgresql":
@@ -97,7 +104,7 @@ def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -
         update(TABLE)
         .where(TABLE.c.id.in_(pick.scalar_subquery()))
         .values(
-            state=InboundState.PROCESSING.value,
+            state=PROCESSING,
             lease_until=(now + lease).replace(tzinfo=None),
             attempts=TABLE.c.attempts + 1,
         )
@@ -111,6 +118,11 @@ def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -
         )
     )
     return sorted((SpoolRow(*row) for row in connection.execute(statement)), key=lambda r: r.id)
+
+
+def renew(connection: Connection, rows: Sequence[SpoolRow], until: datetime) -> set[int]:
+    """Extend the lease of the rows still held; return their ids (see leases.renew)."""
+    return leases.renew(connection, TABLE, PROCESSING, [row.claim for row in rows], until)
 
 
 def release(connection: Connection, ids: Sequence[int]) -> int:

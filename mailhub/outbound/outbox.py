@@ -2,7 +2,7 @@
 
 `enqueue` is idempotent (a second call with the same key does nothing), rows are claimed with
 a lease so two senders never send one row, and a row whose lease expired — its sender
-crashed — is claimed again.
+crashed — is claimed again. Only the claim's holder records an outcome (see leases.py).
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from mailhub import leases
 from mailhub.models import OutboundMessage, OutboundState
 from mailhub.outbound import kinds
 
 TABLE = OutboundMessage.__table__
+SENDING = OutboundState.SENDING.value
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,10 @@ class Claimed:
     raw: bytes
     attempts: int
 
+    @property
+    def claim(self) -> leases.Claim:
+        return (self.id, self.attempts)
+
 
 def _naive(value: datetime) -> datetime:
     return value.replace(tzinfo=None) if value.tzinfo else value
@@ -94,7 +100,7 @@ def claim_due(connection: Connection, now: datetime, lease: timedelta, limit: in
     """Take up to ``limit`` due rows (queued and due, or leased by a sender that died)."""
     due = or_(
         and_(TABLE.c.state == OutboundState.QUEUED.value, TABLE.c.next_attempt_at <= _naive(now)),
-        and_(TABLE.c.state == OutboundState.SENDING.value, TABLE.c.lease_until < _naive(now)),
+        and_(TABLE.c.state == SENDING, TABLE.c.lease_until < _naive(now)),
     )
     pick = select(TABLE.c.id).where(due).order_by(TABLE.c.id).limit(limit)
     if connection.dialect.name == "postgresql":
@@ -103,7 +109,7 @@ def claim_due(connection: Connection, now: datetime, lease: timedelta, limit: in
         update(TABLE)
         .where(TABLE.c.id.in_(pick.scalar_subquery()))
         .values(
-            state=OutboundState.SENDING.value,
+            state=SENDING,
             lease_until=_naive(now + lease),
             attempts=TABLE.c.attempts + 1,
         )
@@ -115,31 +121,35 @@ def claim_due(connection: Connection, now: datetime, lease: timedelta, limit: in
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def _finish(connection: Connection, ids: Sequence[int], **values: Any) -> None:
-    if ids:
-        connection.execute(
-            update(TABLE)
-            .where(TABLE.c.id.in_(list(ids)), TABLE.c.state == OutboundState.SENDING.value)
-            .values(lease_until=None, **values)
-        )
+def renew(connection: Connection, mails: Sequence[Claimed], until: datetime) -> set[int]:
+    """Extend the lease of the rows still held; return their ids (see leases.renew)."""
+    return leases.renew(connection, TABLE, SENDING, [m.claim for m in mails], until)
 
 
-def mark_sent(connection: Connection, ids: Sequence[int], now: datetime) -> None:
-    _finish(connection, ids, state=OutboundState.SENT.value, sent_at=_naive(now), last_error=None)
+def _finishing(**values: Any) -> Any:
+    """A statement that records one outcome of a claim (see leases.held), built once."""
+    return update(TABLE).where(leases.held(TABLE, SENDING)).values(lease_until=None, **values)
 
 
-def mark_retry(connection: Connection, row_id: int, error: str, at: datetime) -> None:
-    _finish(
-        connection,
-        [row_id],
-        state=OutboundState.QUEUED.value,
-        next_attempt_at=_naive(at),
-        last_error=error,
-    )
+AT = bindparam("at", type_=TABLE.c.sent_at.type)
+SENT = _finishing(state=OutboundState.SENT.value, sent_at=AT, last_error=None)
+RETRY = _finishing(
+    state=OutboundState.QUEUED.value, next_attempt_at=AT, last_error=bindparam("error")
+)
+FAILED = _finishing(state=OutboundState.FAILED.value, last_error=bindparam("error"))
 
 
-def mark_failed(connection: Connection, row_id: int, error: str) -> None:
-    _finish(connection, [row_id], state=OutboundState.FAILED.value, last_error=error)
+def mark_sent(connection: Connection, mails: Sequence[Claimed], now: datetime) -> None:
+    if mails:
+        connection.execute(SENT, [leases.claim_parameters(m.claim, at=now) for m in mails])
+
+
+def mark_retry(connection: Connection, mail: Claimed, error: str, at: datetime) -> None:
+    connection.execute(RETRY, leases.claim_parameters(mail.claim, at=at, error=error))
+
+
+def mark_failed(connection: Connection, mail: Claimed, error: str) -> None:
+    connection.execute(FAILED, leases.claim_parameters(mail.claim, error=error))
 
 
 def requeue(session: Session, row_ids: Sequence[int] | None, now: datetime) -> int:

@@ -2,23 +2,36 @@
 
 SMTP delivery spreads a batch over several connections (threads, each with its own reused
 connection); a temporary failure retries with growing backoff until the attempts run out.
+
+Each outcome is committed as soon as the relay has answered, before that connection hands
+over anything else (the commit overlaps the next message's MAIL and RCPT; recorder.py
+groups the commits of several connections), so a sender killed at any moment leaves at
+most one message per connection delivered but not recorded: only those can be sent twice,
+once its lease runs out. While the connections work, the calling thread renews the batch's
+lease (leases.py), so a batch that outlasts the lease (a slow relay) is never taken from a
+live sender.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from mailhub.config import OutboundSettings
+from sqlalchemy.exc import SQLAlchemyError
+
 from mailhub.context import Context
+from mailhub.leases import Renewal
 from mailhub.outbound import outbox
 from mailhub.outbound.outbox import Claimed
+from mailhub.outbound.outcomes import Outcome, SendReport, judge, write_outcomes
+from mailhub.outbound.recorder import Recorder, Ticket
 from mailhub.outbound.signing import SigningError, signer_from_settings
 from mailhub.outbound.transports import (
     Delivery,
+    Gate,
     MaildirTransport,
     RateLimiter,
     SmtpTransport,
@@ -29,41 +42,18 @@ from mailhub.outbound.transports import (
 log = logging.getLogger("mailhub.sender")
 
 
-@dataclass
-class SendReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retried + self.failed
-
-    def add(self, other: SendReport) -> None:
-        self.sent += other.sent
-        self.retried += other.retried
-        self.failed += other.failed
-        self.errors.extend(other.errors)
-
-
-def backoff(settings: OutboundSettings, attempts: int) -> timedelta:
-    """Wait base, 2×base, 4×base … after each failed attempt, capped at the maximum."""
-    seconds = settings.retry_base_seconds * (2 ** max(attempts - 1, 0))
-    return timedelta(seconds=min(seconds, settings.retry_max_seconds))
-
-
 class Sender:
     """Delivers outbox rows through the configured transport; reusable across batches."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.settings = ctx.settings.outbound
+        self.lease = timedelta(seconds=self.settings.lease_seconds)
         self.signer = signer_from_settings(ctx.settings)
         self.connections = 1 if self.settings.mode == "maildir" else self.settings.relay.connections
         limiter = RateLimiter(self.settings.relay.max_per_second)
         self._transports: list[Transport] = [self._make(limiter) for _ in range(self.connections)]
-        self._pool = ThreadPoolExecutor(self.connections) if self.connections > 1 else None
+        self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="mailhub-sender")
 
     def _make(self, limiter: RateLimiter) -> Transport:
         if self.settings.mode == "maildir":
@@ -71,68 +61,84 @@ class Sender:
         return SmtpTransport(self.settings.relay, limiter)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         for transport in self._transports:
             transport.close()
-        if self._pool:
-            self._pool.shutdown(wait=True)
 
-    def _deliver(self, transport: Transport, mail: Claimed) -> Delivery:
+    def _deliver(self, transport: Transport, mail: Claimed, gate: Gate | None) -> Delivery:
         """Sign (when DKIM is configured) as the very last step, then hand over."""
+        raw = mail.raw
         if self.signer is not None:
             try:
-                mail = replace(mail, raw=self.signer.sign(mail.raw))
+                raw = self.signer.sign(mail.raw)
             except SigningError as exc:
                 return permanent(str(exc))
-        return transport.deliver(mail)
-
-    def _deliver_all(self, batch: list[Claimed]) -> list[Delivery]:
-        if self._pool is None or len(batch) == 1:
-            return [self._deliver(self._transports[0], mail) for mail in batch]
-        slices = [batch[i :: self.connections] for i in range(self.connections)]
-        results = self._pool.map(
-            lambda pair: [self._deliver(pair[0], m) for m in pair[1]],
-            zip(self._transports, slices, strict=True),
-        )
-        by_id: dict[int, Delivery] = {}
-        for part, outcomes in zip(slices, results, strict=True):
-            by_id.update({mail.id: outcome for mail, outcome in zip(part, outcomes, strict=True)})
-        return [by_id[mail.id] for mail in batch]
+        return transport.deliver(mail, raw, gate)
 
     def send_batch(self, now: datetime | None = None) -> SendReport:
         """Claim one batch of due rows, deliver them, record outcomes; empty report if none."""
         now = now or self.ctx.now()
-        lease = timedelta(seconds=self.settings.lease_seconds)
         with self.ctx.engine.begin() as connection:
-            batch = outbox.claim_due(connection, now, lease, self.settings.batch_size)
+            batch = outbox.claim_due(connection, now, self.lease, self.settings.batch_size)
         report = SendReport()
         if not batch:
             return report
-        outcomes = self._deliver_all(batch)
-        self._record(batch, outcomes, now, report)
+        recorder = Recorder(self.ctx.engine, functools.partial(write_outcomes, now=now))
+        released: set[int] = set()
+        shares = [batch[i :: self.connections] for i in range(self.connections)]
+        futures = [
+            self._pool.submit(self._send_share, transport, share, now, recorder, released)
+            for transport, share in zip(self._transports, shares, strict=True)
+            if share
+        ]
+        try:
+            self._keep_lease(batch, futures, released)
+            for future in futures:
+                report.add(future.result())
+        finally:
+            wait(futures)
+            recorder.close()
         return report
 
-    def _record(
-        self, batch: list[Claimed], outcomes: list[Delivery], now: datetime, report: SendReport
+    def _send_share(
+        self,
+        transport: Transport,
+        share: list[Claimed],
+        now: datetime,
+        recorder: Recorder[Outcome],
+        released: set[int],
+    ) -> SendReport:
+        """One connection's share of a batch: each outcome is committed before the next
+        message is handed over on this connection, and the last before the share ends."""
+        report = SendReport()
+        ticket: Ticket[Outcome] | None = None
+        for mail in share:
+            if mail.id in released:
+                continue
+            gate = functools.partial(recorder.wait, ticket) if ticket else None
+            outcome = judge(self.settings, mail, self._deliver(transport, mail, gate), now)
+            ticket = recorder.submit(outcome)
+            report.count(outcome)
+        if ticket is not None:
+            recorder.wait(ticket)
+        return report
+
+    def _keep_lease(
+        self, batch: list[Claimed], futures: list[Future[SendReport]], released: set[int]
     ) -> None:
-        with self.ctx.engine.begin() as connection:
-            sent = [mail.id for mail, outcome in zip(batch, outcomes, strict=True) if outcome.ok]
-            outbox.mark_sent(connection, sent, now)
-            report.sent += len(sent)
-            for mail, outcome in zip(batch, outcomes, strict=True):
-                if outcome.ok:
-                    continue
-                report.errors.append(f"#{mail.id} {mail.recipient}: {outcome.error}")
-                if outcome.permanent or mail.attempts >= self.settings.max_attempts:
-                    outbox.mark_failed(connection, mail.id, outcome.error)
-                    report.failed += 1
-                    log.warning(
-                        "outbox #%s failed for %s: %s", mail.id, mail.recipient, outcome.error
-                    )
-                else:
-                    at = now + backoff(self.settings, mail.attempts)
-                    outbox.mark_retry(connection, mail.id, outcome.error, at)
-                    report.retried += 1
-                    log.info("outbox #%s retry at %s: %s", mail.id, at.isoformat(), outcome.error)
+        """Renew the batch's lease until every connection is done. A row no longer held
+        (this sender stalled past its lease and another took it) is left to the other."""
+        renewal = Renewal(self.lease)
+        while wait(futures, timeout=renewal.seconds_left()).not_done:
+            held = [mail for mail in batch if mail.id not in released]
+            try:
+                with self.ctx.engine.begin() as connection:
+                    kept = outbox.renew(connection, held, self.ctx.now() + self.lease)
+            except SQLAlchemyError as exc:
+                log.warning("outbox lease not renewed, will try again: %s", exc)
+            else:
+                released.update(mail.id for mail in held if mail.id not in kept)
+            renewal.done()
 
     def drain(
         self, now: datetime | None = None, progress: Callable[[SendReport], None] | None = None

@@ -3,6 +3,12 @@
 A transport answers each delivery with a `Delivery`: sent, temporary failure (retry later)
 or permanent failure (the server's answer is kept). One SMTP transport holds one connection
 and reuses it for many messages.
+
+A delivery calls its ``gate`` before the mail can become the receiver's (the SMTP DATA
+command; the Maildir file being written). The sender gates on the previous
+message's outcome being committed: that commit then overlaps the next message's MAIL and
+RCPT round trips instead of adding to them, and still no connection ever has more than one
+delivered message that the store does not know about.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mailhub.config import RelaySettings
 from mailhub.outbound.outbox import Claimed
@@ -39,8 +46,14 @@ def permanent(error: str) -> Delivery:
     return Delivery(ok=False, permanent=True, error=error)
 
 
+Gate = Callable[[], None]
+
+
 class Transport(Protocol):
-    def deliver(self, mail: Claimed) -> Delivery: ...
+    def deliver(self, mail: Claimed, raw: bytes, gate: Gate | None = None) -> Delivery:
+        """Hand over ``raw`` (the row's bytes, DKIM-signed when configured) for ``mail``,
+        calling ``gate`` just before the point of no return."""
+        ...
 
     def close(self) -> None: ...
 
@@ -48,8 +61,9 @@ class Transport(Protocol):
 class MaildirTransport:
     """Writes each mail into a Maildir so a new user can read what would have been sent.
 
-    The file name derives from the outbox row, so delivering a row twice (after a crash
-    between writing and recording) leaves one file, not two.
+    The file name derives from the outbox row (its id and the digest of its unsigned
+    bytes, so a store started afresh never matches an old file), so delivering a row twice
+    (after a crash between writing and recording) leaves one file, not two, DKIM or not.
     """
 
     def __init__(self, root: Path) -> None:
@@ -57,17 +71,19 @@ class MaildirTransport:
         for sub in ("tmp", "new", "cur"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
-    def deliver(self, mail: Claimed) -> Delivery:
+    def deliver(self, mail: Claimed, raw: bytes, gate: Gate | None = None) -> Delivery:
         digest = hashlib.sha256(mail.raw).hexdigest()[:12]
         name = f"{mail.id:010d}.{digest}.mailhub"
         final = self.root / "new" / name
         if final.exists():
             return SENT
+        if gate is not None:
+            gate()
         envelope = f"Return-Path: <{mail.envelope_from}>\r\nDelivered-To: {mail.recipient}\r\n"
         temp = self.root / "tmp" / f"{name}.{os.getpid()}.{threading.get_ident()}"
         try:
             with temp.open("wb") as handle:
-                handle.write(envelope.encode() + mail.raw)
+                handle.write(envelope.encode() + raw)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, final)
@@ -104,22 +120,37 @@ def _response_delivery(code: int, message: bytes | str) -> Delivery:
     return permanent(answer) if 500 <= code < 600 else temporary(answer)
 
 
+class GatedSMTP(smtplib.SMTP):
+    """smtplib's client, calling ``gate`` before the DATA command of each message."""
+
+    gate: Gate | None = None
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        if self.gate is not None:
+            self.gate()
+        return super().data(msg)
+
+
+class GatedSMTPSSL(GatedSMTP, smtplib.SMTP_SSL):
+    """The same over implicit TLS."""
+
+
 class SmtpTransport:
     """Delivers through a relay on one reusable connection."""
 
     def __init__(self, settings: RelaySettings, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings.max_per_second)
-        self._smtp: smtplib.SMTP | None = None
+        self._smtp: GatedSMTP | None = None
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> GatedSMTP:
         s = self.settings
         if s.security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            smtp: GatedSMTP = GatedSMTPSSL(
                 s.host, s.port, timeout=s.timeout_seconds, context=ssl.create_default_context()
             )
         else:
-            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+            smtp = GatedSMTP(s.host, s.port, timeout=s.timeout_seconds)
         smtp.ehlo()
         if s.security == "starttls":
             smtp.starttls(context=ssl.create_default_context())
@@ -129,12 +160,13 @@ class SmtpTransport:
             smtp.login(s.username, password)
         return smtp
 
-    def deliver(self, mail: Claimed) -> Delivery:
+    def deliver(self, mail: Claimed, raw: bytes, gate: Gate | None = None) -> Delivery:
         self.limiter.wait()
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            self._smtp.sendmail(mail.envelope_from, [mail.recipient], mail.raw)
+            self._smtp.gate = gate
+            self._smtp.sendmail(mail.envelope_from, [mail.recipient], raw)
             return SENT
         except smtplib.SMTPRecipientsRefused as exc:
             code, message = next(iter(exc.recipients.values()))
@@ -146,6 +178,10 @@ class SmtpTransport:
             self.close()
             where = f"{self.settings.host}:{self.settings.port}"
             return temporary(f"relay {where} unreachable: {exc or type(exc).__name__}")
+        except BaseException:
+            # The gate failed (the store could not record): leave no transaction half open.
+            self.close()
+            raise
 
     def _reset_after(self, code: int) -> None:
         """After a refused message keep the connection if it still answers, else drop it."""
