@@ -45,7 +45,6 @@ class InstanceSettings(Section):
     domain: str = "lists.example.org"
     timezone: str = "UTC"
     public_url: str | None = None
-    archive_url: str | None = None
     templates_dir: Path | None = None
     admin_email: str | None = None
 

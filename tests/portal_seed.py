@@ -33,7 +33,9 @@ from mailhub.models import (
 AMINA = "amina.rahman@example.org"  # member of irnet, from Thailand
 MOD = "maria.mod@ministry.example.org"  # moderator of irnet
 ADMIN = "admin@example.org"  # admin of irnet
-YEN_MEMBER = "yusuf@example.org"  # member of yen only
+YEN_MEMBER = "yusuf@example.org"  # member of yen (and of quiet, which has no web archive)
+YEN_MOD = "yen.mod@example.org"  # moderator of yen
+YEN_ADMIN = "yen.admin@example.org"  # admin of yen
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 QUOTED = "On Monday Somebody <somebody.private@example.net> wrote:\n> the earlier words"
 FILE_BYTES = b"%PDF-1.4 the labour code study\n"
@@ -108,6 +110,8 @@ def seed(ctx: Context) -> World:
         _person(session, irnet, ADMIN, now, name="Ada Admin", role="admin")
         yusuf = _person(session, yen, YEN_MEMBER, now, name="Yusuf Y", country="ID")
         _person(session, quiet, YEN_MEMBER, now)
+        _person(session, yen, YEN_MOD, now, name="Yen Mod", role="moderator")
+        _person(session, yen, YEN_ADMIN, now, name="Yen Admin", role="admin")
 
         talk = _thread(session, irnet, "Platform work " + HOSTILE, now, themes=["skills"])
         first = _post(

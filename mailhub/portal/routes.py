@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from mailhub.context import Context
+from mailhub.portal.account import AccountPages
 from mailhub.portal.across import AcrossPages
 from mailhub.portal.files import FileRoutes
 from mailhub.portal.pages import ConversationPages
@@ -19,6 +20,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         FileRoutes(ctx),
         AcrossPages(ctx),
     )
+    account = AccountPages(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
@@ -42,4 +44,9 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/themes/{theme}/", across.theme),
         Route("/countries/{code}/", across.country),
         Route("/matrix/", across.matrix),
+        Route("/signin", account.signin_form),
+        Route("/signin", account.signin_post, methods=["POST"]),
+        Route("/signin/code", account.code_post, methods=["POST"]),
+        Route("/signin/{token}", account.link_page, methods=["GET", "POST"]),
+        Route("/signout", account.signout, methods=["POST"]),
     ]
