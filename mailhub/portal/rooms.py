@@ -49,7 +49,7 @@ class RoomPages(Portal):
         values = {
             "community": community,
             "upcoming": library.events(session, ids, since=now),
-            "past": list(reversed(library.events(session, ids, until=now)))[:50],
+            "past": list(reversed(library.events(session, ids, until=now))),
             "today": now.astimezone(ZoneInfo(community.timezone)),
         }
         return Page("events", values)
