@@ -226,7 +226,7 @@ class Post(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("community_id", "message_id"),
         # A conversation's posts in order, read by the portal.
-        Index("ix_post_thread_received", "thread_id", "received_at"),
+        Index("ix_post_thread_status", "thread_id", "status", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

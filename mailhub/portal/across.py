@@ -4,6 +4,8 @@ to a visitor's counts or lists."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +14,8 @@ from mailhub.portal import library, queries
 from mailhub.portal.access import Viewer, readable
 from mailhub.portal.web import Page, Portal, is_country
 
-LISTED = 100
+LISTED = 40
+UPCOMING_AND_RECENT = timedelta(days=90)
 
 
 class AcrossPages(Portal):
@@ -39,14 +42,16 @@ class AcrossPages(Portal):
             "themes": themes,
             "by_id": by_id,
             "threads": threads,
-            "resources": library.resources(session, ids, theme=theme, country=country),
+            "resources": library.resources(
+                session, ids, theme=theme, country=country, limit=LISTED
+            ),
         }
         if theme and not country:
-            values["discussions"] = [
-                d for d in library.discussions(session, ids) if theme in d.themes
-            ]
-            values["news"] = [n for n in library.news(session, ids) if theme in n.themes]
-            values["events"] = [e for e in library.events(session, ids) if theme in e.themes]
+            values["discussions"] = library.discussions(session, ids, theme=theme, limit=LISTED)
+            values["news"] = library.news(session, ids, LISTED, theme=theme)
+            values["events"] = library.events(
+                session, ids, since=self.ctx.now() - UPCOMING_AND_RECENT, theme=theme, limit=LISTED
+            )
         return Page("across", values)
 
     def _matrix(self, session: Session, viewer: Viewer) -> Page:

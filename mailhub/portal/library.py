@@ -11,13 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func
+from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 
 from mailhub.models import (
     Discussion,
     DiscussionState,
     Event,
+    Membership,
+    MembershipStatus,
     NewsItem,
     Person,
     Post,
@@ -49,12 +51,20 @@ def themes(session: Session) -> dict[str, str]:
 
 
 def discussions(
-    session: Session, ids: list[int], *, states: tuple[str, ...] = SHOWN_DISCUSSIONS
+    session: Session,
+    ids: list[int],
+    *,
+    states: tuple[str, ...] = SHOWN_DISCUSSIONS,
+    theme: str | None = None,
+    limit: int | None = None,
 ) -> list[Discussion]:
     query = select(Discussion).where(
         col(Discussion.community_id).in_(ids), col(Discussion.state).in_(states)
     )
-    return list(session.exec(query.order_by(col(Discussion.opens_at).desc(), col(Discussion.id))))
+    if theme:
+        query = query.where(tagged(Discussion.themes, theme))
+    query = query.order_by(col(Discussion.opens_at).desc(), col(Discussion.id))
+    return list(session.exec(query.limit(limit) if limit else query))
 
 
 def open_and_upcoming(session: Session, ids: list[int]) -> list[Discussion]:
@@ -78,12 +88,16 @@ def discussion_thread(session: Session, discussion: Discussion) -> Thread | None
     return session.exec(select(Thread).where(Thread.discussion_id == discussion.id)).first()
 
 
-def news(session: Session, ids: list[int], limit: int | None = None) -> list[NewsItem]:
+def news(
+    session: Session, ids: list[int], limit: int | None = None, theme: str | None = None
+) -> list[NewsItem]:
     query = (
         select(NewsItem)
         .where(col(NewsItem.community_id).in_(ids), NewsItem.status == PostStatus.APPROVED.value)
         .order_by(col(NewsItem.published_at).desc(), col(NewsItem.id).desc())
     )
+    if theme:
+        query = query.where(tagged(NewsItem.themes, theme))
     return list(session.exec(query.limit(limit) if limit else query))
 
 
@@ -94,10 +108,13 @@ def events(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
+    theme: str | None = None,
 ) -> list[Event]:
     query = select(Event).where(
         col(Event.community_id).in_(ids), col(Event.status).in_(SHOWN_EVENTS)
     )
+    if theme:
+        query = query.where(tagged(Event.themes, theme))
     if since is not None:
         query = query.where(Event.starts_at >= since)
     if until is not None:
@@ -187,20 +204,28 @@ def matrix(session: Session, ids: list[int]) -> dict[tuple[str, str], int]:
     return counts
 
 
+def resource_countries(session: Session, ids: list[int]) -> list[str]:
+    query = select(Resource.country).distinct().where(col(Resource.community_id).in_(ids))
+    return sorted(c for c in session.exec(query.where(col(Resource.country).is_not(None))) if c)
+
+
 def countries(session: Session, ids: list[int]) -> list[str]:
-    """Every country a resource or a published author of these communities is from."""
+    """Every country a resource or an active member of these communities is from (members
+    rather than authors: reading every post's author on each home page costs too much)."""
     found = set(
         session.exec(
-            select(Resource.country).where(
-                col(Resource.community_id).in_(ids), col(Resource.country).is_not(None)
-            )
+            select(Resource.country)
+            .distinct()
+            .where(col(Resource.community_id).in_(ids), col(Resource.country).is_not(None))
         )
     )
     found |= set(
         session.exec(
-            select(func.distinct(Person.country))
-            .join(Post, col(Post.person_id) == col(Person.id))
-            .where(col(Post.community_id).in_(ids), col(Person.country).is_not(None), *published())
+            select(Person.country)
+            .distinct()
+            .join(Membership, col(Membership.person_id) == col(Person.id))
+            .where(col(Membership.community_id).in_(ids), col(Person.country).is_not(None))
+            .where(Membership.status == MembershipStatus.ACTIVE.value)
         )
     )
     return sorted(c for c in found if c)

@@ -96,7 +96,7 @@ class RoomPages(Portal):
             "items": library.resources(session, ids, theme=theme, country=country, kind=kind),
             "themes": themes,
             "kinds": KINDS,
-            "countries": sorted({r.country for r in library.resources(session, ids) if r.country}),
+            "countries": library.resource_countries(session, ids),
             "chosen": {"theme": theme or "", "kind": kind or "", "country": country or ""},
         }
         return Page("resources", values)

@@ -60,11 +60,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_session_person_id", "web_session", ["person_id"])
     op.create_index("ix_thread_community_activity", "thread", ["community_id", "last_activity_at"])
-    op.create_index("ix_post_thread_received", "post", ["thread_id", "received_at"])
+    op.create_index(
+        "ix_post_thread_status", "post", ["thread_id", "status", "received_at"]
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_post_thread_received", table_name="post")
+    op.drop_index("ix_post_thread_status", table_name="post")
     op.drop_index("ix_thread_community_activity", table_name="thread")
     op.drop_table("web_session")
     op.drop_index("ix_sign_in_ip", table_name="sign_in")
