@@ -60,9 +60,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_session_person_id", "web_session", ["person_id"])
     op.create_index("ix_thread_community_activity", "thread", ["community_id", "last_activity_at"])
-    op.create_index(
-        "ix_post_thread_status", "post", ["thread_id", "status", "received_at"]
-    )
+    op.create_index("ix_post_thread_status", "post", ["thread_id", "status", "received_at"])
 
 
 def downgrade() -> None:
