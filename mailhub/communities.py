@@ -26,6 +26,7 @@ from mailhub.models import (
 
 MODERATION_POLICIES = ("all", "first-post", "none")
 NONMEMBER_POLICIES = ("hold", "reject", "discard")
+ARCHIVE_MODES = ("public", "members", "none")
 
 
 def check_slug(slug: str, what: str = "slug") -> str:
@@ -64,6 +65,7 @@ SETTINGS = (
     "moderation",
     "nonmember_policy",
     "digest_cron",
+    "archive",
 )
 
 
@@ -95,6 +97,8 @@ def check_setting(setting: str, value: str | None) -> str | None:
         raise InvalidInput(f"moderation: one of {', '.join(MODERATION_POLICIES)}")
     if setting == "nonmember_policy" and value not in NONMEMBER_POLICIES:
         raise InvalidInput(f"nonmember_policy: one of {', '.join(NONMEMBER_POLICIES)}")
+    if setting == "archive" and value not in ARCHIVE_MODES:
+        raise InvalidInput(f"archive: one of {', '.join(ARCHIVE_MODES)}")
     if setting == "digest_cron":
         try:
             trigger(value or "", "UTC")

@@ -45,7 +45,6 @@ class InstanceSettings(Section):
     domain: str = "lists.example.org"
     timezone: str = "UTC"
     public_url: str | None = None
-    archive_url: str | None = None
     templates_dir: Path | None = None
     admin_email: str | None = None
 
@@ -137,6 +136,16 @@ class WebSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8026
+
+
+class PortalSettings(Section):
+    """The web portal: how long a sign-in lasts, and how often one may be asked for."""
+
+    sign_in_minutes: Annotated[int, Field(ge=1, le=120)] = 15
+    session_days: Annotated[int, Field(ge=1, le=365)] = 30
+    sign_ins_per_address_hour: Annotated[int, Field(ge=1)] = 5
+    sign_ins_per_ip_hour: Annotated[int, Field(ge=1)] = 20
+    page_size: Annotated[int, Field(ge=5, le=500)] = 50
 
 
 class DkimSettings(Section):
@@ -237,6 +246,7 @@ class CommunitySettings(Section):
     moderation: Literal["all", "first-post", "none"] = "all"
     nonmember_policy: Literal["hold", "reject", "discard"] = "hold"
     digest_cron: str = "0 8 * * mon"
+    archive: Literal["public", "members", "none"] = "members"
 
     _tz = field_validator("timezone")(check_timezone)
 
@@ -260,6 +270,7 @@ class Settings(Section):
     inbound: InboundSettings = InboundSettings()
     outbound: OutboundSettings = OutboundSettings()
     web: WebSettings = WebSettings()
+    portal: PortalSettings = PortalSettings()
     dkim: DkimSettings = DkimSettings()
     delivery: DeliverySettings = DeliverySettings()
     moderation: ModerationSettings = ModerationSettings()

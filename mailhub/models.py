@@ -134,6 +134,8 @@ class Community(SQLModel, table=True):
     moderation: str = "all"
     nonmember_policy: str = "hold"
     digest_cron: str = "0 8 * * mon"
+    # Who may read the community on the web portal: "public", "members" or "none".
+    archive: str = Field(default="members", sa_column_kwargs={"server_default": "members"})
     created_at: datetime = utc_column(nullable=False)
 
 
@@ -202,6 +204,9 @@ class InboundMessage(SQLModel, table=True):
 
 
 class Thread(SQLModel, table=True):
+    # The portal lists a community's conversations newest first, and by month.
+    __table_args__ = (Index("ix_thread_community_activity", "community_id", "last_activity_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
     subject: str = ""
@@ -234,7 +239,11 @@ class ThreadRef(SQLModel, table=True):
 
 
 class Post(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("community_id", "message_id"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "message_id"),
+        # A conversation's posts in order, read by the portal.
+        Index("ix_post_thread_status", "thread_id", "status", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
@@ -467,6 +476,41 @@ class UsedToken(SQLModel, table=True):
     digest: str = Field(unique=True)
     purpose: str
     used_at: datetime = utc_column(nullable=False)
+
+
+class SignIn(SQLModel, table=True):
+    """One request to sign in to the portal: the hashes of the mailed link token and code,
+    never the secrets; single-use, valid minutes. Rows for unknown addresses are kept too
+    (with no person and nothing mailed), so rate limits treat every address alike."""
+
+    __tablename__ = "sign_in"
+    __table_args__ = (Index("ix_sign_in_email_created", "email", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_digest: str = Field(unique=True)
+    code_digest: str
+    email: str
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    ip: str = Field(default="", index=True)
+    attempts: int = 0
+    created_at: datetime = utc_column(nullable=False)
+    expires_at: datetime = utc_column(nullable=False)
+    used_at: datetime | None = utc_column()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie's sha256 only, so a copy of the store signs no one in;
+    revoked by signing out (or by an admin deleting the row)."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = utc_column(nullable=False)
+    expires_at: datetime = utc_column(nullable=False)
+    last_seen_at: datetime = utc_column(nullable=False)
+    revoked_at: datetime | None = utc_column()
 
 
 def table_of(model: type[SQLModel]) -> Table:

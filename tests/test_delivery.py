@@ -127,7 +127,6 @@ def delivering(ctx: Context, port: int, key: Path | None = None, **delivery: str
         ctx,
         instance={
             "public_url": "https://lists.example.org",
-            "archive_url": "https://archive.example.org/",
         },
         outbound={"mode": "smtp", "relay": relay},
         dkim={"private_key": str(key) if key else None},
@@ -190,7 +189,7 @@ def test_post_reaches_each_member_with_every_header(
         assert msg["List-Id"] == "IRNet <irnet.lists.example.org>"
         assert msg["List-Post"] == f"<mailto:{LIST}>"
         assert msg["List-Help"] == "<mailto:irnet-request@lists.example.org?subject=help>"
-        assert msg["List-Archive"] == "<https://archive.example.org/irnet/>"
+        assert msg["List-Archive"] == "<https://lists.example.org/c/irnet/>"
         assert msg["Precedence"] == "list"
         assert msg["X-Loop"] == "mailhub@lists.example.org"
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -255,7 +254,7 @@ def dns_for(txt: bytes):  # type: ignore[no-untyped-def]
 
 def test_tag_added_once_and_reply_to_author_when_configured(ctx: Context) -> None:
     with smtp_sink() as (handler, port):
-        live = derive(delivering(ctx, port), instance={"public_url": None, "archive_url": None})
+        live = derive(delivering(ctx, port), instance={"public_url": None})
         live = derive(live, delivery={"reply_to": "list-and-author"})
         with live.session() as session:
             community = get_community(session, "irnet")

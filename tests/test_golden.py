@@ -380,7 +380,6 @@ def scenario(ctx: Context, clock: FrozenClock) -> dict[str, bytes]:
         ctx,
         instance={
             "public_url": "https://lists.example.org",
-            "archive_url": "https://archive.example.org",
             "admin_email": "postmaster@example.org",
         },
     )

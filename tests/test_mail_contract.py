@@ -3,11 +3,14 @@
 A story over the real SMTP listener, the real web server and the frozen clock makes a mail of
 every kind named in `mailhub/outbound/kinds.py` (posts, digests in both formats, the
 newsletter, the event digest and reminder, a discussion's announcement, reminder, status,
-synopsis request, synopsis and correction, and every notice). Then, for one mail of each
-kind, every address of ours it carries (headers, bodies, its return path) is mailed over SMTP
-as its reader would, and every link to our web endpoint is fetched (GET and HEAD change
-nothing), its form posted, and, for unsubscribe links, the RFC 8058 one-click POST sent; each
-time the effect is read back from the store.
+synopsis request, synopsis and correction, every notice, and a portal sign-in). Then, for
+one mail of each kind, every address of ours it carries (headers, bodies, its return path)
+is mailed over SMTP as its reader would, and every link to our web endpoint is fetched (GET
+and HEAD change nothing), its form posted, and, for unsubscribe links, the RFC 8058
+one-click POST sent; each time the effect is read back from the store. Links into the
+portal (List-Archive, a post's Archived-At, the archive line of digests and newsletters) are
+opened as their reader does: refused to a visitor of the members-only community, then
+signed in by mail and shown the page, with the post itself where the link names one.
 
 It fails when a kind of mail is not made by the story, when a mail carries an address of ours
 that reaches nothing or a link to a page this test does not know, and when an action does not
@@ -31,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from portal_client import Client, link_and_code
 from smtp_server import running_listener
 from sqlmodel import col, func, select
 from test_web import running_web
@@ -57,6 +61,7 @@ from mailhub.models import (
     PostStatus,
     Resource,
     UsedToken,
+    WebSession,
 )
 from mailhub.moderation.queue import send_reminders
 from mailhub.news.publish import submission_key
@@ -296,6 +301,13 @@ def periodic_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
     assert rows(ctx, "event-digest")
 
 
+def portal_story(world: World) -> None:
+    """sign-in: a member asks the portal for a sign-in link (last, so it is still valid)."""
+    status, _, page = Client(world.web).post("/signin", {"email": AMINA, "next": "/c/irnet/"})
+    assert status == 200 and "Check your mail" in page
+    assert rows(world.ctx, "sign-in", AMINA)
+
+
 # --- acting on what a mail carries ---------------------------------------------------------
 
 
@@ -307,6 +319,7 @@ class World:
     mail: Mailer
     web: str  # the public URL, http://127.0.0.1:port
     done: list[str] = field(default_factory=list)  # what was acted on, for the report
+    readers: dict[str, Client] = field(default_factory=dict)  # signed in, by address
 
     def resolve(self, address: str) -> Destination:
         with self.ctx.session() as session:
@@ -649,9 +662,67 @@ def open_confirm_link(world: World, row: OutboundMessage, url: str) -> None:
     confirm_effect(world, token, by_page)
 
 
+def sessions_of(world: World, email: str) -> int:
+    with world.ctx.session() as session:
+        found = find_person(session, email)
+        assert found is not None
+        query = select(func.count()).where(WebSession.person_id == found.id)
+        return int(session.exec(query).one())
+
+
+def open_sign_in_link(world: World, row: OutboundMessage, url: str) -> None:
+    """GET and HEAD show the button and sign no one in; its POST signs the reader in."""
+    before = sessions_of(world, row.recipient)
+    reader = Client(world.web)
+    path = url[len(world.web) :]
+    status, headers, page = reader.get(path)
+    assert status == 200 and "set-cookie" not in headers
+    assert reader.request("HEAD", path)[0] == 200
+    assert sessions_of(world, row.recipient) == before, "GET signed in"
+    finder = Forms()
+    finder.feed(page)
+    [form] = finder.forms
+    assert (form.get("method") or "").lower() == "post" and not form.get("action")
+    status, headers, _ = reader.post(path.split("?")[0], {"next": "/c/irnet/"})
+    assert status == 303 and reader.cookie and headers["location"] == "/c/irnet/"
+    assert sessions_of(world, row.recipient) == before + 1
+    assert reader.get("/c/irnet/")[0] == 200
+
+
+def reader_of(world: World, email: str) -> Client:
+    """The mail's reader, signed in to the portal as they would: ask, read the code."""
+    if email not in world.readers:
+        reader = Client(world.web)
+        assert reader.post("/signin", {"email": email})[0] == 200
+        _, code = link_and_code(world.ctx, email)
+        status, _, _ = reader.post("/signin/code", {"email": email, "code": code})
+        assert status == 303 and reader.cookie, status
+        world.readers[email] = reader
+    return world.readers[email]
+
+
+def open_portal_link(world: World, row: OutboundMessage, url: str) -> None:
+    """A link into the members-only archive: a visitor is refused (404, as for what does
+    not exist); the mail's reader, signed in, sees the page, and the post it names."""
+    path, _, anchor = url[len(world.web) :].partition("#")
+    assert Client(world.web).get(path)[0] == 404
+    status, _, page = reader_of(world, row.recipient).get(path)
+    assert status == 200, (url, status)
+    assert "IRNet" in page
+    if anchor:
+        assert f'id="{anchor}"' in page
+        with world.ctx.session() as session:
+            post = session.get(Post, int(anchor.removeprefix("p")))
+            assert post is not None
+            words = post.body_text.split()[:4]
+        assert " ".join(words) in " ".join(page.split()), (url, words)
+
+
 LINK_ACTIONS: dict[str, Callable[[World, OutboundMessage, str], None]] = {
     "unsubscribe": open_unsubscribe_link,
     "confirm": open_confirm_link,
+    "signin": open_sign_in_link,
+    "c": open_portal_link,
 }
 
 
@@ -713,6 +784,7 @@ def test_every_address_and_link_in_every_kind_of_mail_works(
     membership_story(ctx, world.mail, run_cli)
     discussion_story(ctx, world.mail, clock)
     periodic_story(ctx, world.mail, clock)
+    portal_story(world)
 
     made = {row.kind for row in rows(ctx)}
     assert made == kinds.ALL, (

@@ -50,6 +50,7 @@ def community_record(
         "moderation": community.moderation,
         "nonmember_policy": community.nonmember_policy,
         "digest_cron": community.digest_cron,
+        "archive": community.archive,
         "description": community.description,
         "active_members": active,
         "moderators": moderators,
@@ -70,6 +71,7 @@ TIMEZONE_HELP = "IANA time zone for schedules and dates, e.g. Asia/Bangkok."
 MODERATION_HELP = "Which posts are reviewed: all, first-post or none."
 NONMEMBER_HELP = "Posts from non-members: hold, reject or discard."
 CRON_HELP = "When digests go out, in the community's zone (default '0 8 * * mon')."
+ARCHIVE_HELP = "Who reads it on the web portal: public, members or none."
 
 
 @community_app.command("create")
@@ -88,6 +90,7 @@ def create(
     moderation: str = typer.Option("all", help=MODERATION_HELP),
     nonmember_policy: str = typer.Option("hold", help=NONMEMBER_HELP),
     digest_cron: str = typer.Option("0 8 * * mon", help=CRON_HELP),
+    archive: str = typer.Option("members", help=ARCHIVE_HELP),
 ) -> None:
     """Create a community with its addresses."""
     app = instance(ctx)
@@ -104,6 +107,7 @@ def create(
             moderation=moderation,
             nonmember_policy=nonmember_policy,
             digest_cron=digest_cron,
+            archive=archive,
         )
         address = _addresses(ctx, session, community.slug)["post"]
     out.print(f"created community {slug} <{address}>", markup=False)
@@ -120,6 +124,7 @@ def update(
     moderation: str | None = typer.Option(None, help=MODERATION_HELP),
     nonmember_policy: str | None = typer.Option(None, help=NONMEMBER_HELP),
     digest_cron: str | None = typer.Option(None, help=CRON_HELP),
+    archive: str | None = typer.Option(None, help=ARCHIVE_HELP),
 ) -> None:
     """Change a community's settings (those given; the list address stays)."""
     asked = {
@@ -130,6 +135,7 @@ def update(
         "moderation": moderation,
         "nonmember_policy": nonmember_policy,
         "digest_cron": digest_cron,
+        "archive": archive,
     }
     changes = {key: value for key, value in asked.items() if value is not None}
     if not changes:

@@ -32,6 +32,7 @@ from mailhub.models import Community, DigestIssue, Membership, table_of
 from mailhub.outbound import outbox
 from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.outbox import Outgoing
+from mailhub.portal import links
 
 log = logging.getLogger("mailhub.digest")
 ISSUE = table_of(DigestIssue)
@@ -135,14 +136,13 @@ def send_issue(ctx: Context, community_id: int, due_at: datetime) -> RunReport:
 
 
 def issue_for(ctx: Context, book: AddressBook, community: Community, due_at: datetime) -> Issue:
-    archive = ctx.settings.instance.archive_url
     return Issue(
         community=community.name,
         tag=community.tag or "",
         date=date_line(due_at, community.timezone),
         zone=community.timezone,
         request=book.address(community.slug, Kind.REQUEST),
-        archive=f"{archive.rstrip('/')}/{community.slug}/" if archive else "",
+        archive=links.archive_url(ctx.settings, community) or "",
         override=ctx.settings.templates_override,
     )
 

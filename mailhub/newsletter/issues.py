@@ -19,6 +19,7 @@ from mailhub.context import Context
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Community, NewsletterIssue
 from mailhub.newsletter.contents import Section, gather
+from mailhub.portal import links as portal_links
 
 FIRST_PERIOD = timedelta(days=30)
 DRAFT, SENT = "draft", "sent"
@@ -59,13 +60,12 @@ def default_since(session: Session, community_id: int, until: datetime) -> datet
 def links(ctx: Context, session: Session, community: Community) -> dict[str, str]:
     """The addresses and archive link every footer names: commands, and where news and
     events for the next issue are sent."""
-    archive = ctx.settings.instance.archive_url
     book = ctx.address_book(session)
     return {
         "request": book.address(community.slug, Kind.REQUEST),
         "news": book.address(community.slug, Kind.NEWS),
         "events": book.address(community.slug, Kind.EVENTS),
-        "archive": f"{archive.rstrip('/')}/{community.slug}/" if archive else "",
+        "archive": portal_links.archive_url(ctx.settings, community) or "",
     }
 
 

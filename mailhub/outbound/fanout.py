@@ -34,6 +34,7 @@ from mailhub.models import (
 from mailhub.outbound import headers, outbox
 from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.outbox import Outgoing
+from mailhub.portal import links
 
 log = logging.getLogger("mailhub.delivery")
 BLANK_LINE = b"\r\n\r\n"
@@ -173,6 +174,11 @@ def build_post_mail(
         headers.header_line(name, value)
         for name, value in headers.list_headers(settings, book, community, unsubscribe_mark).items()
     ]
+    archived = links.archived_at(
+        settings, community, links.post_path(community.slug, post.thread_id, post.id)
+    )
+    if archived and post.thread_id:
+        lines.append(headers.header_line("Archived-At", f"<{archived}>"))
     ids = (
         headers.id_header("Message-ID", [post.message_id])
         + headers.id_header("In-Reply-To", [post.in_reply_to] if post.in_reply_to else [])

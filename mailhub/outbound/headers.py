@@ -1,5 +1,6 @@
 """The headers that make a delivered mail a list mail: List-* (RFC 2369, 2919, 8058),
-Precedence, X-Loop, the community tag in the subject, and threading ids written verbatim.
+Archived-At (RFC 5064, a post's place on the portal), Precedence, X-Loop, the community tag
+in the subject, and threading ids written verbatim.
 
 Posts and digests share these, so a mail client shows the same list, the same unsubscribe
 button and the same threads whichever way a member reads. Header lines are written here as
@@ -25,6 +26,7 @@ from mailhub import tokens
 from mailhub.addresses import AddressBook, Kind
 from mailhub.config import Settings
 from mailhub.models import Community
+from mailhub.portal import links
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 _PRINTABLE_ID = re.compile(r"[!-;=?-~]+")  # visible ASCII without '<' and '>'
@@ -137,9 +139,9 @@ def list_headers(
         "List-Help": f"<mailto:{request}?subject=help>",
         "List-Owner": f"<mailto:{book.address(community.slug, Kind.OWNER)}>",
     }
-    archive = settings.instance.archive_url
+    archive = links.archive_url(settings, community)
     if archive:
-        headers["List-Archive"] = f"<{archive.rstrip('/')}/{community.slug}/>"
+        headers["List-Archive"] = f"<{archive}>"
     public = settings.instance.public_url
     if public:
         link = f"{public.rstrip('/')}/unsubscribe/{unsubscribe}"

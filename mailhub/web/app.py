@@ -1,4 +1,5 @@
-"""The web endpoint: unsubscribe and confirmation pages, as a Starlette ASGI app.
+"""The web endpoint: unsubscribe and confirmation pages, and the portal (mailhub/portal/),
+as a Starlette ASGI app.
 
 A GET only shows a page with a button: mail gateways and link scanners follow every link,
 so nothing may change on GET (or HEAD). A POST acts, including the RFC 8058 one-click POST
@@ -24,6 +25,7 @@ from mailhub import tokens
 from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import MembershipStatus
+from mailhub.portal.routes import routes as portal_routes
 from mailhub.rendering import render
 from mailhub.subscriptions import (
     JOIN,
@@ -45,7 +47,7 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (
         b"content-security-policy",
-        b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        b"default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; "
         b"frame-ancestors 'none'; base-uri 'none'",
     ),
 ]
@@ -210,6 +212,7 @@ def create_app(ctx: Context) -> ASGIApp:
     routes = [
         Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET", "POST"]),
         Route("/confirm/{token}", pages.confirm_page, methods=["GET", "POST"]),
+        *portal_routes(ctx),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: pages.http_error})
     return SecurityHeaders(app)

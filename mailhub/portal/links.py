@@ -1,0 +1,50 @@
+"""The portal's addresses, in one place: pages link with them and mail points at them
+(List-Archive, Archived-At). Once published a URL never changes: it is made of ids and
+dates only, never of a subject or a title that a moderator may edit."""
+
+from __future__ import annotations
+
+from mailhub.config import Settings
+from mailhub.models import Community
+
+
+def community_path(slug: str) -> str:
+    return f"/c/{slug}/"
+
+
+def thread_path(slug: str, thread_id: int | None) -> str:
+    return f"/c/{slug}/t/{thread_id}"
+
+
+def post_anchor(post_id: int | None) -> str:
+    return f"p{post_id}"
+
+
+def post_path(slug: str, thread_id: int | None, post_id: int | None) -> str:
+    return f"{thread_path(slug, thread_id)}#{post_anchor(post_id)}"
+
+
+def month_path(slug: str, year: int, month: int) -> str:
+    return f"/c/{slug}/{year:04d}/{month:02d}/"
+
+
+def base_url(settings: Settings) -> str | None:
+    """Where the portal is served: the web endpoint's public address, or None."""
+    public = settings.instance.public_url
+    return public.rstrip("/") if public else None
+
+
+def archive_url(settings: Settings, community: Community) -> str | None:
+    """The community's portal home for List-Archive, unless it has no web archive."""
+    base = base_url(settings)
+    if base is None or community.archive == "none":
+        return None
+    return base + community_path(community.slug)
+
+
+def archived_at(settings: Settings, community: Community, post_path_: str) -> str | None:
+    """RFC 5064 Archived-At of one post, unless the community has no web archive."""
+    base = base_url(settings)
+    if base is None or community.archive == "none":
+        return None
+    return base + post_path_
