@@ -26,12 +26,12 @@ from mailhub.inbound.imap import (
     run_pollers,
     save_watermark,
 )
-from mailhub.models import InboundMessage, MailboxState
+from mailhub.models import InboundMessage, MailboxState, table_of
 
 PASSWORD_ENV = "MAILHUB_TEST_IMAP_PASSWORD"
 LIST = "irnet@lists.example.org"
-SPOOL = InboundMessage.__table__
-STATE = MailboxState.__table__
+SPOOL = table_of(InboundMessage)
+STATE = table_of(MailboxState)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def receivers(session: Session, community_id: int) -> list[Recipient]:
     """Active members who receive mail (each or digest) and whose delivery is not disabled."""
     query = (
         select(Person.id, Person.email, Membership.id)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
+        .join(Membership, col(Membership.person_id) == Person.id)
         .where(
             Membership.community_id == community_id,
             Membership.status == MembershipStatus.ACTIVE.value,

@@ -45,12 +45,13 @@ from mailhub.models import (
     Person,
     Post,
     PostStatus,
+    table_of,
 )
 from mailhub.moderation.batch import Fresh, moderate_batch
 from mailhub.outbound.headers import loop_marker
 
 log = logging.getLogger("mailhub.pipeline")
-TABLE = InboundMessage.__table__
+TABLE = table_of(InboundMessage)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 WRITE_CHUNK = 100
@@ -235,9 +236,9 @@ class Pipeline:
         return concerns
 
 
-POSTS = Post.__table__
-ATTACHMENTS = Attachment.__table__
-PEOPLE = Person.__table__
+POSTS = table_of(Post)
+ATTACHMENTS = table_of(Attachment)
+PEOPLE = table_of(Person)
 
 
 def _naive(value: datetime | None) -> datetime | None:

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from mailhub.models import InboundMessage, InboundState
+from mailhub.models import InboundMessage, InboundState, table_of
 
-TABLE = InboundMessage.__table__
+TABLE = table_of(InboundMessage)
 
 
 @dataclass(frozen=True)

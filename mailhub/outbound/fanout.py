@@ -14,7 +14,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub import rendering
 from mailhub.addresses import AddressBook, Kind
@@ -49,14 +49,14 @@ def each_message_members(session: Session, community_id: int) -> list[Recipient]
     """Active members who get every post and whose delivery bounces have not disabled."""
     query = (
         select(Person.id, Person.email, Membership.id)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
+        .join(Membership, col(Membership.person_id) == Person.id)
         .where(
             Membership.community_id == community_id,
             Membership.status == MembershipStatus.ACTIVE.value,
             Membership.delivery == Delivery.EACH.value,
-            Membership.delivery_disabled_reason.is_(None),  # type: ignore[union-attr]
+            col(Membership.delivery_disabled_reason).is_(None),
         )
-        .order_by(Membership.id)  # type: ignore[arg-type]
+        .order_by(col(Membership.id))
     )
     return [Recipient(*row) for row in session.exec(query).all()]
 
@@ -169,7 +169,7 @@ def _content(
     part.set_content(text, cte="7bit" if plain else "quoted-printable")
     root = ctx.settings.data_dir / "attachments"
     stored = session.exec(
-        select(Attachment).where(Attachment.post_id == post.id).order_by(Attachment.id)  # type: ignore[arg-type]
+        select(Attachment).where(Attachment.post_id == post.id).order_by(col(Attachment.id))
     )
     for item in stored:
         path = attachment_path(root, item.sha256)

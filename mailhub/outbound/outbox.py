@@ -17,10 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from mailhub.models import OutboundMessage, OutboundState
+from mailhub.models import OutboundMessage, OutboundState, table_of
 from mailhub.outbound import kinds
 
-TABLE = OutboundMessage.__table__
+TABLE = table_of(OutboundMessage)
 
 
 @dataclass(frozen=True)
