@@ -1,5 +1,5 @@
 # make run   create .venv, install mailhub, initialise the embedded store, start the service
-# make test  create .venv, install mailhub with test extras, run lint and the whole suite
+# make test  create .venv, install mailhub with test extras, run ruff, mypy and the whole suite
 
 PYTHON ?= python3
 VENV   := .venv
@@ -22,6 +22,7 @@ run: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check mailhub tests bench
 	$(BIN)/ruff format --check mailhub tests bench
+	$(BIN)/mypy mailhub
 
 test: $(VENV)/.installed lint
 	$(BIN)/pytest

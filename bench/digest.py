@@ -22,7 +22,7 @@ from mailhub.clock import FrozenClock
 from mailhub.communities import get_community, seed_from_settings
 from mailhub.context import Context
 from mailhub.digest.digests import send_issue
-from mailhub.models import Membership, OutboundMessage, Person, Post, PostStatus, Thread
+from mailhub.models import Membership, OutboundMessage, Person, Post, PostStatus, Thread, table_of
 
 DUE = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
 JOINED = DUE - timedelta(days=7)
@@ -57,7 +57,7 @@ def populate(ctx: Context, members: int, posts: int) -> int:
         community = get_community(session, "irnet")
         connection = session.connection()
         connection.execute(
-            insert(Person.__table__),  # type: ignore[attr-defined]
+            insert(table_of(Person)),
             [
                 {
                     "email": f"member.{i}@org{i % 97}.example.org",
@@ -71,9 +71,9 @@ def populate(ctx: Context, members: int, posts: int) -> int:
                 for i in range(members)
             ],
         )
-        ids = connection.execute(select(Person.__table__.c.id)).scalars().all()  # type: ignore[attr-defined]
+        ids = connection.execute(select(table_of(Person).c.id)).scalars().all()
         connection.execute(
-            insert(Membership.__table__),  # type: ignore[attr-defined]
+            insert(table_of(Membership)),
             [
                 {
                     "community_id": community.id,

@@ -28,7 +28,7 @@ from mailhub import config, db
 from mailhub.clock import Clock
 from mailhub.communities import get_community, seed_from_settings
 from mailhub.context import Context
-from mailhub.models import Membership, OutboundMessage, Person, Post, PostStatus
+from mailhub.models import Membership, OutboundMessage, Person, Post, PostStatus, table_of
 from mailhub.outbound.fanout import fan_out
 from mailhub.outbound.sender import Sender
 from mailhub.outbound.signing import Signer
@@ -96,7 +96,7 @@ def add_members(ctx: Context, members: int) -> Post:
             for i in range(members)
         ]
         connection.execute(
-            insert(Person.__table__),  # type: ignore[attr-defined]
+            insert(table_of(Person)),
             [
                 {
                     **p,
@@ -108,9 +108,9 @@ def add_members(ctx: Context, members: int) -> Post:
                 for p in people
             ],
         )
-        ids = connection.execute(select(Person.__table__.c.id)).scalars().all()  # type: ignore[attr-defined]
+        ids = connection.execute(select(table_of(Person).c.id)).scalars().all()
         connection.execute(
-            insert(Membership.__table__),  # type: ignore[attr-defined]
+            insert(table_of(Membership)),
             [
                 {
                     "community_id": community.id,

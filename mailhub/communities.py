@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import String, cast
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub.addresses import POSTMASTER
 from mailhub.config import SLUG_PATTERN, Settings, check_timezone
@@ -22,6 +23,7 @@ from mailhub.models import (
     Resource,
     Theme,
     Thread,
+    table_of,
 )
 
 MODERATION_POLICIES = ("all", "first-post", "none")
@@ -47,7 +49,7 @@ def get_community(session: Session, slug: str) -> Community:
 
 def community_ids(session: Session) -> list[int]:
     """Every community's id, in order: what each scheduled job goes through."""
-    return [i for i in session.exec(select(Community.id).order_by(Community.id)) if i]
+    return [i for i in session.exec(select(Community.id).order_by(col(Community.id))) if i]
 
 
 def list_communities(session: Session) -> list[Community]:
@@ -133,7 +135,9 @@ def create_community(
         raise Conflict(f"community {clash.slug!r} already uses that slug or address")
     if values.get("tag") is None:
         values["tag"] = f"[{name}]"
-    community = Community(slug=slug, local_part=local, created_at=now, **values)
+    community = Community(slug=slug, name=name, local_part=local, created_at=now)
+    for key, value in values.items():
+        setattr(community, key, value)
     session.add(community)
     session.flush()
     session.info.pop("address_book", None)
@@ -141,7 +145,7 @@ def create_community(
 
 
 def update_community(
-    session: Session, community: Community, changes: dict[str, str | None]
+    session: Session, community: Community, changes: Mapping[str, str | None]
 ) -> list[Change]:
     """Change some SETTINGS of a community; the changes made (none when nothing differs)."""
     checked = {key: check_setting(key, value) for key, value in changes.items()}
@@ -172,7 +176,8 @@ def add_theme(session: Session, slug: str, name: str) -> Theme:
 
 
 # Every table whose rows carry theme slugs (JSON lists).
-TAGGED = (Membership, Thread, Discussion, NewsItem, Event, Resource)
+Tagged = Membership | Thread | Discussion | NewsItem | Event | Resource
+TAGGED: tuple[type[Tagged], ...] = (Membership, Thread, Discussion, NewsItem, Event, Resource)
 
 
 def _theme(session: Session, slug: str) -> Theme:
@@ -187,9 +192,11 @@ def _retag(session: Session, old: str, new: str | None) -> int:
     """Replace the slug ``old`` by ``new`` (or drop it) in every tagged row; how many rows."""
     changed = 0
     for model in TAGGED:
-        column = model.themes  # type: ignore[attr-defined]
+        column = table_of(model).c.themes
         rows = session.exec(select(model).where(cast(column, String).like(f'%"{old}"%'))).all()
         for row in rows:
+            # select() of a union of models is typed as plain SQLModel; this narrows it back.
+            assert isinstance(row, TAGGED)
             tags = [new if tag == old else tag for tag in row.themes]
             row.themes = list(dict.fromkeys(t for t in tags if t))
             session.add(row)

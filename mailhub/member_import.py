@@ -37,7 +37,7 @@ from mailhub.members import (
     check_flag,
     check_themes,
 )
-from mailhub.models import Community, Membership, Person
+from mailhub.models import Community, Membership, Person, table_of
 
 # The CSV columns are the member fields, by the same names.
 PERSON_COLUMNS = MemberFields.PERSON_FIELDS
@@ -206,7 +206,7 @@ def _upsert_people(
     session: Session, rows: list[MemberFields], now: datetime
 ) -> tuple[dict[str, int], set[str]]:
     """Create missing people, update changed ones; return email → id, and who changed."""
-    table = Person.__table__
+    table = table_of(Person)
     existing: dict[str, dict[str, Any]] = {}
     for chunk in _chunks([r.email for r in rows]):
         query = select(table).where(table.c.email.in_(chunk))
@@ -244,7 +244,7 @@ def _upsert_memberships(
     report: ImportReport,
     people_changed: set[str],
 ) -> None:
-    table = Membership.__table__
+    table = table_of(Membership)
     connection = session.connection()
     existing: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(list(person_ids.values())):

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from mailhub import tokens
 from mailhub.db import insert_once
-from mailhub.models import Delivery, UsedToken
+from mailhub.models import Delivery, UsedToken, table_of
 
 CONFIRM_DAYS = 7
 JOIN, LEAVE = "join", "leave"  # what a confirmation token confirms
@@ -103,10 +103,10 @@ def consume(connection: Connection, purpose: str, token: str, now: datetime) -> 
     """Record a single-use token as used; False when it was used before. Whoever inserts the
     row acts, however many answers to one confirmation arrive at once."""
     values = {"digest": digest(token), "purpose": purpose, "used_at": now}
-    return insert_once(connection, UsedToken.__table__, values, ["digest"])
+    return insert_once(connection, table_of(UsedToken), values, ["digest"])
 
 
 def is_used(connection: Connection, token: str) -> bool:
-    table = UsedToken.__table__
+    table = table_of(UsedToken)
     query = table.select().where(table.c.digest == digest(token))
     return connection.execute(query).first() is not None

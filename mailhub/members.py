@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pycountry
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub.addresses import InvalidAddress, normalise_address
 from mailhub.errors import Conflict, InvalidInput, NotFound
@@ -138,14 +138,14 @@ def admin_addresses(
     person id, and ``extra`` (the instance's admin_email) without one, once each."""
     query = (
         select(Person.email, Person.id)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
+        .join(Membership, col(Membership.person_id) == Person.id)
         .where(
             Membership.role == Role.ADMIN.value,
             Membership.status == MembershipStatus.ACTIVE.value,
         )
     )
     if community_ids is not None:
-        query = query.where(Membership.community_id.in_(list(community_ids)))  # type: ignore[attr-defined]
+        query = query.where(col(Membership.community_id).in_(list(community_ids)))
     found: dict[str, int | None] = dict(session.exec(query).all())
     if extra:
         found.setdefault(extra.lower(), None)
@@ -156,7 +156,7 @@ def memberships_of_person(session: Session, person: Person) -> list[tuple[Member
     """Each membership of a person with its community's slug."""
     query = (
         select(Membership, Community.slug)
-        .join(Community, Community.id == Membership.community_id)  # type: ignore[arg-type]
+        .join(Community, col(Community.id) == Membership.community_id)
         .where(Membership.person_id == person.id)
         .order_by(Community.slug)
     )
@@ -188,6 +188,7 @@ def add_member(
     session.flush()
     if membership_of(session, community, person) is not None:
         raise Conflict(f"{email} is already a member of {community.slug}; use 'member update'")
+    assert community.id is not None and person.id is not None  # both are stored by now
     membership = Membership(
         community_id=community.id, person_id=person.id, joined_at=now, updated_at=now
     )
@@ -248,7 +249,7 @@ def list_members(
 ) -> list[tuple[Person, Membership]]:
     query = (
         select(Person, Membership)
-        .join(Membership, Membership.person_id == Person.id)
+        .join(Membership, col(Membership.person_id) == Person.id)
         .where(Membership.community_id == community.id)
         .order_by(Person.email)
     )

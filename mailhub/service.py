@@ -156,9 +156,7 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
 def start_scheduler(ctx: Context) -> Any:
     """Wake `run_due` on the configured interval in a background thread; one run at a time,
     and runs missed while one was busy fold into the next."""
-    from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
-        BackgroundScheduler,
-    )
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     from mailhub.scheduler import run_due
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub import member_tokens, tokens
 from mailhub.addresses import Kind
@@ -164,7 +164,7 @@ def mails_since(session: Session, recipient: str, kinds: tuple[str, ...], since:
         .select_from(OutboundMessage)
         .where(
             OutboundMessage.recipient == recipient,
-            OutboundMessage.kind.in_(kinds),  # type: ignore[attr-defined]
+            col(OutboundMessage.kind).in_(kinds),
             OutboundMessage.created_at >= since,
         )
     )

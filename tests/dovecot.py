@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from imapclient import IMAPClient
+from needs import need
 from smtp_sink import free_port
 
 USER = "list"
@@ -83,12 +83,13 @@ def _accounts() -> dict[str, str]:
             "internal_group": group,
             "mail_group": group,
         }
-    try:
-        internal = pwd.getpwnam("dovecot")
-        pwd.getpwnam("dovenull")
-        mail = pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("running as root needs the users dovecot, dovenull and nobody")
+    users = {entry.pw_name for entry in pwd.getpwall()}
+    need(
+        {"dovecot", "dovenull", "nobody"} <= users,
+        "running as root needs the users dovecot, dovenull and nobody",
+    )
+    internal = pwd.getpwnam("dovecot")
+    mail = pwd.getpwnam("nobody")
     return {
         "internal": internal.pw_name,
         "internal_group": internal.pw_name,
@@ -100,8 +101,7 @@ def _accounts() -> dict[str, str]:
 
 def _self_signed_certificate(root: Path) -> None:
     """A throwaway certificate for localhost, made with the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make the test certificate")
+    need(shutil.which("openssl") is not None, "openssl is needed to make the test certificate")
     subprocess.run(
         [
             *("openssl", "req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
@@ -149,8 +149,7 @@ class Dovecot:
 
     def start(self) -> None:
         dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-        if not Path(dovecot).exists():
-            pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+        need(Path(dovecot).exists(), "dovecot is not installed (apt-get install dovecot-imapd)")
         self.process = subprocess.Popen(
             [dovecot, "-F", "-c", str(self.config)],
             stdout=subprocess.DEVNULL,

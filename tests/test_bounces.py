@@ -12,9 +12,7 @@ from mailhub.outbound.bounces import BouncedRecipient, dsn_blocks, parse_bounce
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 BOUNCES = CORPORA / "sisimai-bounces" / "bounces"
-needs_corpora = pytest.mark.skipif(
-    not CORPORA.is_dir(), reason=f"real-mail corpora not found at {CORPORA}"
-)
+needs_corpora = pytest.mark.needs(CORPORA.is_dir(), f"real-mail corpora not found at {CORPORA}")
 NOT_FAILURES = {"vacation", "feedback", "delivered"}
 
 

@@ -8,9 +8,7 @@ from labelled_mail import CORPORA, shared_labels
 from mailhub.inbound.classify import classify
 from mailhub.inbound.parse import parse_message
 
-needs_corpora = pytest.mark.skipif(
-    not CORPORA.is_dir(), reason=f"real-mail corpora not found at {CORPORA}"
-)
+needs_corpora = pytest.mark.needs(CORPORA.is_dir(), f"real-mail corpora not found at {CORPORA}")
 # Labelled messages whose class differs from the label, each with its reason. Empty: all
 # 603 labelled messages get their expected class.
 KNOWN_DIFFERENCES: set[str] = set()

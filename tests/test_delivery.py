@@ -18,6 +18,7 @@ from pathlib import Path
 import dkim
 import pytest
 from conftest import derive
+from needs import need
 from smtp_sink import smtp_sink
 from sqlmodel import Session, select
 from test_outbox import mail as outbox_mail
@@ -109,8 +110,7 @@ def attach_pdf(ctx: Context, session: Session, post: Post) -> None:
 @pytest.fixture
 def dkim_key(tmp_path: Path) -> tuple[Path, bytes]:
     """A throw-away RSA key and the DNS TXT record that publishes its public half."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test key")
+    need(shutil.which("openssl") is not None, "openssl is needed to make a test key")
     key = tmp_path / "dkim.pem"
     subprocess.run(["openssl", "genrsa", "-out", str(key), "1024"], check=True, capture_output=True)
     public = subprocess.run(

@@ -426,7 +426,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+@pytest.mark.needs(CHROMIUM is not None, "no chromium installed (apt-get install chromium)")
 def test_the_digest_html_reads_well_in_a_real_browser(
     sqlite_ctx: Context, run_cli_sqlite: Any
 ) -> None:

@@ -229,7 +229,7 @@ def test_the_schedule_builds_and_sends_once_per_due_time(ctx: Context) -> None:
     assert run_due(ctx, due + timedelta(hours=3)).done == []  # no cron: nothing
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+@pytest.mark.needs(CHROMIUM is not None, "no chromium installed (apt-get install chromium)")
 def test_the_newsletter_html_reads_well_in_a_real_browser(sqlite_ctx: Context) -> None:
     """Opened in headless Chromium: every section, hostile content shown as text, no script
     run; a screenshot is saved in tests/artifacts/newsletter.png."""

@@ -21,9 +21,7 @@ from mailhub.inbound.parse import (
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "mime"
-needs_corpora = pytest.mark.skipif(
-    not CORPORA.is_dir(), reason=f"real-mail corpora not found at {CORPORA}"
-)
+needs_corpora = pytest.mark.needs(CORPORA.is_dir(), f"real-mail corpora not found at {CORPORA}")
 # Corpus messages that are not mail at all; none so far.
 HOPELESS: set[str] = set()
 

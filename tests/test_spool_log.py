@@ -32,7 +32,7 @@ from mailhub.inbound import filespool, pipeline
 from mailhub.inbound.committers import spool_folder
 from mailhub.inbound.filespool import FileSpool, SpoolWriteError, import_files, take
 from mailhub.inbound.spool import Arrival, store
-from mailhub.models import InboundMessage, Post, SpoolSegment
+from mailhub.models import InboundMessage, Post, SpoolSegment, table_of
 
 LIST = "irnet@lists.example.org"
 LEASE = timedelta(minutes=5)
@@ -261,14 +261,14 @@ def test_a_crash_between_commit_and_delete_stores_nothing_twice(sqlite_ctx: Cont
     closed.write_bytes(kept)
     with ctx.engine.begin() as connection:
         connection.execute(
-            insert(SpoolSegment.__table__), {"name": closed.stem, "offset": len(kept)}
+            insert(table_of(SpoolSegment)), {"name": closed.stem, "offset": len(kept)}
         )
     assert import_files(ctx.engine, spool) == 0
     assert files(spool) == [] and marks(ctx) == {}
     # The file was unlinked but its mark was not deleted yet.
     with ctx.engine.begin() as connection:
         connection.execute(
-            insert(SpoolSegment.__table__), {"name": closed.stem, "offset": len(kept)}
+            insert(table_of(SpoolSegment)), {"name": closed.stem, "offset": len(kept)}
         )
     assert import_files(ctx.engine, spool) == 0
     assert take(ctx.engine, spool, ctx.now(), LEASE, 10) == []

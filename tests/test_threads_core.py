@@ -13,6 +13,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from needs import need
 
 from mailhub.threads.jwz import (
     ThreadMessage,
@@ -251,8 +252,7 @@ PARSER = BytesParser(policy=policy.default)
 
 def _corpus(*parts: str) -> Path:
     path = CORPORA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"corpus not present at {path}")
+    need(path.exists(), f"corpus not present at {path}")
     return path
 
 

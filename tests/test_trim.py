@@ -18,9 +18,7 @@ from mailhub.inbound.trim import TrimmedReply, trim_reply
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DISCOURSE = CORPORA / "email_reply_trimmer"
 GITHUB = CORPORA / "email_reply_parser"
-needs_corpora = pytest.mark.skipif(
-    not CORPORA.is_dir(), reason=f"shared reply corpora not found at {CORPORA}"
-)
+needs_corpora = pytest.mark.needs(CORPORA.is_dir(), f"shared reply corpora not found at {CORPORA}")
 
 # Fixtures whose expected reply we knowingly do not produce, each with a one-line reason.
 # Empty: every fixture currently matches. An entry here must still differ (checked below).

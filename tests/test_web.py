@@ -243,7 +243,7 @@ def test_bad_tokens_get_a_clear_400_and_change_nothing(web: Context, clock: Froz
     assert status(web, "late@example.org") == "pending"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+@pytest.mark.needs(CHROMIUM is not None, "no chromium installed (apt-get install chromium)")
 def test_a_real_browser_unsubscribes_only_when_the_button_is_pressed(web: Context) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperCommand
 
 from mailhub.cli.common import MailhubGroup, err, instance, make_app, out
+
+if TYPE_CHECKING:
+    from typer._click.core import Command
+    from typer._click.core import Context as ClickContext
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,12 @@ class Area:
     # Modules that add commands to this group when imported.
     extras: tuple[str, ...] = ()
 
-    def load(self, name: str) -> Any:
+    def load(self, name: str) -> Command:
         """The click command: a typer sub-app as a group, a function as one command."""
         for extra in self.extras:
             importlib.import_module(extra)
         target = getattr(importlib.import_module(self.module), self.attribute)
+        command: Command
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:
@@ -125,16 +130,22 @@ class LazyCommand(TyperCommand):
     def __init__(self, name: str, area: Area) -> None:
         super().__init__(name=name, help=area.help)
         self.area = area
-        self._real: Any = None
+        self._real: Command | None = None
 
-    def real(self) -> Any:
+    def real(self) -> Command:
         if self._real is None:
             self._real = self.area.load(self.name or "")
         return self._real
 
-    def make_context(self, info_name: str | None, args: list[str], **extra: Any) -> Any:
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: ClickContext | None = None,
+        **extra: Any,
+    ) -> ClickContext:
         # The context made belongs to the real command, so the group invokes that one.
-        return self.real().make_context(info_name, args, **extra)
+        return self.real().make_context(info_name, args, parent, **extra)
 
 
 class RootGroup(MailhubGroup):

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from typer.core import TyperGroup
@@ -21,6 +21,7 @@ from mailhub.errors import MailhubError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from typer._click.core import Context as ClickContext
 
     from mailhub.context import Context
 
@@ -51,8 +52,9 @@ class LazyConsole:
         self.real().__exit__(*exc_info)
 
 
-out: Console = LazyConsole(stderr=False)  # type: ignore[assignment]
-err: Console = LazyConsole(stderr=True)  # type: ignore[assignment]
+# A LazyConsole answers every attribute of the Console it makes, so it is typed as one.
+out = cast("Console", LazyConsole(stderr=False))
+err = cast("Console", LazyConsole(stderr=True))
 
 
 def failure_line(exc: BaseException) -> tuple[str, int] | None:
@@ -78,9 +80,15 @@ class MailhubGroup(TyperGroup):
     """Turns the errors meant for people, and Click's usage errors, into one line on stderr
     and an exit code, never a traceback or a usage block."""
 
-    def make_context(self, info_name: str | None, args: list[str], **extra: Any) -> Any:
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: ClickContext | None = None,
+        **extra: Any,
+    ) -> ClickContext:
         try:
-            return super().make_context(info_name, args, **extra)
+            return super().make_context(info_name, args, parent, **extra)
         except typer.TyperException as exc:
             raise _one_line_usage(exc) from None
 
@@ -108,7 +116,7 @@ def _one_line_usage(exc: typer.TyperException) -> BaseException:
         return exc
     message = exc.format_message()
     if isinstance(exc, BadParameter) and not isinstance(exc, MissingParameter) and exc.param:
-        names = getattr(exc.param, "opts", None) or [exc.param.human_readable_name]
+        names = exc.param.opts or [exc.param.display_name_raw]
         # typer checks values with pydantic, whose messages begin "Value error, ".
         message = f"{'/'.join(names)}: {exc.message.removeprefix('Value error, ')}"
     context = getattr(exc, "ctx", None)

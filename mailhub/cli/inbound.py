@@ -140,7 +140,7 @@ def retry(
         )
         if row_ids:
             query = query.where(col(InboundMessage.id).in_(row_ids))
-        ids = list(session.exec(query))
+        ids = [i for i in session.exec(query) if i is not None]
         spool.release(session.connection(), ids)
     batch = pipeline.drain(app)
     done = [o for i, o in batch.outcomes.items() if i in ids]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -23,17 +24,22 @@ def _participants(session: Session, thread_id: int) -> list[str]:
     return sorted(r for r in rows if r)
 
 
+def _posts_of(session: Session, thread_id: int) -> Sequence[Post]:
+    """A thread's posts in the order they came."""
+    query = select(Post).where(Post.thread_id == thread_id)
+    return session.exec(query.order_by(col(Post.received_at), col(Post.id))).all()
+
+
 def thread_record(session: Session, thread: Thread) -> dict[str, Any]:
-    posts = session.exec(
-        select(Post).where(Post.thread_id == thread.id).order_by(Post.received_at, Post.id)
-    ).all()
+    assert thread.id is not None
+    posts = _posts_of(session, thread.id)
     return {
         "id": thread.id,
         "subject": thread.subject,
         "themes": thread.themes,
         "posts": len(posts),
         "approved": sum(1 for p in posts if p.status in ("approved", "archived")),
-        "participants": _participants(session, thread.id or 0),
+        "participants": _participants(session, thread.id),
         "last_activity": thread.last_activity_at,
         "message_ids": [p.message_id for p in posts],
     }
@@ -82,9 +88,7 @@ def show(
         if thread is None:
             raise NotFound(f"no thread {thread_id}")
         record = thread_record(session, thread)
-        posts = session.exec(
-            select(Post).where(Post.thread_id == thread_id).order_by(Post.received_at, Post.id)
-        ).all()
+        posts = _posts_of(session, thread_id)
         tree = _tree_lines(posts)
     if as_json:
         print_json(record)
@@ -95,7 +99,7 @@ def show(
         out.print(line, markup=False)
 
 
-def _tree_lines(posts: list[Post]) -> list[str]:
+def _tree_lines(posts: Sequence[Post]) -> list[str]:
     ids = {p.id for p in posts}
     children: dict[int | None, list[Post]] = {}
     for post in posts:

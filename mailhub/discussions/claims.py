@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from mailhub.models import Discussion
+from mailhub.models import Discussion, table_of
 
-TABLE = Discussion.__table__
+TABLE = table_of(Discussion)
 
 
 def claim(

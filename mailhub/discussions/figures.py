@@ -64,7 +64,7 @@ def contributions(
         return []
     query = (
         select(Post, Person)
-        .join(Person, Person.id == Post.person_id, isouter=True)  # type: ignore[arg-type]
+        .join(Person, col(Person.id) == Post.person_id, isouter=True)
         .where(
             col(Post.thread_id).in_(threads),
             Post.kind != ROOT_KIND,

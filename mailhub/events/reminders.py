@@ -17,13 +17,13 @@ from sqlmodel import Session, col, select
 from mailhub.context import Context
 from mailhub.due import DueReport
 from mailhub.events.mail import letter
-from mailhub.models import Community, Event, PostStatus
+from mailhub.models import Community, Event, PostStatus, table_of
 from mailhub.newsletter import recipients
 from mailhub.outbound import outbox
 from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.outbox import Outgoing
 
-EVENT = Event.__table__  # type: ignore[attr-defined]
+EVENT = table_of(Event)
 
 
 def due(session: Session, now: datetime, hours: float) -> list[int]:

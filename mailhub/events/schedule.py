@@ -21,9 +21,9 @@ from mailhub.cron import last_due
 from mailhub.db import insert_once
 from mailhub.due import DueReport
 from mailhub.events.digest import DigestRun, queue_digest
-from mailhub.models import Community, EventDigestRun
+from mailhub.models import Community, EventDigestRun, table_of
 
-RUN = EventDigestRun.__table__  # type: ignore[attr-defined]
+RUN = table_of(EventDigestRun)
 
 
 def _claim(session: Session, community_id: int, due_at: datetime, now: datetime) -> bool:

@@ -56,7 +56,7 @@ def split_closing(text: str, sender: str) -> tuple[str, str]:
 
 def _is_valediction(line: str) -> bool:
     match = _VALEDICTION.match(line.strip())
-    return bool(match) and match.end() == len(line.strip())
+    return match is not None and match.end() == len(line.strip())
 
 
 def _names_sender(line: str, words: set[str]) -> bool:

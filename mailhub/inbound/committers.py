@@ -81,7 +81,8 @@ class GroupCommitter:
         return pending.future
 
     async def commit(self, arrival: Arrival) -> str:
-        return f"#{await asyncio.wrap_future(self.submit(arrival))}"
+        row_id = await asyncio.wrap_future(self.submit(arrival))
+        return f"#{row_id}"
 
     def close(self) -> None:
         self._queue.put(None)

@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from mailhub.inbound.spool import TABLE, Arrival, SpoolRow, row_values
-from mailhub.models import InboundState, SpoolSegment
+from mailhub.models import InboundState, SpoolSegment, table_of
 
 MAGIC = b"MHS1"
 OPEN, CLOSED = ".open", ".log"
@@ -51,7 +51,7 @@ SEGMENT_SECONDS = 3600.0
 READ_BYTES = 8 * 1024 * 1024
 READ_HINT = 256 * 1024
 RECORD_HINT = 16 * 1024
-SEGMENTS = SpoolSegment.__table__
+SEGMENTS = table_of(SpoolSegment)
 log = logging.getLogger("mailhub.spool")
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 import nh3
-from inscriptis import get_text  # type: ignore[import-untyped]
-from inscriptis.model.config import ParserConfig  # type: ignore[import-untyped]
+from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
 
 _CONFIG = ParserConfig(display_links=True)
 # inscriptis renders a link whose text is its own URL as "[url](url)"; one copy is enough.

@@ -39,8 +39,8 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 
-from imapclient import IMAPClient  # type: ignore[import-untyped]
-from imapclient.exceptions import IMAPClientError, LoginError  # type: ignore[import-untyped]
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -48,12 +48,12 @@ from sqlalchemy.exc import IntegrityError
 from mailhub.config import ImapMailboxSettings
 from mailhub.context import Context
 from mailhub.inbound import spool
-from mailhub.models import InboundMessage, MailboxState
+from mailhub.models import InboundMessage, MailboxState, table_of
 
 log = logging.getLogger(__name__)
 
-STATE = MailboxState.__table__
-SPOOL = InboundMessage.__table__
+STATE = table_of(MailboxState)
+SPOOL = table_of(InboundMessage)
 SOURCE = "imap"
 BODY_PEEK = b"BODY.PEEK[]"
 BODY = b"BODY[]"

@@ -26,10 +26,10 @@ from mailhub.errors import InvalidInput
 from mailhub.inbound.parse import UnparseableMessage, derive_message_id, parse_message
 from mailhub.inbound.pipeline import POSTS, _naive, _people
 from mailhub.inbound.trim import trim_reply
-from mailhub.models import Community, PostStatus, Thread
+from mailhub.models import Community, PostStatus, Thread, table_of
 from mailhub.threads.jwz import ThreadMessage, build_threads, thread_key, thread_message_from_email
 
-THREADS = Thread.__table__
+THREADS = table_of(Thread)
 BATCH = 200
 
 

@@ -51,12 +51,13 @@ from mailhub.models import (
     Person,
     Post,
     PostStatus,
+    table_of,
 )
 from mailhub.moderation.batch import Fresh, moderate_batch
 from mailhub.outbound.headers import loop_marker
 
 log = logging.getLogger("mailhub.pipeline")
-TABLE = InboundMessage.__table__
+TABLE = table_of(InboundMessage)
 MAX_ATTEMPTS = 5
 WRITE_CHUNK = 100
 TABLE_SHARE = 4  # a quarter of each batch is kept for the spool table's own rows
@@ -240,9 +241,9 @@ class Pipeline:
         return concerns
 
 
-POSTS = Post.__table__
-ATTACHMENTS = Attachment.__table__
-PEOPLE = Person.__table__
+POSTS = table_of(Post)
+ATTACHMENTS = table_of(Attachment)
+PEOPLE = table_of(Person)
 
 
 def _naive(value: datetime | None) -> datetime | None:

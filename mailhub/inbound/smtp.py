@@ -120,9 +120,10 @@ class InboundHandler:
         return status
 
 
-class _Tuned:
+class _Tuned(SMTP):
     """What mailhub changes in aiosmtpd's protocol: enhanced codes on its own size refusals,
-    and a fast path for the usual MAIL FROM / RCPT TO path."""
+    and a fast path for the usual MAIL FROM / RCPT TO path. It subclasses SMTP so that its
+    super() calls are typed; in MailhubLMTP the method order still puts LMTP before SMTP."""
 
     local_part_limit: int
 
@@ -131,7 +132,7 @@ class _Tuned:
         text = status.decode() if isinstance(status, bytes) else status
         if text.startswith("552 Error"):
             text = S552_TOO_BIG
-        await super().push(text)  # type: ignore[misc]
+        await super().push(text)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """``<dot-atom@domain>`` and its parameters without the full RFC 5322 parser.
@@ -146,7 +147,7 @@ class _Tuned:
             local, address, rest = match.group("local", "address", "rest")
             if not self.local_part_limit or len(local) <= self.local_part_limit:
                 return address, rest.lstrip()
-        return super()._getaddr(arg)  # type: ignore[misc]
+        return super()._getaddr(arg)
 
 
 class MailhubSMTP(_Tuned, SMTP):

@@ -18,9 +18,9 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from mailhub import leases
-from mailhub.models import InboundMessage, InboundState
+from mailhub.models import InboundMessage, InboundState, table_of
 
-TABLE = InboundMessage.__table__
+TABLE = table_of(InboundMessage)
 PROCESSING = InboundState.PROCESSING.value
 
 

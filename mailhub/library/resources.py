@@ -248,7 +248,7 @@ def candidates(
     taken = select(Resource.attachment_id).where(col(Resource.attachment_id).is_not(None))
     query = (
         select(Attachment, Post)
-        .join(Post, Post.id == Attachment.post_id)  # type: ignore[arg-type]
+        .join(Post, col(Post.id) == Attachment.post_id)
         .where(Post.status == PostStatus.APPROVED.value, col(Attachment.id).not_in(taken))
         .order_by(col(Post.id).desc(), col(Attachment.id))
     )

@@ -8,7 +8,9 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+## The submodule by name: autogenerate writes sqlmodel.sql.sqltypes.AutoString, and mypy
+## sees only what is imported.
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import mailhub.models

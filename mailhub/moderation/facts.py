@@ -105,7 +105,7 @@ def _senders(
         if p.id is not None
     }
     community_ids = sorted({c.community.id for c in candidates if c.community.id is not None})
-    memberships = {
+    memberships: dict[Key, Membership] = {
         (m.community_id, m.person_id): m
         for m in session.exec(
             select(Membership).where(
@@ -116,7 +116,11 @@ def _senders(
     }
     approved: dict[Key, int] = {}
     first_post = sorted(
-        {c.community.id for c in candidates if c.community.moderation == "first-post"} - {None}
+        {
+            c.community.id
+            for c in candidates
+            if c.community.moderation == "first-post" and c.community.id is not None
+        }
     )
     if first_post:
         rows = session.exec(

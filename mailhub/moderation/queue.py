@@ -45,7 +45,7 @@ def held_posts(
     older_than: datetime | None = None,
     sender: str | None = None,
 ) -> list[Post]:
-    query = select(Post).where(Post.status == PostStatus.HELD.value).order_by(Post.id)
+    query = select(Post).where(Post.status == PostStatus.HELD.value).order_by(col(Post.id))
     if community is not None:
         query = query.where(Post.community_id == community.id)
     if older_than is not None:
@@ -76,7 +76,7 @@ def send_reminders(ctx: Context, session: Session, now: datetime | None = None) 
     now = now or ctx.now()
     cutoff = now - timedelta(hours=ctx.settings.moderation.remind_after_hours)
     sent = 0
-    for community in session.exec(select(Community).order_by(Community.id)):
+    for community in session.exec(select(Community).order_by(col(Community.id))):
         if not held_posts(session, community, older_than=cutoff):
             continue
         items = queue_items(session, held_posts(session, community), now)

@@ -31,13 +31,13 @@ def moderators(session: Session, community: Community) -> list[Person]:
 def _moderators(session: Session, community: Community) -> list[Person]:
     query = (
         select(Person)
-        .join(Membership, Membership.person_id == Person.id)  # type: ignore[arg-type]
+        .join(Membership, col(Membership.person_id) == Person.id)
         .where(
             Membership.community_id == community.id,
             col(Membership.role).in_(MODERATOR_ROLES),
             Membership.status == "active",
         )
-        .order_by(Person.id)
+        .order_by(col(Person.id))
     )
     return list(session.exec(query))
 

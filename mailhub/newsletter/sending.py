@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from mailhub.context import Context
 from mailhub.errors import Conflict
-from mailhub.models import Community, NewsletterIssue
+from mailhub.models import Community, NewsletterIssue, table_of
 from mailhub.newsletter import recipients
 from mailhub.newsletter.issues import DRAFT, SENT
 from mailhub.newsletter.letter import Letter, body
@@ -24,7 +24,7 @@ from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.outbox import Outgoing
 
 log = logging.getLogger("mailhub.newsletter")
-ISSUE = NewsletterIssue.__table__  # type: ignore[attr-defined]
+ISSUE = table_of(NewsletterIssue)
 
 
 @dataclass(frozen=True)

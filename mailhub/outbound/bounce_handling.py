@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub import tokens
 from mailhub.addresses import Kind
@@ -80,7 +80,7 @@ def _failures(incoming: Incoming) -> tuple[list[Failure], str | None]:
         return [Failure(person_id, worst.address, worst.hard, worst.status)], None
     by_address = {r.address: r for r in recipients}
     people = incoming.session.exec(
-        select(Person.id, Person.email).where(Person.email.in_(list(by_address)))  # type: ignore[attr-defined]
+        select(Person.id, Person.email).where(col(Person.email).in_(list(by_address)))
     ).all()
     return [
         Failure(pid, email, by_address[email].hard, by_address[email].status)

@@ -6,7 +6,7 @@ mailbox), and the notice says how to turn delivery back on.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub import rendering
 from mailhub.addresses import Kind
@@ -29,11 +29,11 @@ def disable_delivery(
     now = ctx.now()
     rows = session.exec(
         select(Membership, Community)
-        .join(Community, Community.id == Membership.community_id)  # type: ignore[arg-type]
+        .join(Community, col(Community.id) == Membership.community_id)
         .where(
             Membership.person_id == person.id,
             Membership.status == MembershipStatus.ACTIVE.value,
-            Membership.delivery_disabled_reason.is_(None),  # type: ignore[union-attr]
+            col(Membership.delivery_disabled_reason).is_(None),
         )
         .order_by(Community.slug)
     ).all()

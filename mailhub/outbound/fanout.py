@@ -207,7 +207,7 @@ def _content(
     part.set_content(text, cte="7bit" if plain else "quoted-printable")
     root = ctx.settings.data_dir / "attachments"
     stored = session.exec(
-        select(Attachment).where(Attachment.post_id == post.id).order_by(Attachment.id)  # type: ignore[arg-type]
+        select(Attachment).where(Attachment.post_id == post.id).order_by(col(Attachment.id))
     )
     for item in stored:
         path = attachment_path(root, item.sha256)

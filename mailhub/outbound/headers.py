@@ -72,10 +72,17 @@ def _encoded_words(name: str) -> list[str]:
     chunk = ""
     for piece in re.findall(r"\S+\s*", name):
         if chunk and len(UTF8.header_encode(chunk + piece)) > ENCODED_WORD:
-            words += UTF8.header_encode_lines(chunk, repeat(ENCODED_WORD))
+            words += _header_lines(chunk)
             chunk = ""
         chunk += piece
-    return words + UTF8.header_encode_lines(chunk, repeat(ENCODED_WORD))
+    return words + _header_lines(chunk)
+
+
+def _header_lines(text: str) -> list[str]:
+    """``text`` as encoded words of at most ENCODED_WORD characters. The email package
+    types each as optional: None stands for "not one character fits", which cannot happen
+    at that length."""
+    return [line for line in UTF8.header_encode_lines(text, repeat(ENCODED_WORD)) if line]
 
 
 def encoded_text(name: str, value: str) -> str:

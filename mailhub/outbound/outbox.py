@@ -18,10 +18,10 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from mailhub import leases
-from mailhub.models import OutboundMessage, OutboundState
+from mailhub.models import OutboundMessage, OutboundState, table_of
 from mailhub.outbound import kinds
 
-TABLE = OutboundMessage.__table__
+TABLE = table_of(OutboundMessage)
 SENDING = OutboundState.SENDING.value
 
 

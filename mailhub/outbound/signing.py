@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import dkim  # type: ignore[import-untyped]
+import dkim
 
 from mailhub.config import ConfigError, Settings
 

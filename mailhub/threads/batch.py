@@ -12,12 +12,13 @@ everything before it is written, and the lookups are read again.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypedDict, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from mailhub.models import Post, Thread, ThreadRef, naive_utc, table_of
 from mailhub.threads.store import Placement
@@ -27,6 +28,7 @@ POSTS = table_of(Post)
 THREADS = table_of(Thread)
 REFS = table_of(ThreadRef)
 CHUNK = 500
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,6 +76,14 @@ class _Lookups:
     by_subject: dict[tuple[int, str], int] = field(default_factory=dict)
 
 
+class _NewRef(TypedDict):
+    """A thread_ref row the batch writes: a Message-ID now known to be in a thread."""
+
+    community_id: int
+    message_id: str
+    thread_id: int
+
+
 SlowPlace = Callable[[NewPost], Placement]
 
 
@@ -91,7 +101,7 @@ class BatchThreader:
         self.placements: dict[int, Placement] = {}
         self._thread_of: dict[int, int] = {}  # post id -> thread id (temporary while negative)
         self._parent_of: dict[int, int | None] = {}
-        self._refs_to_add: list[dict[str, object]] = []
+        self._refs_to_add: list[_NewRef] = []
         self.discussion_of_thread: dict[int, int | None] = {}
 
     def place_all(self, posts: list[NewPost]) -> dict[int, Placement]:
@@ -151,12 +161,12 @@ class BatchThreader:
                     look.refs[(community_id, message_id)] = thread_id
                     thread_ids.add(thread_id)
         if pinned:
-            rows = self.connection.execute(
+            parents = self.connection.execute(
                 select(
                     POSTS.c.id, POSTS.c.community_id, POSTS.c.message_id, POSTS.c.thread_id
                 ).where(POSTS.c.id.in_(sorted(pinned)))
             )
-            for post_id, community_id, message_id, thread_id in rows:
+            for post_id, community_id, message_id, thread_id in parents:
                 look.posts[(community_id, message_id)] = (post_id, thread_id)
                 look.posts_by_id[post_id] = (community_id, message_id)
                 if thread_id is not None:
@@ -168,19 +178,21 @@ class BatchThreader:
             THREADS.c.normalised_subject,
             THREADS.c.last_activity_at,
         )
-        rows = []
-        for chunk in _chunks(sorted(thread_ids)):
-            rows += self.connection.execute(select(*columns).where(THREADS.c.id.in_(chunk))).all()
+        threads: list[Row[Any, Any, Any, Any, Any]] = []
+        for some_ids in _chunks(sorted(thread_ids)):
+            threads += self.connection.execute(
+                select(*columns).where(THREADS.c.id.in_(some_ids))
+            ).all()
         for community_id, subjects in keys.items():
             for chunk in _chunks(sorted(subjects)):
-                rows += self.connection.execute(
+                threads += self.connection.execute(
                     select(*columns).where(
                         THREADS.c.community_id == community_id,
                         THREADS.c.normalised_subject.in_(chunk),
                         THREADS.c.last_activity_at >= self.since,
                     )
                 ).all()
-        for thread_id, community_id, discussion_id, key, last in rows:
+        for thread_id, community_id, discussion_id, key, last in threads:
             thread = _Thread(thread_id, community_id, discussion_id, key, naive_utc(last))
             look.threads[thread_id] = thread
             self.discussion_of_thread[thread_id] = discussion_id
@@ -313,7 +325,7 @@ class BatchThreader:
             }
             self._thread_of = {k: real.get(v, v) for k, v in self._thread_of.items()}
             for ref in self._refs_to_add:
-                ref["thread_id"] = real.get(ref["thread_id"], ref["thread_id"])  # type: ignore[arg-type]
+                ref["thread_id"] = real.get(ref["thread_id"], ref["thread_id"])
         if self._thread_of:
             self.connection.execute(
                 update(POSTS)
@@ -358,6 +370,6 @@ def _note_subject(look: _Lookups, community_id: int, thread: _Thread) -> None:
         look.by_subject[(community_id, thread.key)] = thread.id
 
 
-def _chunks(items: list[str] | list[int]) -> Iterable[list]:  # type: ignore[type-arg]
+def _chunks(items: list[T]) -> Iterator[list[T]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from mailhub.models import Community, Post, Thread, ThreadRef
+from mailhub.models import Community, Post, Thread, ThreadRef, table_of
 from mailhub.threads.subjects import is_reply_subject, normalise_subject
 
-REFS = ThreadRef.__table__
-POSTS = Post.__table__
+REFS = table_of(ThreadRef)
+POSTS = table_of(Post)
 
 
 @dataclass(frozen=True)
