@@ -5,6 +5,7 @@ to a visitor's counts or lists."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -36,7 +37,7 @@ class AcrossPages(Portal):
             limit=LISTED,
             thread_ids=library.thread_ids(session, ids, theme=theme, country=country, limit=LISTED),
         )
-        values = {
+        values: dict[str, Any] = {
             "theme": theme,
             "country": country,
             "themes": themes,

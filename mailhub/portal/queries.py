@@ -11,18 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, exists, func
+from sqlalchemy import ColumnElement, and_, exists, func
 from sqlmodel import Session, col, select
 
-from mailhub.models import Attachment, Community, Person, Post, PostStatus, Thread
+from mailhub.models import (
+    SUBMISSION_KINDS,
+    Attachment,
+    Community,
+    Person,
+    Post,
+    PostStatus,
+    Thread,
+)
 
 PUBLISHED = (PostStatus.APPROVED.value, PostStatus.ARCHIVED.value)
-SUBMISSIONS = ("news", "event")
 
 
-def published() -> list[object]:
+def published() -> list[ColumnElement[bool]]:
     """The conditions that make a post visible on the portal."""
-    return [col(Post.status).in_(PUBLISHED), col(Post.kind).not_in(SUBMISSIONS)]
+    return [col(Post.status).in_(PUBLISHED), col(Post.kind).not_in(SUBMISSION_KINDS)]
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,8 @@ class ShownPost:
     attachments: list[Attachment]
 
 
-def _has_published_post() -> object:
-    return exists().where(and_(Post.thread_id == Thread.id, *published()))
+def _has_published_post() -> ColumnElement[bool]:
+    return exists().where(and_(col(Post.thread_id) == col(Thread.id), *published()))
 
 
 def thread_lines(

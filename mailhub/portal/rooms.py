@@ -36,7 +36,8 @@ class RoomPages(Portal):
         item = library.one(session, model, item_id, [community.id or 0]) if community else None
         if community is None or item is None:
             return None
-        template = {NewsItem: "news_item", Event: "event", Resource: "resource"}[model]
+        templates: dict[type, str] = {NewsItem: "news_item", Event: "event", Resource: "resource"}
+        template = templates[model]
         values = {"community": community, "item": item, "themes": library.themes(session)}
         return Page(template, values)
 

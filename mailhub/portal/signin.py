@@ -22,13 +22,14 @@ from sqlmodel import Session, col, select
 
 from mailhub.context import Context
 from mailhub.members import find_person
-from mailhub.models import Membership, MembershipStatus, Person, SignIn
+from mailhub.models import Membership, MembershipStatus, Person, SignIn, table_of
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.portal import links
 from mailhub.rendering import render
 
 MAX_ATTEMPTS = 5
 HOUR = timedelta(hours=1)
+SIGN_INS = table_of(SignIn)
 
 
 class Limited(Exception):
@@ -121,8 +122,8 @@ def request(ctx: Context, session: Session, email: str, ip: str, next_path: str)
 def _use(session: Session, row: SignIn, now: datetime) -> Person | None:
     """Mark a row used, unless another request used it first; its person."""
     used = session.connection().execute(
-        update(SignIn.__table__)  # type: ignore[attr-defined]
-        .where(SignIn.__table__.c.id == row.id, SignIn.__table__.c.used_at.is_(None))  # type: ignore[attr-defined]
+        update(SIGN_INS)
+        .where(SIGN_INS.c.id == row.id, SIGN_INS.c.used_at.is_(None))
         .values(used_at=now.replace(tzinfo=None))
     )
     if used.rowcount != 1 or row.person_id is None:

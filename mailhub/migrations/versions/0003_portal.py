@@ -8,7 +8,7 @@ Create Date: 2027-01-10 10:00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import mailhub.models
