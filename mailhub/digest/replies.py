@@ -27,7 +27,7 @@ from mailhub import tokens
 from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
 from mailhub.digest.items import Item, approved_between
-from mailhub.inbound.outcomes import Prepared
+from mailhub.inbound.outcomes import DigestReply, Prepared
 from mailhub.inbound.parse import ParsedMessage
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Community, DigestIssue, Person, Post, PostStatus
@@ -210,6 +210,22 @@ def digest_ref(
     return None
 
 
+def match_replies(ctx: Context, book: AddressBook, items: list[Prepared]) -> None:
+    """The worker's digest-reply step, after the claim and before anything is written: each
+    post that replies to a whole digest (it names one of ours, or its subject says so) is
+    pinned to the item it quotes, or marked to be held with a note for its sender. Rare, so
+    the store is read here, one reply at a time."""
+    domain = ctx.settings.instance.domain
+    for item in items:
+        parsed, community, destination = item.parsed, item.community, item.destination
+        if item.outcome is not None or parsed is None or community is None or destination is None:
+            continue
+        if destination.kind is not Kind.POST:
+            continue
+        if named_digest_ids(parsed, domain) or looks_like_digest_reply(parsed, community):
+            resolve(ctx, book, item)
+
+
 def resolve(ctx: Context, book: AddressBook, item: Prepared) -> None:
     """Decide where a digest reply goes and write it into ``item``: a pinned parent (and the
     threading headers of a real reply to it), or a forced hold and a note for the sender."""
@@ -236,22 +252,24 @@ def resolve(ctx: Context, book: AddressBook, item: Prepared) -> None:
         in_reply_to=_without(parsed.in_reply_to, domain),
         references=_without(parsed.references, domain),
     )
-    item.force_hold_reason = UNMATCHED
-    item.digest_note = render(
-        NOTE_TEMPLATE,
-        ctx.settings.templates_override,
-        community=community,
-        subject=parsed.subject,
-        author_name=parsed.from_name,
-        quoted_count=len(match.quoted),
-        choices=choices,
-        owner_address=book.address(community.slug, Kind.OWNER),
+    item.digest_reply = DigestReply(
+        hold_reason=UNMATCHED,
+        note=render(
+            NOTE_TEMPLATE,
+            ctx.settings.templates_override,
+            community=community,
+            subject=parsed.subject,
+            author_name=parsed.from_name,
+            quoted_count=len(match.quoted),
+            choices=choices,
+            owner_address=book.address(community.slug, Kind.OWNER),
+        ),
     )
 
 
 def _pin(item: Prepared, parsed: ParsedMessage, parent: Post) -> None:
     """Make the reply what a reply to ``parent`` itself would have been."""
-    item.pinned_parent_id = parent.id
+    item.digest_reply = DigestReply(parent_id=parent.id)
     item.parsed = dataclasses.replace(
         parsed,
         in_reply_to=[parent.message_id],

@@ -36,6 +36,16 @@ class Batch:
         return sum(1 for o in self.outcomes.values() if o.msg_class == msg_class)
 
 
+@dataclass(frozen=True)
+class DigestReply:
+    """A reply to a whole digest: the item it was matched to (its post), or else why it must
+    wait for a moderator whatever the rules say, and the note owed to its sender."""
+
+    parent_id: int | None = None
+    hold_reason: str | None = None
+    note: str | None = None
+
+
 @dataclass
 class Prepared:
     """A row after the CPU-bound steps; `outcome` is set when no write beyond the spool is due."""
@@ -48,11 +58,8 @@ class Prepared:
     destination: Destination | None = None
     body_text: str = ""
     msg_class: str | None = None  # set for machine mail that a class route acts on
-    # A reply to a whole digest (digest/replies.py): the post it was matched to, or else
-    # why it must wait for a moderator whatever the rules say, and the note for its sender.
-    pinned_parent_id: int | None = None
-    force_hold_reason: str | None = None
-    digest_note: str | None = None
+    # What the digest-reply step made of a reply to a whole digest (digest/replies.py).
+    digest_reply: DigestReply | None = None
     # Every destination when the message has more than one: the row is split (recipients.py).
     split: list[Recipient] | None = None
 

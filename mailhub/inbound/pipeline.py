@@ -54,7 +54,7 @@ from mailhub.models import (
     table_of,
 )
 from mailhub.moderation.batch import Fresh, moderate_batch
-from mailhub.outbound.headers import loop_marker
+from mailhub.outbound.headers import list_key, loop_marker
 
 log = logging.getLogger("mailhub.pipeline")
 TABLE = table_of(InboundMessage)
@@ -64,10 +64,6 @@ TABLE_SHARE = 4  # a quarter of each batch is kept for the spool table's own row
 WRITE_TURN_KEY = 0x6D61696C687562  # 'mailhub'
 
 NOT_FOR_PEOPLE = {"bounce", "delay_warning", "feedback_report", "auto_reply", "loop"}
-
-
-def list_id(community: Community, domain: str) -> str:
-    return f"{community.local_part}.{domain}"
 
 
 class Pipeline:
@@ -83,7 +79,7 @@ class Pipeline:
         with ctx.session() as session:
             self.book: AddressBook = ctx.address_book(session)
             self.communities = {c.slug: c for c in session.exec(select(Community))}
-        self.list_ids = [list_id(c, self.domain) for c in self.communities.values()]
+        self.list_ids = [list_key(c, self.domain) for c in self.communities.values()]
         self.attachment_root = ctx.settings.data_dir / "attachments"
 
     def prepare(self, row: SpoolRow) -> Prepared:
@@ -129,14 +125,7 @@ class Pipeline:
         for item in parsed.attachments:
             attachments.save(self.attachment_root, item.sha256, item.data)
         trimmed = trim_reply(parsed.text, parsed.from_name or parsed.from_address or "").text
-        prepared = Prepared(row, None, parsed, message_id, community, destination, trimmed)
-        if destination.kind is Kind.POST and (
-            digest_replies.named_digest_ids(parsed, self.domain)
-            or digest_replies.looks_like_digest_reply(parsed, community)
-        ):
-            # Rare, so a short read of the store here is fine (see digest/replies.py).
-            digest_replies.resolve(self.ctx, self.book, prepared)
-        return prepared
+        return Prepared(row, None, parsed, message_id, community, destination, trimmed)
 
     def apply(self, session: Session, batch: list[Prepared]) -> dict[int, Outcome]:
         """Write what `prepare` decided, set-wise: a handful of statements per batch."""
@@ -203,7 +192,8 @@ class Pipeline:
             "in_reply_to": parsed.in_reply_to[-1] if parsed.in_reply_to else None,
             "references": list(parsed.references),
             "kind": "reply"
-            if item.destination.kind is Kind.REPLY or item.pinned_parent_id
+            if item.destination.kind is Kind.REPLY
+            or (item.digest_reply is not None and item.digest_reply.parent_id is not None)
             else "post",
             "author_email": parsed.from_address or item.row.mail_from,
             "author_name": parsed.from_name or (person[1] if person else ""),
@@ -435,6 +425,7 @@ def process_batch(ctx: Context, limit: int = 100) -> Batch:
         except Exception as exc:
             batch.outcomes[row.id] = _fail(ctx, row, exc)
     prepared = _split(ctx, prepared, batch)
+    digest_replies.match_replies(ctx, pipeline.book, prepared)
     for start in range(0, len(prepared), WRITE_CHUNK):
         chunk = prepared[start : start + WRITE_CHUNK]
         _renew(ctx, [item.row for item in prepared[start:]], renewal)

@@ -57,10 +57,11 @@ def moderate_batch(ctx: Context, session: Session, batch: list[Fresh]) -> dict[i
             post=_transient_post(fresh, placements[fresh.post_id]),
             size=len(fresh.item.row.raw),
             attachment_concerns=fresh.concerns,
-            unmatched_digest_reply=fresh.item.force_hold_reason,
-            digest_note=fresh.item.digest_note,
+            unmatched_digest_reply=reply.hold_reason if reply else None,
+            digest_note=reply.note if reply else None,
         )
         for fresh in batch
+        for reply in [fresh.item.digest_reply]
     ]
     verdicts = judge(ctx, session, candidates)
     return {

@@ -124,9 +124,14 @@ def _fold(line: str) -> str:
     return "\r\n".join(lines)
 
 
+def list_key(community: Community, domain: str) -> str:
+    """The community's dotted machine id (RFC 2919), which mail we sent carries in List-Id."""
+    return f"{community.local_part}.{domain}"
+
+
 def list_id(settings: Settings, community: Community) -> str:
-    """RFC 2919: the community's name and its dotted machine id."""
-    return mailbox(community.name, f"{community.local_part}.{settings.instance.domain}")
+    """RFC 2919's List-Id value: the community's name and its dotted machine id."""
+    return mailbox(community.name, list_key(community, settings.instance.domain))
 
 
 def list_headers(

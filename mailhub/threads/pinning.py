@@ -19,8 +19,8 @@ from mailhub.threads.store import Placement, place
 def pinned_parent_id(ctx: Context, item: Prepared) -> int | None:
     """The post a reply is pinned to: the item a whole-digest reply was matched to, or the
     one a genuine reply-token address names. Its community is for the caller to check."""
-    if item.pinned_parent_id is not None:
-        return item.pinned_parent_id
+    if item.digest_reply is not None and item.digest_reply.parent_id is not None:
+        return item.digest_reply.parent_id
     destination = item.destination
     if destination is None or destination.kind is not Kind.REPLY or not destination.token:
         return None
