@@ -16,6 +16,7 @@ from mailhub.config import OutboundSettings
 from mailhub.context import Context
 from mailhub.outbound import outbox
 from mailhub.outbound.outbox import Claimed
+from mailhub.outbound.refusals import count_refusals
 from mailhub.outbound.signing import SigningError, signer_from_settings
 from mailhub.outbound.transports import (
     Delivery,
@@ -109,6 +110,9 @@ class Sender:
             return report
         outcomes = self._deliver_all(batch)
         self._record(batch, outcomes, now, report)
+        refused = [(m.id, o.error) for m, o in zip(batch, outcomes, strict=True) if o.refused]
+        if refused:
+            count_refusals(self.ctx, refused)
         return report
 
     def _record(
