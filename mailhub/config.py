@@ -146,6 +146,13 @@ class DkimSettings(Section):
     domain: str | None = None
 
 
+class MtaSettings(Section):
+    """The MTA in front of mailhub: where its Postfix maps go, and which Postfix to ask."""
+
+    postfix_dir: Path | None = None
+    postfix_config: Path | None = None
+
+
 class DeliverySettings(Section):
     """How posts are delivered, and when bounces disable a member's delivery."""
 
@@ -260,6 +267,7 @@ class Settings(Section):
     outbound: OutboundSettings = OutboundSettings()
     web: WebSettings = WebSettings()
     dkim: DkimSettings = DkimSettings()
+    mta: MtaSettings = MtaSettings()
     delivery: DeliverySettings = DeliverySettings()
     moderation: ModerationSettings = ModerationSettings()
     discussions: DiscussionSettings = DiscussionSettings()
@@ -286,6 +294,16 @@ class Settings(Section):
         path = self.instance.templates_dir
         if path is None:
             return None
+        base = self.source.parent if self.source else Path.cwd()
+        return path if path.is_absolute() else (base / path).resolve()
+
+    @property
+    def postfix_maps(self) -> Path:
+        """Where `mailhub mta postfix` writes the maps: [mta] postfix_dir, else
+        <data_dir>/postfix."""
+        path = self.mta.postfix_dir
+        if path is None:
+            return self.data_dir / "postfix"
         base = self.source.parent if self.source else Path.cwd()
         return path if path.is_absolute() else (base / path).resolve()
 

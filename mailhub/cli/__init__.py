@@ -115,6 +115,11 @@ AREAS: dict[str, Area] = {
         "The resource library: links and files, tagged by theme and country "
         "(add, list, show, remove, export, candidates).",
     ),
+    "mta": Area(
+        "mailhub.cli.mta",
+        "mta_app",
+        "The MTA in front of mailhub: Postfix maps and main.cf lines, and a check.",
+    ),
 }
 
 
@@ -199,6 +204,12 @@ def init(
         out.print(f"created {line}", markup=False)
     for change in seeded.differences:
         out.print(f"{'changed' if apply else 'differs'} {change}", markup=False)
+    if settings.mta.postfix_dir is not None:
+        # The MTA must know the addresses of communities the config just created.
+        from mailhub.mta.postfix import refresh
+
+        with app_.session() as session:
+            refresh(settings, app_.address_book(session))
     if seeded.differences and not apply:
         err.print("the store differs from the config; 'mailhub init --apply' applies it")
     if settings.instance.secret == DEFAULT_SECRET:
