@@ -143,6 +143,8 @@ class DkimSettings(Section):
 
     private_key: Path | None = None
     selector: str = "mailhub"
+    ed25519_key: Path | None = None
+    ed25519_selector: str = "mailhub-ed25519"
     domain: str | None = None
 
 

@@ -115,6 +115,11 @@ AREAS: dict[str, Area] = {
         "The resource library: links and files, tagged by theme and country "
         "(add, list, show, remove, export, candidates).",
     ),
+    "dkim": Area(
+        "mailhub.cli.dkim",
+        "dkim_app",
+        "DKIM keys for outgoing mail: make them and print their DNS records.",
+    ),
     "mta": Area(
         "mailhub.cli.mta",
         "mta_app",
