@@ -115,6 +115,13 @@ AREAS: dict[str, Area] = {
         "The resource library: links and files, tagged by theme and country "
         "(add, list, show, remove, export, candidates).",
     ),
+    "check": Area(
+        "mailhub.cli.checkup",
+        "check_command",
+        "Check that this instance can run: config, store (reachable, schema at the newest), "
+        "relay (connect and EHLO), DKIM keys; print the SPF, DKIM and DMARC records to publish. "
+        "Exit 1 when anything is wrong.",
+    ),
     "dkim": Area(
         "mailhub.cli.dkim",
         "dkim_app",

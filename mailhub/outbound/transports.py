@@ -166,6 +166,15 @@ class SmtpTransport:
             where = f"{self.settings.host}:{self.settings.port}"
             return temporary(f"relay {where} unreachable: {exc or type(exc).__name__}")
 
+    def greet(self) -> str:
+        """Connect and say EHLO as every delivery does first (`mailhub check`); the
+        relay's greeting line. Raises OSError or SMTPException when that fails."""
+        self.close()
+        self._smtp = self._connect()
+        answer = self._smtp.ehlo_resp or b""
+        self.close()
+        return answer.decode(errors="replace").splitlines()[0] if answer else ""
+
     def _still_open(self) -> bool:
         """False when a connection idle past IDLE_CHECK_SECONDS no longer answers NOOP."""
         if self._smtp is None or time.monotonic() - self._used < IDLE_CHECK_SECONDS:
