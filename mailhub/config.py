@@ -154,7 +154,16 @@ class DkimSettings(Section):
 
     private_key: Path | None = None
     selector: str = "mailhub"
+    ed25519_key: Path | None = None
+    ed25519_selector: str = "mailhub-ed25519"
     domain: str | None = None
+
+
+class MtaSettings(Section):
+    """The MTA in front of mailhub: where its Postfix maps go, and which Postfix to ask."""
+
+    postfix_dir: Path | None = None
+    postfix_config: Path | None = None
 
 
 class DeliverySettings(Section):
@@ -273,6 +282,7 @@ class Settings(Section):
     web: WebSettings = WebSettings()
     portal: PortalSettings = PortalSettings()
     dkim: DkimSettings = DkimSettings()
+    mta: MtaSettings = MtaSettings()
     delivery: DeliverySettings = DeliverySettings()
     moderation: ModerationSettings = ModerationSettings()
     discussions: DiscussionSettings = DiscussionSettings()
@@ -299,6 +309,16 @@ class Settings(Section):
         path = self.instance.templates_dir
         if path is None:
             return None
+        base = self.source.parent if self.source else Path.cwd()
+        return path if path.is_absolute() else (base / path).resolve()
+
+    @property
+    def postfix_maps(self) -> Path:
+        """Where `mailhub mta postfix` writes the maps: [mta] postfix_dir, else
+        <data_dir>/postfix."""
+        path = self.mta.postfix_dir
+        if path is None:
+            return self.data_dir / "postfix"
         base = self.source.parent if self.source else Path.cwd()
         return path if path.is_absolute() else (base / path).resolve()
 

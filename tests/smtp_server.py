@@ -10,18 +10,21 @@ from contextlib import contextmanager
 from smtp_sink import free_port
 
 from mailhub.context import Context
-from mailhub.inbound.committers import make_committer
+from mailhub.inbound.committers import Committer, make_committer
 from mailhub.inbound.smtp import start_listener
 
 
 @contextmanager
-def running_listener(ctx: Context) -> Iterator[int]:
-    """Start the listener for ``ctx`` on a free port; yield the port; always stop it."""
+def running_listener(
+    ctx: Context, port: int | None = None, committer: Committer | None = None
+) -> Iterator[int]:
+    """Start the listener for ``ctx`` on ``port`` (default: a free one), committing with
+    ``committer`` (default: the instance's own); yield the port; always stop it."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    committer = make_committer(ctx)
-    port = free_port()
+    committer = committer or make_committer(ctx)
+    port = port or free_port()
     server = asyncio.run_coroutine_threadsafe(
         start_listener(ctx, committer, host="127.0.0.1", port=port), loop
     ).result(10)

@@ -314,7 +314,7 @@ def test_unreadable_dkim_key_stops_the_sender_at_start(sqlite_ctx: Context, tmp_
         Sender(missing)
     junk = tmp_path / "junk.pem"
     junk.write_text("not a key")
-    with pytest.raises(ConfigError, match="not a usable RSA key"):
+    with pytest.raises(ConfigError, match="not a usable private key"):
         Sender(derive(sqlite_ctx, dkim={"private_key": str(junk)}))
 
 

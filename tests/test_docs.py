@@ -4,6 +4,7 @@ in the README, and the README's layout map names every module."""
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import get_args, get_origin
 
@@ -74,3 +75,21 @@ def test_layout_map_names_every_module() -> None:
         and path.stem not in layout
     ]
     assert missing == []
+
+
+def test_behind_postfix_shows_what_mailhub_mta_postfix_prints() -> None:
+    """The README's config block gives the main.cf lines the README shows: the same lines
+    (main_cf_lines) that tests/test_postfix.py runs a real Postfix on."""
+    import tomllib
+
+    from mailhub.config import from_mapping
+    from mailhub.mta.postfix import listener, main_cf_lines
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Behind Postfix") : readme.index("### Signing, SPF")]
+    toml_block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    settings = from_mapping(tomllib.loads(textwrap.dedent(toml_block)))
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    lines = [line.strip() for line in shown.splitlines() if line.strip()]
+    assert lines == main_cf_lines(settings.postfix_maps, "hash")
+    assert f"`lmtp:{listener(settings)}`" in section

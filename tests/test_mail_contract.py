@@ -803,6 +803,24 @@ def test_every_address_and_link_in_every_kind_of_mail_works(
         assert f"{kind}: mailed unsubscribe" in world.done, kind
         assert f"{kind}: opened /unsubscribe/" in world.done, kind
         assert f"{kind}: mailed bounce" in world.done, kind
+    # The body shows the member's https link too (bulk-sender rules): the header's link,
+    # opened above.
+    lacking = {kind for kind in kinds.LIST_MAIL if not body_shows_header_link(rows(ctx, kind)[0])}
+    assert lacking == BODY_LINK_NOT_YET
+
+
+# List mail whose body does not show the https unsubscribe link yet (issue 13, left).
+BODY_LINK_NOT_YET = {"digest", "newsletter", "event-digest", "event-reminder"}
+
+
+def body_shows_header_link(row: OutboundMessage) -> bool:
+    message = parsed(row)
+    found = re.search(r"<(https?://[^>]+/unsubscribe/[^>]+)>", message["List-Unsubscribe"] or "")
+    assert found is not None, (row.kind, message["List-Unsubscribe"])
+    texts = [
+        str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
+    ]
+    return any(found.group(1) in text for text in texts)
 
 
 def test_list_mail_carries_a_working_unsubscribe_in_its_headers(world: World) -> None:

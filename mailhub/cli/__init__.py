@@ -120,6 +120,23 @@ AREAS: dict[str, Area] = {
         "The resource library: links and files, tagged by theme and country "
         "(add, list, show, remove, export, candidates).",
     ),
+    "check": Area(
+        "mailhub.cli.checkup",
+        "check_command",
+        "Check that this instance can run: config, store (reachable, schema at the newest), "
+        "relay (connect and EHLO), DKIM keys; print the SPF, DKIM and DMARC records to publish. "
+        "Exit 1 when anything is wrong.",
+    ),
+    "dkim": Area(
+        "mailhub.cli.dkim",
+        "dkim_app",
+        "DKIM keys for outgoing mail: make them and print their DNS records.",
+    ),
+    "mta": Area(
+        "mailhub.cli.mta",
+        "mta_app",
+        "The MTA in front of mailhub: Postfix maps and main.cf lines, and a check.",
+    ),
 }
 
 
@@ -210,6 +227,12 @@ def init(
         out.print(f"created {line}", markup=False)
     for change in seeded.differences:
         out.print(f"{'changed' if apply else 'differs'} {change}", markup=False)
+    if settings.mta.postfix_dir is not None:
+        # The MTA must know the addresses of communities the config just created.
+        from mailhub.mta.postfix import refresh
+
+        with app_.session() as session:
+            refresh(settings, app_.address_book(session))
     if seeded.differences and not apply:
         err.print("the store differs from the config; 'mailhub init --apply' applies it")
     if settings.instance.secret == DEFAULT_SECRET:

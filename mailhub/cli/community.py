@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from mailhub.addresses import Kind
-from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
+from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
 from mailhub.communities import (
     add_theme,
     create_community,
@@ -111,6 +111,7 @@ def create(
         )
         address = _addresses(ctx, session, community.slug)["post"]
     out.print(f"created community {slug} <{address}>", markup=False)
+    refresh_mta_maps(ctx)
 
 
 @community_app.command("update")
@@ -146,6 +147,26 @@ def update(
         out.print(f"changed {change}", markup=False)
     if not made:
         out.print(f"{slug}: nothing changed (the settings were already so)", markup=False)
+    refresh_mta_maps(ctx)
+
+
+def refresh_mta_maps(ctx: typer.Context) -> None:
+    """With [mta] postfix_dir set, rewrite the Postfix maps so the MTA knows the addresses
+    (Mailman's postfix_lmtp does the same on every list change)."""
+    app = instance(ctx)
+    if app.settings.mta.postfix_dir is None:
+        return
+    from mailhub.mta.postfix import refresh
+
+    with app.session() as session:
+        book = app.address_book(session)
+    written = refresh(app.settings, book)
+    if written is None:
+        return
+    if written.changed:
+        out.print(f"postfix maps rewritten in {written.folder}", markup=False)
+    for problem in written.problems:
+        err.print(f"error: postfix maps: {problem}", markup=False)
 
 
 @community_app.command("list")

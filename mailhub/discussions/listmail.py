@@ -20,7 +20,14 @@ from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import Community, Delivery
 from mailhub.outbound import headers
-from mailhub.outbound.fanout import PostMail, Recipient, queue_copies, receiving_members
+from mailhub.outbound.fanout import (
+    PostMail,
+    Recipient,
+    leave_text,
+    mark_survived,
+    queue_copies,
+    receiving_members,
+)
 from mailhub.outbound.rawmail import text_part
 
 RECEIVING = (Delivery.EACH.value, Delivery.DIGEST.value)
@@ -67,7 +74,10 @@ def build(ctx: Context, session: Session, community: Community, mail: ListMail) 
         + headers.id_header("In-Reply-To", parents)
         + headers.id_header("References", parents)
     )
-    part_headers, body = text_part(mail.text)
+    leave = leave_text(ctx, community, unsubscribe_mark)
+    part_headers, body = text_part(f"{mail.text.rstrip()}\n\n-- \n{leave}" if leave else mail.text)
+    if not mark_survived(body.encode("ascii"), unsubscribe_mark, leave):
+        part_headers, body = text_part(mail.text)
     head = ("".join(lines) + "MIME-Version: 1.0\r\n").encode("ascii") + ids
     head += part_headers.encode("ascii")
     return PostMail(

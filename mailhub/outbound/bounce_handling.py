@@ -59,7 +59,9 @@ def handle_bounce(incoming: Incoming) -> Outcome:
         return incoming.outcome("bounce", problem)
     if not failures:
         return incoming.outcome("bounce", "no member among the failed recipients")
-    reasons = [_count(incoming.ctx, incoming.session, incoming.community, f) for f in failures]
+    reasons = [
+        count_failure(incoming.ctx, incoming.session, incoming.community, f) for f in failures
+    ]
     return incoming.outcome("bounce", "; ".join(reasons))
 
 
@@ -125,8 +127,9 @@ def _worst(recipients: list[BouncedRecipient]) -> BouncedRecipient | None:
     return max(recipients, key=lambda r: (r.hard, r.permanent), default=None)
 
 
-def _count(ctx: Context, session: Session, community: Community, failure: Failure) -> str:
-    """Add this failure to the person's score; pause delivery at the threshold."""
+def count_failure(ctx: Context, session: Session, community: Community, failure: Failure) -> str:
+    """Add this failure (a bounce, or a relay's refusal: outbound/refusals.py) to the
+    person's score; pause delivery at the threshold."""
     settings = ctx.settings.delivery
     now = ctx.now()
     person = session.exec(

@@ -68,7 +68,8 @@ def receiving_members(
 
 @dataclass(frozen=True)
 class PostMail:
-    """A post's message with placeholders for the per-member tokens, split once for speed."""
+    """A post's message with placeholders for the per-member tokens, split once for speed.
+    The body holds the unsubscribe placeholder too when it shows the member's link."""
 
     head: bytes
     body: bytes
@@ -76,8 +77,33 @@ class PostMail:
     unsubscribe_mark: bytes
 
     def personalise(self, reply: str, unsubscribe: str) -> bytes:
+        token = unsubscribe.encode()
         head = self.head.replace(self.reply_mark, reply.encode())
-        return head.replace(self.unsubscribe_mark, unsubscribe.encode()) + self.body
+        head = head.replace(self.unsubscribe_mark, token)
+        if self.unsubscribe_mark in self.body:
+            return head + self.body.replace(self.unsubscribe_mark, token)
+        return head + self.body
+
+
+def leave_text(ctx: Context, community: Community, unsubscribe_mark: str) -> str:
+    """The body's lines with the member's https unsubscribe link (its token a placeholder),
+    or "" without instance.public_url."""
+    url = headers.unsubscribe_link(ctx.settings, unsubscribe_mark)
+    if url is None:
+        return ""
+    return rendering.render(
+        "delivery/leave.txt", ctx.settings.templates_override, community=community.name, url=url
+    )
+
+
+def mark_survived(body: bytes, mark: str, leave: str) -> bool:
+    """Whether the placeholder came through the body's encoding whole: quoted-printable
+    breaks lines longer than 76 characters, and a placeholder cut in two would reach
+    members as it is. A body that lost it is built again without the link."""
+    if not leave or mark.encode() in body:
+        return True
+    log.warning("unsubscribe link left out of a body: its line is too long to encode")
+    return False
 
 
 def fan_out(ctx: Context, session: Session, post: Post) -> int:
@@ -184,15 +210,25 @@ def build_post_mail(
         + headers.id_header("In-Reply-To", [post.in_reply_to] if post.in_reply_to else [])
         + headers.id_header("References", list(post.references))
     )
-    mime_head, body = _content(ctx, session, book, community, post).split(BLANK_LINE, 1)
+    leave = leave_text(ctx, community, unsubscribe_mark)
+    content = _content(ctx, session, book, community, post, leave)
+    if not mark_survived(content, unsubscribe_mark, leave):
+        content = _content(ctx, session, book, community, post, "")
+    mime_head, body = content.split(BLANK_LINE, 1)
     head = "".join(lines).encode("ascii") + ids + mime_head
     return PostMail(head, BLANK_LINE + body, reply_mark.encode(), unsubscribe_mark.encode())
 
 
 def _content(
-    ctx: Context, session: Session, book: AddressBook, community: Community, post: Post
+    ctx: Context,
+    session: Session,
+    book: AddressBook,
+    community: Community,
+    post: Post,
+    leave: str,
 ) -> bytes:
-    """The MIME part of the mail: the trimmed text, the footer and the post's attachments."""
+    """The MIME part of the mail: the trimmed text, the footer (with ``leave``, the lines
+    with the unsubscribe link) and the post's attachments."""
     footer = rendering.render(
         "delivery/footer.txt",
         ctx.settings.templates_override,
@@ -200,6 +236,7 @@ def _content(
         author_email=post.author_email,
         community=community.name,
         request=book.address(community.slug, Kind.REQUEST),
+        leave=leave,
     )
     text = post.body_text.rstrip() + "\n" + footer
     part = EmailMessage(policy=policy.SMTP)

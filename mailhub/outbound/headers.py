@@ -154,9 +154,8 @@ def list_headers(
     archive = links.archive_url(settings, community)
     if archive:
         headers["List-Archive"] = f"<{archive}>"
-    public = settings.instance.public_url
-    if public:
-        link = f"{public.rstrip('/')}/unsubscribe/{unsubscribe}"
+    link = unsubscribe_link(settings, unsubscribe)
+    if link:
         headers["List-Unsubscribe"] = f"<mailto:{mailto}>, <{link}>"
         headers["List-Unsubscribe-Post"] = ONE_CLICK
     else:
@@ -164,6 +163,14 @@ def list_headers(
     headers["Precedence"] = "list"
     headers["X-Loop"] = loop_marker(settings.instance.domain)
     return headers
+
+
+def unsubscribe_link(settings: Settings, unsubscribe: str) -> str | None:
+    """The https unsubscribe link of one member (``unsubscribe`` being their token), or None
+    without a public web address. The List-Unsubscribe header carries it for one-click
+    clients; list mail also shows it in the body, which bulk-sender rules ask for."""
+    public = settings.instance.public_url
+    return f"{public.rstrip('/')}/unsubscribe/{unsubscribe}" if public else None
 
 
 def tag_subject(subject: str, tag: str | None) -> str:

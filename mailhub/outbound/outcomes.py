@@ -40,6 +40,8 @@ class SendReport:
     retried: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # Copies the relay refused for good (5xx at RCPT or DATA): counted as hard bounces.
+    refused: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
@@ -50,6 +52,7 @@ class SendReport:
         self.retried += other.retried
         self.failed += other.failed
         self.errors.extend(other.errors)
+        self.refused.extend(other.refused)
 
     def count(self, outcome: Outcome) -> None:
         mail = outcome.mail

@@ -28,6 +28,7 @@ from mailhub.outbound import outbox
 from mailhub.outbound.outbox import Claimed
 from mailhub.outbound.outcomes import Outcome, SendReport, judge, write_outcomes
 from mailhub.outbound.recorder import Recorder, Ticket
+from mailhub.outbound.refusals import count_refusals
 from mailhub.outbound.signing import SigningError, signer_from_settings
 from mailhub.outbound.transports import (
     Delivery,
@@ -98,6 +99,8 @@ class Sender:
         finally:
             wait(futures)
             recorder.close()
+        if report.refused:
+            count_refusals(self.ctx, report.refused)
         return report
 
     def _send_share(
@@ -116,8 +119,11 @@ class Sender:
             if mail.id in released:
                 continue
             gate = functools.partial(recorder.wait, ticket) if ticket else None
-            outcome = judge(self.settings, mail, self._deliver(transport, mail, gate), now)
+            delivery = self._deliver(transport, mail, gate)
+            outcome = judge(self.settings, mail, delivery, now)
             ticket = recorder.submit(outcome)
+            if delivery.refused:
+                report.refused.append((mail.id, delivery.error or ""))
             report.count(outcome)
         if ticket is not None:
             recorder.wait(ticket)

@@ -33,6 +33,9 @@ class Delivery:
     ok: bool
     permanent: bool = False
     error: str = ""
+    # The relay refused this recipient or its message for good (5xx at RCPT or DATA): the
+    # recipient's bounce score counts it like a bounce that came back by mail.
+    refused: bool = False
 
 
 SENT = Delivery(ok=True)
@@ -114,10 +117,20 @@ class RateLimiter:
             time.sleep(slot - now)
 
 
-def _response_delivery(code: int, message: bytes | str) -> Delivery:
+# A connection idle this long may have been closed by the relay (many close idle clients
+# after a few seconds): it is checked with NOOP before it carries a message, because a
+# message sent into a dead connection fails and waits a whole retry interval.
+IDLE_CHECK_SECONDS = 0.5
+
+
+def _response_delivery(code: int, message: bytes | str, *, recipient: bool = True) -> Delivery:
+    """The relay's answer as a Delivery; ``recipient`` when it answered for this recipient
+    or this message (RCPT, DATA), not for our sender (MAIL FROM)."""
     text = message.decode(errors="replace") if isinstance(message, bytes) else message
     answer = f"{code} {text}".strip()
-    return permanent(answer) if 500 <= code < 600 else temporary(answer)
+    if 500 <= code < 600:
+        return Delivery(ok=False, permanent=True, error=answer, refused=recipient)
+    return temporary(answer)
 
 
 class GatedSMTP(smtplib.SMTP):
@@ -142,6 +155,7 @@ class SmtpTransport:
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings.max_per_second)
         self._smtp: GatedSMTP | None = None
+        self._used = 0.0
 
     def _connect(self) -> GatedSMTP:
         s = self.settings
@@ -163,17 +177,22 @@ class SmtpTransport:
     def deliver(self, mail: Claimed, raw: bytes, gate: Gate | None = None) -> Delivery:
         self.limiter.wait()
         try:
+            if self._smtp is not None and not self._still_open():
+                self.close()
             if self._smtp is None:
                 self._smtp = self._connect()
             self._smtp.gate = gate
             self._smtp.sendmail(mail.envelope_from, [mail.recipient], raw)
+            self._used = time.monotonic()
             return SENT
         except smtplib.SMTPRecipientsRefused as exc:
             code, message = next(iter(exc.recipients.values()))
             return _response_delivery(code, message)
         except smtplib.SMTPResponseException as exc:
             self._reset_after(exc.smtp_code)
-            return _response_delivery(exc.smtp_code, exc.smtp_error)
+            # DATA answers for this message; MAIL FROM, EHLO and AUTH answer for us.
+            about_message = isinstance(exc, smtplib.SMTPDataError)
+            return _response_delivery(exc.smtp_code, exc.smtp_error, recipient=about_message)
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             where = f"{self.settings.host}:{self.settings.port}"
@@ -182,6 +201,26 @@ class SmtpTransport:
             # The gate failed (the store could not record): leave no transaction half open.
             self.close()
             raise
+
+    def greet(self) -> str:
+        """Connect and say EHLO as every delivery does first (`mailhub check`); the
+        relay's greeting line. Raises OSError or SMTPException when that fails."""
+        self.close()
+        self._smtp = self._connect()
+        answer = self._smtp.ehlo_resp or b""
+        self.close()
+        return answer.decode(errors="replace").splitlines()[0] if answer else ""
+
+    def _still_open(self) -> bool:
+        """False when a connection idle past IDLE_CHECK_SECONDS no longer answers NOOP."""
+        if self._smtp is None or time.monotonic() - self._used < IDLE_CHECK_SECONDS:
+            return True
+        try:
+            code, _message = self._smtp.noop()
+        except (smtplib.SMTPException, OSError):
+            return False
+        self._used = time.monotonic()
+        return code == 250
 
     def _reset_after(self, code: int) -> None:
         """After a refused message keep the connection if it still answers, else drop it."""
