@@ -22,8 +22,6 @@ from mailhub.models import Community
 from mailhub.newsletter import recipients
 from mailhub.newsletter.contents import upcoming_events
 from mailhub.outbound import outbox
-from mailhub.outbound.compose import bounce_address
-from mailhub.outbound.outbox import Outgoing
 
 log = logging.getLogger("mailhub.events")
 
@@ -68,18 +66,7 @@ def queue_digest(
     )
     queued = 0
     for chunk in recipients.chunks(ctx, community_id):
-        mails = [
-            Outgoing(
-                dedup_key=f"events:{community_id}:{date}:person:{r.person_id}",
-                kind="event-digest",
-                recipient=r.email,
-                envelope_from=bounce_address(ctx, mail.book, community, r.person_id),
-                raw=mail.to(r.email, r.person_id, r.membership_id),
-                community_id=community_id,
-                person_id=r.person_id,
-            )
-            for r in chunk
-        ]
+        mails = mail.copies(ctx, chunk, kind="event-digest", key=f"events:{community_id}:{date}")
         queued += outbox.enqueue_many(session, mails, ctx.queue_time())
     log.info("event digest of %s: %s event(s), %s queued", community.slug, len(events), queued)
     return DigestRun(len(events), queued)

@@ -20,8 +20,6 @@ from mailhub.events.mail import letter
 from mailhub.models import Community, Event, PostStatus, table_of
 from mailhub.newsletter import recipients
 from mailhub.outbound import outbox
-from mailhub.outbound.compose import bounce_address
-from mailhub.outbound.outbox import Outgoing
 
 EVENT = table_of(Event)
 
@@ -71,18 +69,11 @@ def remind(ctx: Context, event_id: int) -> int | None:
             "A reminder of this event; its calendar file is attached.",
             f"event-reminder-{event_id}",
         )
+        key = f"event-reminder:{event_id}"
         mails = [
-            Outgoing(
-                dedup_key=f"event-reminder:{event_id}:person:{r.person_id}",
-                kind="event-reminder",
-                recipient=r.email,
-                envelope_from=bounce_address(ctx, mail.book, community, r.person_id),
-                raw=mail.to(r.email, r.person_id, r.membership_id),
-                community_id=community.id,
-                person_id=r.person_id,
-            )
+            copy
             for chunk in recipients.chunks(ctx, event.community_id, reminders_only=True)
-            for r in chunk
+            for copy in mail.copies(ctx, chunk, kind="event-reminder", key=key)
         ]
         return outbox.enqueue_many(session, mails, ctx.queue_time())
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
 from mailhub.addresses import AddressBook, Kind
 from mailhub.config import Settings
+from mailhub.context import Context
 from mailhub.digest.pieces import CRLF, Pieces
 from mailhub.member_tokens import unsubscribe_token
 from mailhub.models import Community
+from mailhub.newsletter.recipients import Recipient
+from mailhub.outbound.compose import bounce_address
 from mailhub.outbound.headers import (
     encoded_text,
     header_line,
@@ -28,6 +31,7 @@ from mailhub.outbound.headers import (
     list_subject,
     mailbox,
 )
+from mailhub.outbound.outbox import Outgoing
 
 # Bodies here have no per-member holes: this pattern matches nothing.
 NO_HOLES = re.compile(r"(?!)(\d+)")
@@ -97,6 +101,24 @@ class Letter:
     date: datetime
     id_prefix: str
     body: str
+
+    def copies(
+        self, ctx: Context, recipients: Iterable[Recipient], *, kind: str, key: str
+    ) -> list[Outgoing]:
+        """Each recipient's copy, ready for the outbox under ``<key>:person:<id>``, with
+        their own unsubscribe token and return path."""
+        return [
+            Outgoing(
+                dedup_key=f"{key}:person:{r.person_id}",
+                kind=kind,
+                recipient=r.email,
+                envelope_from=bounce_address(ctx, self.book, self.community, r.person_id),
+                raw=self.to(r.email, r.person_id, r.membership_id),
+                community_id=self.community.id,
+                person_id=r.person_id,
+            )
+            for r in recipients
+        ]
 
     def to(self, email: str, person_id: int, membership_id: int) -> bytes:
         settings, community = self.settings, self.community

@@ -20,8 +20,6 @@ from mailhub.newsletter import recipients
 from mailhub.newsletter.issues import DRAFT, SENT
 from mailhub.newsletter.letter import Letter, body
 from mailhub.outbound import outbox
-from mailhub.outbound.compose import bounce_address
-from mailhub.outbound.outbox import Outgoing
 
 log = logging.getLogger("mailhub.newsletter")
 ISSUE = table_of(NewsletterIssue)
@@ -56,23 +54,11 @@ def send(ctx: Context, issue_id: int) -> Sent:
         community = session.get(Community, issue.community_id)
         assert community is not None and community.id is not None
         letter = _letter(ctx, session, community, issue)
-        book = letter.book
         session.expunge(community)
         number = issue.number
     queued = 0
     for chunk in recipients.chunks(ctx, community.id):
-        mails = [
-            Outgoing(
-                dedup_key=f"newsletter:{issue_id}:person:{r.person_id}",
-                kind="newsletter",
-                recipient=r.email,
-                envelope_from=bounce_address(ctx, book, community, r.person_id),
-                raw=letter.to(r.email, r.person_id, r.membership_id),
-                community_id=community.id,
-                person_id=r.person_id,
-            )
-            for r in chunk
-        ]
+        mails = letter.copies(ctx, chunk, kind="newsletter", key=f"newsletter:{issue_id}")
         with ctx.session() as session:
             queued += outbox.enqueue_many(session, mails, ctx.queue_time())
     with ctx.session() as session:
