@@ -47,8 +47,7 @@ from mailhub.models import (
     OutboundMessage,
     Person,
 )
-from mailhub.outbound.compose import Notice, send_notice
-from mailhub.rendering import render
+from mailhub.outbound.compose import Notice, send_rendered
 
 # A stranger can ask us to mail a confirmation to any address; this keeps it to a few a day.
 CONFIRMATIONS_PER_DAY = 3
@@ -181,31 +180,29 @@ def send_confirmation(
         return Result.LIMITED
     community = member.community
     token = confirmation_token(ctx, member.membership, action, delivery)
-    book = ctx.address_book(session)
-    address = book.address(community.slug, Kind.CONFIRM, token)
-    text = render(
+    address = ctx.address_book(session).address(community.slug, Kind.CONFIRM, token)
+    verb = "join" if action == JOIN else "leave"
+    notice = Notice(
+        to=email,
+        subject=f"Confirm: {verb} {community.name}",
+        kind="confirmation",
+        dedup_key=f"confirmation:{token}",
+        person_id=member.person.id,
+        reply_to=address,
+    )
+    send_rendered(
+        ctx,
+        session,
+        community,
         "notices/confirm.txt",
-        ctx.settings.templates_override,
-        community=community,
+        notice,
         email=email,
         action=action,
         newsletter=delivery == Delivery.NEWSLETTER.value,
         address=address,
         url=confirm_url(ctx, token),
         days=CONFIRM_DAYS,
-        request_address=book.address(community.slug, Kind.REQUEST),
     )
-    verb = "join" if action == JOIN else "leave"
-    notice = Notice(
-        to=email,
-        subject=f"Confirm: {verb} {community.name}",
-        text=text,
-        kind="confirmation",
-        dedup_key=f"confirmation:{token}",
-        person_id=member.person.id,
-        reply_to=address,
-    )
-    send_notice(ctx, session, community, notice)
     return Result.SENT
 
 
@@ -414,29 +411,26 @@ def notify_change(
     delivery: str = "",
 ) -> bool:
     """Tell someone what became of their membership (joined, left, refused, bad link)."""
-    book = ctx.address_book(session)
-    text = render(
-        "notices/membership-change.txt",
-        ctx.settings.templates_override,
-        change=change,
-        community=community,
-        email=to,
-        reason=reason,
-        delivery=delivery,
-        request_address=book.address(community.slug, Kind.REQUEST),
-        post_address=book.address(community.slug, Kind.POST),
-        owner_address=book.address(community.slug, Kind.OWNER),
-    )
     subjects = {"joined": "Welcome to", "left": "You have left"}
     notice = Notice(
         to=to,
         subject=f"{subjects.get(change, 'Your membership of')} {community.name}",
-        text=text,
         kind=kind,
         dedup_key=dedup_key,
         person_id=person_id,
     )
-    return send_notice(ctx, session, community, notice)
+    template = "notices/membership-change.txt"
+    return send_rendered(
+        ctx,
+        session,
+        community,
+        template,
+        notice,
+        change=change,
+        email=to,
+        reason=reason,
+        delivery=delivery,
+    )
 
 
 CHANGES = {

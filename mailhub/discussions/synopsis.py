@@ -20,7 +20,7 @@ from mailhub.discussions import figures, listmail
 from mailhub.discussions.claims import claim
 from mailhub.errors import Conflict, InvalidInput
 from mailhub.models import Community, Discussion, DiscussionState, Person, Post
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, send_rendered
 from mailhub.rendering import render
 
 
@@ -52,24 +52,24 @@ def request(ctx: Context, session: Session, community: Community, discussion: Di
     moderator = session.get(Person, discussion.moderator_id) if discussion.moderator_id else None
     if moderator is None:
         return False
-    text = render(
-        "discussions/synopsis_request.txt",
-        ctx.settings.templates_override,
-        community=community,
-        discussion=discussion,
-        moderator=moderator,
-        draft=draft(ctx, session, community, discussion),
-    )
     notice = Notice(
         to=moderator.email,
         subject=f"{community.tag or community.name} please write the synopsis: {discussion.title}",
-        text=text,
         kind="synopsis-request",
         dedup_key=f"discussion:{discussion.id}:synopsis-request",
         person_id=moderator.id,
         reply_to=address(ctx, session, community, discussion),
     )
-    return send_notice(ctx, session, community, notice)
+    return send_rendered(
+        ctx,
+        session,
+        community,
+        "discussions/synopsis_request.txt",
+        notice,
+        discussion=discussion,
+        moderator=moderator,
+        draft=draft(ctx, session, community, discussion),
+    )
 
 
 def set_synopsis(

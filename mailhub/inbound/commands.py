@@ -25,8 +25,7 @@ from mailhub.inbound.trim import trim_reply
 from mailhub.member_tokens import LEAVE
 from mailhub.members import AFFILIATIONS, DIGEST_FORMATS
 from mailhub.models import Delivery, MembershipStatus
-from mailhub.outbound.compose import Notice, send_notice
-from mailhub.rendering import render
+from mailhub.outbound.compose import Notice, send_rendered
 from mailhub.subscriptions import (
     Member,
     Result,
@@ -145,33 +144,29 @@ def handle_request(incoming: Incoming) -> Outcome:
 def send_reply(request: Request, unknown: list[str], truncated: bool) -> None:
     incoming = request.incoming
     community, ctx = incoming.community, incoming.ctx
-    book = ctx.address_book(incoming.session)
-    text = render(
-        "notices/command-reply.txt",
-        ctx.settings.templates_override,
-        community=community,
-        results=request.answers,
-        unknown=unknown,
-        truncated=truncated,
-        max_lines=MAX_LINES,
-        show_help=request.show_help or not request.answers,
-        request_address=book.address(community.slug, Kind.REQUEST),
-        post_address=book.address(community.slug, Kind.POST),
-        owner_address=book.address(community.slug, Kind.OWNER),
-    )
     subject = incoming.parsed.subject.strip()
     key = hashlib.sha256(incoming.item.message_id.encode()).hexdigest()[:24]
     member = request.member()
     notice = Notice(
         to=request.sender,
         subject=f"Re: {subject}" if subject else f"Your commands to {community.name}",
-        text=text,
         kind="command-reply",
         dedup_key=f"command-reply:{community.id}:{key}",
         person_id=member.person.id if member else None,
         in_reply_to=incoming.item.message_id,
     )
-    send_notice(ctx, incoming.session, community, notice)
+    send_rendered(
+        ctx,
+        incoming.session,
+        community,
+        "notices/command-reply.txt",
+        notice,
+        results=request.answers,
+        unknown=unknown,
+        truncated=truncated,
+        max_lines=MAX_LINES,
+        show_help=request.show_help or not request.answers,
+    )
 
 
 # The commands. Each changes what it must and returns its answer line.

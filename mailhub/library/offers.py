@@ -26,8 +26,8 @@ from mailhub.inbound.trim import trim_reply
 from mailhub.library import resources
 from mailhub.models import Attachment, Community, Person, Post, PostStatus
 from mailhub.moderation.team import moderation_address, moderators
-from mailhub.outbound.compose import Notice, send_notice
-from mailhub.rendering import human_size, render
+from mailhub.outbound.compose import Notice, send_notice, send_rendered
+from mailhub.rendering import human_size
 from mailhub.threads.themes import post_themes
 
 # Members' posts and replies; news and event submissions have their own publication.
@@ -75,10 +75,21 @@ def offer_attachments(ctx: Context, session: Session, post: Post) -> int:
     themes = post_themes(session, post)
     sent = 0
     for moderator in moderators(session, community):
-        text = render(
+        notice = Notice(
+            to=moderator.email,
+            subject=f"{community.tag or community.name} attachments for the library: "
+            f"{post.subject or '(no subject)'}",
+            kind="resource-offer",
+            dedup_key=f"resource-offer:{post.id}:to:{moderator.id}",
+            person_id=moderator.id,
+            reply_to=offer_address(ctx, session, community, post, moderator),
+        )
+        sent += send_rendered(
+            ctx,
+            session,
+            community,
             "moderation/resource_offer.txt",
-            ctx.settings.templates_override,
-            community=community,
+            notice,
             post=post,
             author=f"{name} <{post.author_email}>" if name != post.author_email else name,
             files=[(n, a, human_size(a.size)) for n, a in files],
@@ -89,17 +100,6 @@ def offer_attachments(ctx: Context, session: Session, post: Post) -> int:
             author_country=author.country if author else None,
             kinds=resources.KINDS,
         )
-        notice = Notice(
-            to=moderator.email,
-            subject=f"{community.tag or community.name} attachments for the library: "
-            f"{post.subject or '(no subject)'}",
-            text=text,
-            kind="resource-offer",
-            dedup_key=f"resource-offer:{post.id}:to:{moderator.id}",
-            person_id=moderator.id,
-            reply_to=offer_address(ctx, session, community, post, moderator),
-        )
-        sent += send_notice(ctx, session, community, notice)
     return sent
 
 

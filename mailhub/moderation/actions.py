@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
-from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.library.offers import offer_attachments
 from mailhub.models import (
@@ -33,8 +32,7 @@ from mailhub.models import (
 from mailhub.moderation.rules import Action, Verdict
 from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
-from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
-from mailhub.rendering import render
+from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered
 
 log = logging.getLogger("mailhub.moderation")
 DECISIONS = table_of(Decision)
@@ -82,26 +80,26 @@ def notify_held(ctx: Context, session: Session, community: Community, post: Post
     files = session.exec(select(Attachment).where(Attachment.post_id == post.id)).all()
     sent = 0
     for moderator in team:
-        text = render(
+        notice = Notice(
+            to=moderator.email,
+            subject=f"{community.tag or community.name} held for moderation: {post.subject}",
+            kind="held",
+            dedup_key=f"held:{post.id}:to:{moderator.id}",
+            person_id=moderator.id,
+            reply_to=moderation_address(ctx, session, community, post, moderator),
+        )
+        sent += send_rendered(
+            ctx,
+            session,
+            community,
             "moderation/held.txt",
-            ctx.settings.templates_override,
-            community=community,
+            notice,
             post=post,
             person=person,
             author_name=post.author_name,
             reason=post.reason,
             attachments=files,
         )
-        notice = Notice(
-            to=moderator.email,
-            subject=f"{community.tag or community.name} held for moderation: {post.subject}",
-            text=text,
-            kind="held",
-            dedup_key=f"held:{post.id}:to:{moderator.id}",
-            person_id=moderator.id,
-            reply_to=moderation_address(ctx, session, community, post, moderator),
-        )
-        sent += send_notice(ctx, session, community, notice)
     return sent
 
 
@@ -111,21 +109,7 @@ def tell_sender(
     """A notice to the poster (rejection, non-member, late contribution)."""
     if not post.author_email:
         return
-    book = ctx.address_book(session)
-    discussion = None
-    if template == "late":
-        discussion = _discussion_of(session, post)
-    text = render(
-        f"moderation/{template}.txt",
-        ctx.settings.templates_override,
-        community=community,
-        post=post,
-        author_name=post.author_name,
-        request_address=book.address(community.slug, Kind.REQUEST),
-        owner_address=book.address(community.slug, Kind.OWNER),
-        discussion=discussion,
-        **extra,
-    )
+    discussion = _discussion_of(session, post) if template == "late" else None
     subjects = {
         "rejected": "Your message was not published",
         "nonmember": "Your message was not published",
@@ -134,14 +118,23 @@ def tell_sender(
     notice = Notice(
         to=post.author_email,
         subject=f"{subjects.get(template, 'About your message')}: {post.subject}",
-        text=text,
         kind=template,
         dedup_key=f"{template}:{post.id}",
         person_id=post.person_id,
         in_reply_to=mail_message_id(post),
-        reply_to=owner_reply_to(book, community),
+        reply_to=owner_reply_to(ctx.address_book(session), community),
     )
-    send_notice(ctx, session, community, notice)
+    send_rendered(
+        ctx,
+        session,
+        community,
+        f"moderation/{template}.txt",
+        notice,
+        post=post,
+        author_name=post.author_name,
+        discussion=discussion,
+        **extra,
+    )
 
 
 def _discussion_of(session: Session, post: Post) -> Discussion | None:
@@ -308,21 +301,21 @@ def send_fyi(
     for moderator in moderators(session, community):
         if moderator.id == by.id:
             continue
-        text = render(
+        notice = Notice(
+            to=moderator.email,
+            subject=f"{community.tag or community.name} FYI: item {post.id} {action}",
+            kind="fyi",
+            dedup_key=f"fyi:{post.id}:to:{moderator.id}",
+            person_id=moderator.id,
+        )
+        send_rendered(
+            ctx,
+            session,
+            community,
             "moderation/fyi.txt",
-            ctx.settings.templates_override,
-            community=community,
+            notice,
             post=post,
             moderator=_label(by),
             action=action,
             reason=reason,
         )
-        notice = Notice(
-            to=moderator.email,
-            subject=f"{community.tag or community.name} FYI: item {post.id} {action}",
-            text=text,
-            kind="fyi",
-            dedup_key=f"fyi:{post.id}:to:{moderator.id}",
-            person_id=moderator.id,
-        )
-        send_notice(ctx, session, community, notice)

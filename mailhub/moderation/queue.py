@@ -17,8 +17,7 @@ from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import Community, Person, Post, PostStatus
 from mailhub.moderation.team import DECISION_TOKEN_LIFETIME, moderators
-from mailhub.outbound.compose import Notice, send_notice
-from mailhub.rendering import render
+from mailhub.outbound.compose import Notice, send_rendered
 
 
 @dataclass(frozen=True)
@@ -89,20 +88,14 @@ def send_reminders(ctx: Context, session: Session, now: datetime | None = None) 
                 moderator.id or 0,
                 expires_at=now + DECISION_TOKEN_LIFETIME,
             )
-            text = render(
-                "moderation/reminder.txt",
-                ctx.settings.templates_override,
-                community=community,
-                items=items,
-            )
             notice = Notice(
                 to=moderator.email,
                 subject=f"{community.tag or community.name} {len(items)} item(s) await moderation",
-                text=text,
                 kind="reminder",
                 dedup_key=f"reminder:{community.id}:{moderator.id}:{now.date().isoformat()}",
                 person_id=moderator.id,
                 reply_to=book.address(community.slug, Kind.MODERATION, token),
             )
-            sent += send_notice(ctx, session, community, notice)
+            template = "moderation/reminder.txt"
+            sent += send_rendered(ctx, session, community, template, notice, items=items)
     return sent

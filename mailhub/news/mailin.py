@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from mailhub.addresses import InvalidAddress, Kind, normalise_address
+from mailhub.addresses import InvalidAddress, normalise_address
 from mailhub.events.icsfile import read_ics
 from mailhub.events.lines import FIELD_LINE, EventFields, Unreadable, read_event_lines
 from mailhub.inbound.outcomes import Incoming, Outcome
@@ -28,8 +28,7 @@ from mailhub.news.store import (
     submit_news,
     uid_taken,
 )
-from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
-from mailhub.rendering import render
+from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered
 from mailhub.subscriptions import mails_since
 from mailhub.weblinks import check_url
 
@@ -96,25 +95,24 @@ def _answer(incoming: Incoming, sender: str, what: str, problems: list[str]) -> 
     ):
         return False
     book = ctx.address_book(session)
-    text = render(
-        "news/unreadable.txt",
-        ctx.settings.templates_override,
-        community=community,
-        what=what,
-        problems=problems,
-        address=book.address(community.slug, incoming.destination.kind),
-        owner_address=book.address(community.slug, Kind.OWNER),
-    )
     notice = Notice(
         to=sender,
         subject=f"Your {what} was not stored: {incoming.parsed.subject or '(no subject)'}",
-        text=text,
         kind=REPLY_KIND,
         dedup_key=f"{REPLY_KIND}:{incoming.destination.kind}:{incoming.item.message_id}",
         in_reply_to=incoming.item.message_id,
         reply_to=owner_reply_to(book, community),
     )
-    return send_notice(ctx, session, community, notice)
+    return send_rendered(
+        ctx,
+        session,
+        community,
+        "news/unreadable.txt",
+        notice,
+        what=what,
+        problems=problems,
+        address=book.address(community.slug, incoming.destination.kind),
+    )
 
 
 def _sender(incoming: Incoming) -> str | None:

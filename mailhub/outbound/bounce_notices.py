@@ -13,7 +13,7 @@ from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.members import admin_addresses
 from mailhub.models import Community, Membership, MembershipStatus, Person
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, send_notice, send_rendered
 
 DISABLED_REASON = "bounces"
 
@@ -72,19 +72,15 @@ def _notify(
     }
     day = ctx.now().strftime("%Y%m%d")
     override = settings.templates_override
-    send_notice(
-        ctx,
-        session,
-        community,
-        Notice(
-            to=person.email,
-            subject=f"Mail from {community.name} is paused: your address bounces",
-            text=rendering.render("delivery/bounce_disabled.txt", override, **values),
-            kind="bounce_disabled",
-            dedup_key=f"bounce-disabled:{person.id}:{day}",
-            person_id=person.id,
-        ),
+    notice = Notice(
+        to=person.email,
+        subject=f"Mail from {community.name} is paused: your address bounces",
+        kind="bounce_disabled",
+        dedup_key=f"bounce-disabled:{person.id}:{day}",
+        person_id=person.id,
     )
+    send_rendered(ctx, session, community, "delivery/bounce_disabled.txt", notice, **values)
+    # The admins' notice is one text for all of them, rendered once.
     text = rendering.render("delivery/bounce_admin.txt", override, **values)
     admins = admin_addresses(
         session, [c.id for c in paused if c.id], ctx.settings.instance.admin_email

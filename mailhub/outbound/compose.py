@@ -7,8 +7,9 @@ admins, from postmaster@) has postmaster@ as sender and return path, and no List
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from sqlmodel import Session
 
@@ -20,6 +21,7 @@ from mailhub.outbound import outbox
 from mailhub.outbound.headers import list_id, loop_marker, mailbox, usable_ids
 from mailhub.outbound.outbox import Outgoing
 from mailhub.outbound.rawmail import assemble
+from mailhub.rendering import render
 
 
 def bounce_address(
@@ -36,15 +38,16 @@ def owner_reply_to(book: AddressBook, community: Community) -> str:
     return mailbox(f"{community.name} moderators", book.address(community.slug, Kind.OWNER))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Notice:
-    """One machine-written mail to one person."""
+    """One machine-written mail to one person (its text left empty when a template writes
+    it, see `send_rendered`)."""
 
     to: str
     subject: str
-    text: str
     kind: str
     dedup_key: str
+    text: str = ""
     person_id: int | None = None
     html: str | None = None
     reply_to: str | None = None
@@ -110,3 +113,27 @@ def send_notice(
 ) -> bool:
     """Queue a notice in the caller's transaction; False if its dedup key was queued before."""
     return outbox.enqueue(session, build_notice(ctx, session, community, notice), ctx.queue_time())
+
+
+def send_rendered(
+    ctx: Context,
+    session: Session,
+    community: Community | None,
+    template: str,
+    notice: Notice,
+    /,
+    **context: Any,
+) -> bool:
+    """Queue ``notice`` with ``template`` rendered as its text; False if queued before.
+
+    The template sees ``community`` and, for a community, its request, post and owner
+    addresses, besides ``context`` (which wins where it names the same thing).
+    """
+    shared: dict[str, Any] = {"community": community}
+    if community is not None:
+        book = ctx.address_book(session)
+        shared["request_address"] = book.address(community.slug, Kind.REQUEST)
+        shared["post_address"] = book.address(community.slug, Kind.POST)
+        shared["owner_address"] = book.address(community.slug, Kind.OWNER)
+    text = render(template, ctx.settings.templates_override, **{**shared, **context})
+    return send_notice(ctx, session, community, replace(notice, text=text))

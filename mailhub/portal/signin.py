@@ -23,9 +23,8 @@ from sqlmodel import Session, col, select
 from mailhub.context import Context
 from mailhub.members import find_person
 from mailhub.models import Membership, MembershipStatus, Person, SignIn, table_of
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, send_rendered
 from mailhub.portal import links
-from mailhub.rendering import render
 
 MAX_ATTEMPTS = 5
 HOUR = timedelta(hours=1)
@@ -100,23 +99,24 @@ def request(ctx: Context, session: Session, email: str, ip: str, next_path: str)
     base = links.base_url(ctx.settings) or ""
     query = f"?next={quote(next_path, safe='/')}" if next_path != "/" else ""
     link = f"{base}/signin/{token}{query}" if base else ""
-    text = render(
+    notice = Notice(
+        to=person.email,
+        subject=f"Sign in to {ctx.settings.instance.name}: code {code}",
+        kind="sign-in",
+        dedup_key=f"sign-in:{row.id}",
+        person_id=person.id,
+    )
+    send_rendered(
+        ctx,
+        session,
+        None,
         "portal/sign-in.txt",
-        ctx.settings.templates_override,
+        notice,
         site_name=ctx.settings.instance.name,
         link=link,
         code=code,
         minutes=ctx.settings.portal.sign_in_minutes,
     )
-    notice = Notice(
-        to=person.email,
-        subject=f"Sign in to {ctx.settings.instance.name}: code {code}",
-        text=text,
-        kind="sign-in",
-        dedup_key=f"sign-in:{row.id}",
-        person_id=person.id,
-    )
-    send_notice(ctx, session, None, notice)
 
 
 def _use(session: Session, row: SignIn, now: datetime) -> Person | None:
