@@ -20,11 +20,38 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 Claim = tuple[int, int]  # (row id, attempts after the claim)
+
+
+def claim(
+    connection: Connection,
+    table: Any,
+    waiting: ColumnElement[bool],
+    busy: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    columns: Sequence[Any],
+) -> list[Sequence[Any]]:
+    """Claim up to ``limit`` rows, oldest first: those ``waiting`` and those whose holder's
+    lease ran out. Each becomes ``busy`` until ``now + lease`` with one more attempt; the
+    rows' ``columns`` (the id first) come back in id order. On PostgreSQL two claimers
+    skip each other's locked rows rather than wait (FOR UPDATE SKIP LOCKED)."""
+    due = or_(waiting, and_(table.c.state == busy, table.c.lease_until < now))
+    pick = select(table.c.id).where(due).order_by(table.c.id).limit(limit)
+    if connection.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (
+        update(table)
+        .where(table.c.id.in_(pick.scalar_subquery()))
+        .values(state=busy, lease_until=now + lease, attempts=table.c.attempts + 1)
+        .returning(*columns)
+    )
+    return sorted(connection.execute(statement).all(), key=lambda row: row[0])
 
 
 def held(table: Any, busy: str) -> ColumnElement[bool]:

@@ -323,7 +323,7 @@ def take(
     The worker gets the rows without reading back the bytes it has just written; if it dies
     before finishing, the lease runs out and another pass claims them like any other row.
     """
-    return _import(engine, spool, limit, (now + lease).astimezone(UTC).replace(tzinfo=None))
+    return _import(engine, spool, limit, now + lease)
 
 
 def _import(

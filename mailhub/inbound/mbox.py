@@ -24,7 +24,7 @@ from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.errors import InvalidInput
 from mailhub.inbound.parse import UnparseableMessage, derive_message_id, parse_message
-from mailhub.inbound.pipeline import POSTS, _naive, _people
+from mailhub.inbound.pipeline import POSTS, _people
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Community, PostStatus, Thread, table_of
 from mailhub.threads.jwz import ThreadMessage, build_threads, thread_key, thread_message_from_email
@@ -128,8 +128,8 @@ class Importer:
                     ).text,
                     "full_text": parsed.text,
                     "html": parsed.html,
-                    "sent_at": _naive(parsed.date),
-                    "received_at": _naive(self.ctx.now()),
+                    "sent_at": parsed.date,
+                    "received_at": self.ctx.now(),
                 }
             )
         if rows:
@@ -157,7 +157,7 @@ class Importer:
         )
         found = connection.execute(query).scalar()
         if found is None:
-            when = _naive(date) or _naive(self.ctx.now())
+            when = date or self.ctx.now()
             found = connection.execute(
                 insert(THREADS).returning(THREADS.c.id),
                 {

@@ -17,7 +17,7 @@ SCHED_IDLE process) leaves the rows another worker took to that one (leases.py).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, text, update
@@ -203,8 +203,8 @@ class Pipeline:
             "body_text": item.body_text,
             "full_text": parsed.text,
             "html": parsed.html,
-            "sent_at": _naive(parsed.date),
-            "received_at": _naive(self.ctx.now()),
+            "sent_at": parsed.date,
+            "received_at": self.ctx.now(),
         }
 
     def list_attachments(
@@ -234,12 +234,6 @@ class Pipeline:
 POSTS = table_of(Post)
 ATTACHMENTS = table_of(Attachment)
 PEOPLE = table_of(Person)
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _route(item: Prepared) -> Route | None:
@@ -296,7 +290,7 @@ def _record(session: Session, outcomes: dict[int, Outcome], now: datetime) -> No
             community_id=bindparam("new_community_id"),
             post_id=bindparam("new_post_id"),
             lease_until=None,
-            processed_at=now.replace(tzinfo=None),
+            processed_at=now,
         )
     )
     rows = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection, Engine
 
 from mailhub import leases
@@ -47,7 +47,7 @@ def row_values(arrival: Arrival, now: datetime) -> dict[str, Any]:
         "sha256": hashlib.sha256(arrival.raw).hexdigest(),
         "state": InboundState.NEW.value,
         "attempts": 0,
-        "received_at": now.replace(tzinfo=None),
+        "received_at": now,
     }
 
 
@@ -92,32 +92,17 @@ class SpoolRow:
 
 def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -> list[SpoolRow]:
     """Lease up to ``limit`` new rows (or rows whose worker's lease ran out)."""
-    naive = now.replace(tzinfo=None)
-    due = or_(
-        TABLE.c.state == InboundState.NEW.value,
-        and_(TABLE.c.state == PROCESSING, TABLE.c.lease_until < naive),
+    new = TABLE.c.state == InboundState.NEW.value
+    columns = (
+        TABLE.c.id,
+        TABLE.c.raw,
+        TABLE.c.mail_from,
+        TABLE.c.rcpt_to,
+        TABLE.c.source,
+        TABLE.c.attempts,
     )
-    pick = select(TABLE.c.id).where(due).order_by(TABLE.c.id).limit(limit)
-    if connection.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    statement = (
-        update(TABLE)
-        .where(TABLE.c.id.in_(pick.scalar_subquery()))
-        .values(
-            state=PROCESSING,
-            lease_until=(now + lease).replace(tzinfo=None),
-            attempts=TABLE.c.attempts + 1,
-        )
-        .returning(
-            TABLE.c.id,
-            TABLE.c.raw,
-            TABLE.c.mail_from,
-            TABLE.c.rcpt_to,
-            TABLE.c.source,
-            TABLE.c.attempts,
-        )
-    )
-    return sorted((SpoolRow(*row) for row in connection.execute(statement)), key=lambda r: r.id)
+    rows = leases.claim(connection, TABLE, new, PROCESSING, now, lease, limit, columns)
+    return [SpoolRow(*row) for row in rows]
 
 
 def renew(connection: Connection, rows: Sequence[SpoolRow], until: datetime) -> set[int]:

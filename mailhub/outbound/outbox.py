@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -57,8 +57,8 @@ def enqueue_many(session: Session, mails: Iterable[Outgoing], now: datetime) -> 
             "person_id": m.person_id,
             "state": OutboundState.QUEUED.value,
             "attempts": 0,
-            "next_attempt_at": now.replace(tzinfo=None),
-            "created_at": now.replace(tzinfo=None),
+            "next_attempt_at": now,
+            "created_at": now,
         }
         for m in mails
     ]
@@ -92,33 +92,12 @@ class Claimed:
         return (self.id, self.attempts)
 
 
-def _naive(value: datetime) -> datetime:
-    return value.replace(tzinfo=None) if value.tzinfo else value
-
-
 def claim_due(connection: Connection, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
     """Take up to ``limit`` due rows (queued and due, or leased by a sender that died)."""
-    due = or_(
-        and_(TABLE.c.state == OutboundState.QUEUED.value, TABLE.c.next_attempt_at <= _naive(now)),
-        and_(TABLE.c.state == SENDING, TABLE.c.lease_until < _naive(now)),
-    )
-    pick = select(TABLE.c.id).where(due).order_by(TABLE.c.id).limit(limit)
-    if connection.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    statement = (
-        update(TABLE)
-        .where(TABLE.c.id.in_(pick.scalar_subquery()))
-        .values(
-            state=SENDING,
-            lease_until=_naive(now + lease),
-            attempts=TABLE.c.attempts + 1,
-        )
-        .returning(
-            TABLE.c.id, TABLE.c.recipient, TABLE.c.envelope_from, TABLE.c.raw, TABLE.c.attempts
-        )
-    )
-    rows = connection.execute(statement).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+    queued = and_(TABLE.c.state == OutboundState.QUEUED.value, TABLE.c.next_attempt_at <= now)
+    columns = (TABLE.c.id, TABLE.c.recipient, TABLE.c.envelope_from, TABLE.c.raw, TABLE.c.attempts)
+    rows = leases.claim(connection, TABLE, queued, SENDING, now, lease, limit, columns)
+    return [Claimed(*row) for row in rows]
 
 
 def renew(connection: Connection, mails: Sequence[Claimed], until: datetime) -> set[int]:
@@ -155,7 +134,7 @@ def mark_failed(connection: Connection, mail: Claimed, error: str) -> None:
 def requeue(session: Session, row_ids: Sequence[int] | None, now: datetime) -> int:
     """Put failed (or the given) rows back in the queue, due now; return how many moved."""
     statement = update(TABLE).values(
-        state=OutboundState.QUEUED.value, next_attempt_at=_naive(now), lease_until=None
+        state=OutboundState.QUEUED.value, next_attempt_at=now, lease_until=None
     )
     if row_ids:
         statement = statement.where(

@@ -124,7 +124,7 @@ def _use(session: Session, row: SignIn, now: datetime) -> Person | None:
     used = session.connection().execute(
         update(SIGN_INS)
         .where(SIGN_INS.c.id == row.id, SIGN_INS.c.used_at.is_(None))
-        .values(used_at=now.replace(tzinfo=None))
+        .values(used_at=now)
     )
     if used.rowcount != 1 or row.person_id is None:
         return None
