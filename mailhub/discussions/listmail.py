@@ -9,24 +9,22 @@ the announcement, so whatever a member answers joins the discussion's thread.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import format_datetime
 
 from sqlmodel import Session
 
-from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import Community, Delivery
-from mailhub.outbound import headers
 from mailhub.outbound.fanout import (
+    ListHead,
+    Marks,
     PostMail,
     Recipient,
-    leave_text,
-    mark_survived,
+    list_head,
     queue_copies,
     receiving_members,
+    with_leave,
 )
 from mailhub.outbound.rawmail import text_part
 
@@ -51,38 +49,25 @@ class ListMail:
 def build(ctx: Context, session: Session, community: Community, mail: ListMail) -> PostMail:
     """The mail with placeholders for each member's reply and unsubscribe tokens."""
     book = ctx.address_book(session)
-    reply_mark = f"mhr{secrets.token_hex(10)}"
-    unsubscribe_mark = f"mhu{secrets.token_hex(10)}"
-    list_address = book.address(community.slug, Kind.POST)
-    subject = headers.encoded_text("Subject", headers.tag_subject(mail.subject, community.tag))
-    lines = [
-        headers.header_line("From", headers.mailbox(community.name, list_address)),
-        headers.header_line("To", list_address),
-        f"Subject: {subject}\r\n",
-        headers.header_line("Date", format_datetime(ctx.now())),
-        headers.header_line("Reply-To", book.address(community.slug, Kind.REPLY, reply_mark)),
-    ]
-    lines += [
-        headers.header_line(name, value)
-        for name, value in headers.list_headers(
-            ctx.settings, book, community, unsubscribe_mark
-        ).items()
-    ]
+    marks = Marks.new()
     parents = [mail.in_reply_to] if mail.in_reply_to else []
-    ids = (
-        headers.id_header("Message-ID", [mail.message_id])
-        + headers.id_header("In-Reply-To", parents)
-        + headers.id_header("References", parents)
+    head = ListHead(
+        sender_name=community.name,
+        subject=mail.subject,
+        date=ctx.now(),
+        message_id=mail.message_id,
+        in_reply_to=parents,
+        references=parents,
     )
-    leave = leave_text(ctx, community, unsubscribe_mark)
-    part_headers, body = text_part(f"{mail.text.rstrip()}\n\n-- \n{leave}" if leave else mail.text)
-    if not mark_survived(body.encode("ascii"), unsubscribe_mark, leave):
-        part_headers, body = text_part(mail.text)
-    head = ("".join(lines) + "MIME-Version: 1.0\r\n").encode("ascii") + ids
-    head += part_headers.encode("ascii")
-    return PostMail(
-        head, b"\r\n" + body.encode("ascii"), reply_mark.encode(), unsubscribe_mark.encode()
-    )
+
+    def write(leave: str) -> bytes:
+        part_headers, body = text_part(
+            f"{mail.text.rstrip()}\n\n-- \n{leave}" if leave else mail.text
+        )
+        return f"MIME-Version: 1.0\r\n{part_headers}\r\n{body}".encode("ascii")
+
+    content = with_leave(ctx, community, marks, write)
+    return PostMail.of(list_head(ctx, book, community, head, marks), content, marks)
 
 
 def send_to(

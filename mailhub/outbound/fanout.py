@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -67,14 +68,38 @@ def receiving_members(
 
 
 @dataclass(frozen=True)
+class Marks:
+    """The placeholders of one list mail for each member's reply and unsubscribe tokens."""
+
+    reply: str
+    unsubscribe: str
+
+    @classmethod
+    def new(cls) -> Marks:
+        return cls(f"mhr{secrets.token_hex(10)}", f"mhu{secrets.token_hex(10)}")
+
+
+@dataclass(frozen=True)
 class PostMail:
-    """A post's message with placeholders for the per-member tokens, split once for speed.
+    """A list mail with placeholders for the per-member tokens, split once for speed.
     The body holds the unsubscribe placeholder too when it shows the member's link."""
 
     head: bytes
     body: bytes
     reply_mark: bytes
     unsubscribe_mark: bytes
+
+    @classmethod
+    def of(cls, head: bytes, content: bytes, marks: Marks) -> PostMail:
+        """``head`` (the list's fields) and ``content`` (a MIME entity: its own header
+        lines, a blank line, its body) as one mail."""
+        mime_head, body = content.split(BLANK_LINE, 1)
+        return cls(
+            head + mime_head,
+            BLANK_LINE + body,
+            marks.reply.encode(),
+            marks.unsubscribe.encode(),
+        )
 
     def personalise(self, reply: str, unsubscribe: str) -> bytes:
         token = unsubscribe.encode()
@@ -96,14 +121,61 @@ def leave_text(ctx: Context, community: Community, unsubscribe_mark: str) -> str
     )
 
 
-def mark_survived(body: bytes, mark: str, leave: str) -> bool:
-    """Whether the placeholder came through the body's encoding whole: quoted-printable
-    breaks lines longer than 76 characters, and a placeholder cut in two would reach
-    members as it is. A body that lost it is built again without the link."""
-    if not leave or mark.encode() in body:
-        return True
+def with_leave(
+    ctx: Context, community: Community, marks: Marks, write: Callable[[str], bytes]
+) -> bytes:
+    """The content ``write`` makes around the lines with the unsubscribe link, or without
+    them when the placeholder did not come through the body's encoding whole:
+    quoted-printable breaks lines longer than 76 characters, and a placeholder cut in two
+    would reach members as it is."""
+    leave = leave_text(ctx, community, marks.unsubscribe)
+    content = write(leave)
+    if not leave or marks.unsubscribe.encode() in content:
+        return content
     log.warning("unsubscribe link left out of a body: its line is too long to encode")
-    return False
+    return write("")
+
+
+@dataclass(frozen=True)
+class ListHead:
+    """What sets the header of one list mail apart; the rest is the community's."""
+
+    sender_name: str
+    subject: str
+    date: datetime
+    message_id: str
+    in_reply_to: Sequence[str] = ()
+    references: Sequence[str] = ()
+    # The author's mailbox next to the member's reply address (delivery.reply_to).
+    reply_to_author: str | None = None
+    extra: Sequence[tuple[str, str]] = ()
+
+
+def list_head(
+    ctx: Context, book: AddressBook, community: Community, head: ListHead, marks: Marks
+) -> bytes:
+    """The header fields of a list mail (DMARC-safe From, the member's reply address, the
+    list headers, tag in the subject), its MIME fields left to the content."""
+    list_address = book.address(community.slug, Kind.POST)
+    reply_to = book.address(community.slug, Kind.REPLY, marks.reply)
+    if head.reply_to_author:
+        reply_to = f"{reply_to}, {head.reply_to_author}"
+    subject = headers.encoded_text("Subject", headers.tag_subject(head.subject, community.tag))
+    fields = [
+        ("From", headers.mailbox(head.sender_name, list_address)),
+        ("To", list_address),
+        ("Subject", subject),
+        ("Date", format_datetime(head.date)),
+        ("Reply-To", reply_to),
+        *head.extra,
+        *headers.list_headers(ctx.settings, book, community, marks.unsubscribe).items(),
+    ]
+    ids = (
+        headers.id_header("Message-ID", [head.message_id])
+        + headers.id_header("In-Reply-To", list(head.in_reply_to))
+        + headers.id_header("References", list(head.references))
+    )
+    return "".join(headers.header_line(n, v) for n, v in fields).encode("ascii") + ids
 
 
 def fan_out(ctx: Context, session: Session, post: Post) -> int:
@@ -173,50 +245,31 @@ def build_post_mail(
 ) -> PostMail:
     """The post as delivered: DMARC-safe From, author kept visible, list headers, tag."""
     settings = ctx.settings
-    reply_mark = f"mhr{secrets.token_hex(10)}"
-    unsubscribe_mark = f"mhu{secrets.token_hex(10)}"
-    list_address = book.address(community.slug, Kind.POST)
+    marks = Marks.new()
     author = headers.short_name(post.author_name) or post.author_email
-    reply_to = book.address(community.slug, Kind.REPLY, reply_mark)
-    if settings.delivery.reply_to == "list-and-author" and post.author_email:
-        reply_to = f"{reply_to}, {headers.mailbox(post.author_name, post.author_email)}"
-    sent = post.sent_at or post.received_at
-    lines = [
-        headers.header_line(
-            "From", headers.mailbox(f"{author} via {community.name}", list_address)
-        ),
-        headers.header_line("To", list_address),
-        headers.header_line(
-            "Subject",
-            headers.encoded_text("Subject", headers.tag_subject(post.subject, community.tag)),
-        ),
-        headers.header_line("Date", format_datetime(sent)),
-        headers.header_line("Reply-To", reply_to),
-        headers.header_line(
-            "X-Original-From", headers.mailbox(post.author_name, post.author_email)
-        ),
-    ]
-    lines += [
-        headers.header_line(name, value)
-        for name, value in headers.list_headers(settings, book, community, unsubscribe_mark).items()
-    ]
+    extra = [("X-Original-From", headers.mailbox(post.author_name, post.author_email))]
     archived = links.archived_at(
         settings, community, links.post_path(community.slug, post.thread_id, post.id)
     )
     if archived and post.thread_id:
-        lines.append(headers.header_line("Archived-At", f"<{archived}>"))
-    ids = (
-        headers.id_header("Message-ID", [post.message_id])
-        + headers.id_header("In-Reply-To", [post.in_reply_to] if post.in_reply_to else [])
-        + headers.id_header("References", list(post.references))
+        extra.append(("Archived-At", f"<{archived}>"))
+    with_author = settings.delivery.reply_to == "list-and-author" and post.author_email
+    head = ListHead(
+        sender_name=f"{author} via {community.name}",
+        subject=post.subject,
+        date=post.sent_at or post.received_at,
+        message_id=post.message_id,
+        in_reply_to=[post.in_reply_to] if post.in_reply_to else [],
+        references=list(post.references),
+        reply_to_author=headers.mailbox(post.author_name, post.author_email)
+        if with_author
+        else None,
+        extra=extra,
     )
-    leave = leave_text(ctx, community, unsubscribe_mark)
-    content = _content(ctx, session, book, community, post, leave)
-    if not mark_survived(content, unsubscribe_mark, leave):
-        content = _content(ctx, session, book, community, post, "")
-    mime_head, body = content.split(BLANK_LINE, 1)
-    head = "".join(lines).encode("ascii") + ids + mime_head
-    return PostMail(head, BLANK_LINE + body, reply_mark.encode(), unsubscribe_mark.encode())
+    content = with_leave(
+        ctx, community, marks, lambda leave: _content(ctx, session, book, community, post, leave)
+    )
+    return PostMail.of(list_head(ctx, book, community, head, marks), content, marks)
 
 
 def _content(
