@@ -9,9 +9,11 @@ clearer and mean the same everywhere.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 # Look back this far, widening, for the last firing: a day covers daily schedules at once,
 # a year the rarest (yearly) ones.
@@ -20,6 +22,10 @@ WINDOWS = (timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(d
 
 def trigger(cron: str, zone: str) -> CronTrigger:
     """The trigger of a cron line; raises ValueError when the line cannot be read."""
+    # APScheduler is imported when a cron line is read: loading the settings of a command
+    # that reads none (`mailhub member list`) is 70 ms faster without it.
+    from apscheduler.triggers.cron import CronTrigger
+
     return CronTrigger.from_crontab(cron, timezone=ZoneInfo(zone))
 
 

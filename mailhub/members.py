@@ -152,17 +152,6 @@ def admin_addresses(
     return sorted(found.items())
 
 
-def memberships_of_person(session: Session, person: Person) -> list[tuple[Membership, str]]:
-    """Each membership of a person with its community's slug."""
-    query = (
-        select(Membership, Community.slug)
-        .join(Community, col(Community.id) == Membership.community_id)
-        .where(Membership.person_id == person.id)
-        .order_by(Community.slug)
-    )
-    return [(m, slug) for m, slug in session.exec(query).all()]
-
-
 def _apply(target: Any, fields: MemberFields, names: tuple[str, ...]) -> bool:
     changed = False
     for name in names:
@@ -235,53 +224,3 @@ def remove_member(
     session.delete(membership)
     session.flush()
     return None
-
-
-def list_members(
-    session: Session,
-    community: Community,
-    *,
-    role: str | None = None,
-    delivery: str | None = None,
-    status: str | None = None,
-    affiliation: str | None = None,
-    country: str | None = None,
-) -> list[tuple[Person, Membership]]:
-    query = (
-        select(Person, Membership)
-        .join(Membership, col(Membership.person_id) == Person.id)
-        .where(Membership.community_id == community.id)
-        .order_by(Person.email)
-    )
-    if role:
-        query = query.where(Membership.role == role)
-    if delivery:
-        query = query.where(Membership.delivery == delivery)
-    if status:
-        query = query.where(Membership.status == status)
-    if affiliation:
-        query = query.where(Person.affiliation == affiliation)
-    if country:
-        query = query.where(Person.country == country.upper())
-    return [(p, m) for p, m in session.exec(query).all()]
-
-
-def member_record(person: Person, membership: Membership) -> dict[str, Any]:
-    """A plain dictionary of one member, for JSON output and tables."""
-    return {
-        "email": person.email,
-        "name": person.name,
-        "affiliation": person.affiliation,
-        "country": person.country,
-        "organisation": person.organisation,
-        "role": membership.role,
-        "delivery": membership.delivery,
-        "moderated": membership.moderated,
-        "status": membership.status,
-        "themes": list(membership.themes),
-        "only_my_themes": membership.only_my_themes,
-        "digest_format": membership.digest_format,
-        "event_reminders": membership.event_reminders,
-        "joined_at": membership.joined_at.isoformat() if membership.joined_at else None,
-        "bounce_score": person.bounce_score,
-    }

@@ -8,7 +8,6 @@ never joined on.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +24,17 @@ from sqlalchemy import (
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+# The values of the choice columns live apart, so the command line can offer them without
+# importing SQLModel; they are imported from here as much as from there.
+from mailhub.choices import Affiliation as Affiliation
+from mailhub.choices import Delivery as Delivery
+from mailhub.choices import DiscussionState as DiscussionState
+from mailhub.choices import InboundState as InboundState
+from mailhub.choices import MembershipStatus as MembershipStatus
+from mailhub.choices import OutboundState as OutboundState
+from mailhub.choices import PostStatus as PostStatus
+from mailhub.choices import Role as Role
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -60,67 +70,6 @@ def json_list() -> Any:
 
 def text_column(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(Text, nullable=nullable))
-
-
-class Affiliation(StrEnum):
-    GOVERNMENT = "government"
-    WORKERS = "workers"
-    EMPLOYERS = "employers"
-    STAFF = "staff"
-    ACADEMIC = "academic"
-    OTHER = "other"
-
-
-class Role(StrEnum):
-    MEMBER = "member"
-    MODERATOR = "moderator"
-    ADMIN = "admin"
-
-
-class Delivery(StrEnum):
-    EACH = "each"
-    DIGEST = "digest"
-    NONE = "none"
-    NEWSLETTER = "newsletter"  # the newsletter and the event digest only, no posts
-
-
-class MembershipStatus(StrEnum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    UNSUBSCRIBED = "unsubscribed"
-    BANNED = "banned"
-
-
-class InboundState(StrEnum):
-    NEW = "new"
-    PROCESSING = "processing"
-    DONE = "done"
-    QUARANTINED = "quarantined"
-    FAILED = "failed"
-
-
-class PostStatus(StrEnum):
-    HELD = "held"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    DISCARDED = "discarded"
-    ARCHIVED = "archived"
-
-
-class DiscussionState(StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    OPEN = "open"
-    CLOSED = "closed"
-    SUMMARISED = "summarised"
-    CANCELLED = "cancelled"
-
-
-class OutboundState(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class Community(SQLModel, table=True):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from typer._click.core import Context as ClickContext
 
+    from mailhub.config import Settings
     from mailhub.context import Context
 
 
@@ -73,6 +74,10 @@ def failure_line(exc: BaseException) -> tuple[str, int] | None:
     if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
         reason = str(exc.orig or exc).strip().splitlines()[0]
         return f"error: the database cannot be used: {reason}", 1
+    sqlite = sys.modules.get("sqlite3")
+    if sqlite is not None and isinstance(exc, sqlite.OperationalError):
+        # Read-only listings read a SQLite store on sqlite3 itself (see mailhub/roster.py).
+        return f"error: the database cannot be used: {str(exc).strip()}", 1
     return None
 
 
@@ -137,16 +142,27 @@ def make_app(help_text: str) -> typer.Typer:
     )
 
 
-def instance(ctx: typer.Context) -> Context:
-    """The instance for this invocation, loaded once from the config the root options name."""
+def settings(ctx: typer.Context) -> Settings:
+    """The settings for this invocation, loaded once from the config the root options name
+    (a command that reads them alone starts without the store's libraries)."""
     from mailhub import config
-    from mailhub.context import Context
 
     root = ctx.find_root()
     root.obj = root.obj or {}
-    if "context" not in root.obj:
+    if "settings" not in root.obj:
         path: Path | None = root.obj.get("config_path")
-        root.obj["context"] = Context.from_settings(config.load(path))
+        root.obj["settings"] = config.load(path)
+    return root.obj["settings"]
+
+
+def instance(ctx: typer.Context) -> Context:
+    """The instance for this invocation: its settings, store and clock, made once."""
+    from mailhub.context import Context
+
+    root = ctx.find_root()
+    if "context" not in (root.obj or {}):
+        loaded = settings(ctx)
+        root.obj["context"] = Context.from_settings(loaded)
     return root.obj["context"]
 
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from sqlmodel import Session
 
+from mailhub.choices import Delivery
 from mailhub.cli.common import instance, out
 from mailhub.cli.member import COMMUNITY_HELP, member_app, resolve_community
-from mailhub.communities import known_theme_slugs
 from mailhub.errors import Conflict, NotFound
-from mailhub.members import check_email
-from mailhub.models import Delivery
 
-# mailhub.subscriptions (templates, the outbox) is imported by the commands that use it, so
-# that `member list` and the other `member` commands start without it (see bench/cli.py).
+# The store's modules (SQLAlchemy, the models, templates, the outbox) are imported by the
+# commands that use them, so that `member list` starts without them (see bench/cli.py).
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from mailhub.subscriptions import Member, Result
 
 COMMUNITY = typer.Option(None, "--community", "-c", help=COMMUNITY_HELP)
@@ -29,6 +28,7 @@ EMAIL = typer.Argument(..., help="The member's e-mail address.")
 
 
 def _member(session: Session, community: str | None, email: str) -> Member:
+    from mailhub.members import check_email
     from mailhub.subscriptions import find_member
 
     target = resolve_community(session, community)
@@ -142,6 +142,7 @@ def themes(
     clear: bool = typer.Option(False, "--clear", help="Remove all the member's themes."),
 ) -> None:
     """Show or replace an active member's themes."""
+    from mailhub.communities import known_theme_slugs
     from mailhub.subscriptions import set_themes
 
     app = instance(ctx)
