@@ -70,8 +70,12 @@ def test_help_imports_no_area_and_no_heavy_library(tmp_path: Path) -> None:
 
 def test_member_list_imports_what_it_needs_and_no_more(tmp_path: Path, sqlite_ctx: Any) -> None:
     modules = imported_by(tmp_path, "member", "list", config=tmp_path / "config.toml")
-    assert {"mailhub.cli.member", "mailhub.models", "sqlalchemy"} <= modules
+    assert {"mailhub.cli.member", "mailhub.roster", "sqlite3"} <= modules
     unneeded = (
+        "sqlalchemy",  # a SQLite store is read on sqlite3 (mailhub/roster.py)
+        "sqlmodel",
+        "mailhub.models",
+        "apscheduler",
         "mailhub.cli.inbound",
         "mailhub.cli.resource",
         "mailhub.subscriptions",
