@@ -11,7 +11,7 @@ from mailhub.context import Context
 from mailhub.discussions import figures, listmail
 from mailhub.discussions.figures import ROOT_KIND
 from mailhub.models import Community, Discussion, Person, Post, PostStatus, Thread, ThreadRef
-from mailhub.outbound.compose import Notice, send_rendered
+from mailhub.outbound.compose import send_rendered, staff_notice
 from mailhub.rendering import render
 from mailhub.threads.subjects import normalise_subject
 
@@ -142,12 +142,12 @@ def send_status(
         return False
     approved = figures.contributions(session, discussion)
     held = figures.contributions(session, discussion, (PostStatus.HELD.value,))
-    notice = Notice(
-        to=moderator.email,
-        subject=f"{community.tag or community.name} status of the discussion: {discussion.title}",
+    notice = staff_notice(
+        community,
+        moderator,
+        f"status of the discussion: {discussion.title}",
         kind="discussion-status",
         dedup_key=f"discussion:{discussion.id}:status",
-        person_id=moderator.id,
     )
     return send_rendered(
         ctx,

@@ -20,7 +20,7 @@ from mailhub.discussions import figures, listmail
 from mailhub.discussions.claims import claim
 from mailhub.errors import Conflict, InvalidInput
 from mailhub.models import Community, Discussion, DiscussionState, Person, Post
-from mailhub.outbound.compose import Notice, send_rendered
+from mailhub.outbound.compose import send_rendered, staff_notice
 from mailhub.rendering import render
 
 
@@ -52,12 +52,12 @@ def request(ctx: Context, session: Session, community: Community, discussion: Di
     moderator = session.get(Person, discussion.moderator_id) if discussion.moderator_id else None
     if moderator is None:
         return False
-    notice = Notice(
-        to=moderator.email,
-        subject=f"{community.tag or community.name} please write the synopsis: {discussion.title}",
+    notice = staff_notice(
+        community,
+        moderator,
+        f"please write the synopsis: {discussion.title}",
         kind="synopsis-request",
         dedup_key=f"discussion:{discussion.id}:synopsis-request",
-        person_id=moderator.id,
         reply_to=address(ctx, session, community, discussion),
     )
     return send_rendered(

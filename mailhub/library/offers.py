@@ -26,7 +26,7 @@ from mailhub.inbound.trim import trim_reply
 from mailhub.library import resources
 from mailhub.models import Attachment, Community, Person, Post, PostStatus
 from mailhub.moderation.team import moderation_address, moderators
-from mailhub.outbound.compose import Notice, send_notice, send_rendered
+from mailhub.outbound.compose import Notice, send_notice, send_rendered, staff_notice
 from mailhub.rendering import human_size
 from mailhub.threads.themes import post_themes
 
@@ -75,13 +75,12 @@ def offer_attachments(ctx: Context, session: Session, post: Post) -> int:
     themes = post_themes(session, post)
     sent = 0
     for moderator in moderators(session, community):
-        notice = Notice(
-            to=moderator.email,
-            subject=f"{community.tag or community.name} attachments for the library: "
-            f"{post.subject or '(no subject)'}",
+        notice = staff_notice(
+            community,
+            moderator,
+            f"attachments for the library: {post.subject or '(no subject)'}",
             kind="resource-offer",
             dedup_key=f"resource-offer:{post.id}:to:{moderator.id}",
-            person_id=moderator.id,
             reply_to=offer_address(ctx, session, community, post, moderator),
         )
         sent += send_rendered(

@@ -32,7 +32,7 @@ from mailhub.models import (
 from mailhub.moderation.rules import Action, Verdict
 from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
-from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered
+from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered, staff_notice
 
 log = logging.getLogger("mailhub.moderation")
 DECISIONS = table_of(Decision)
@@ -80,12 +80,12 @@ def notify_held(ctx: Context, session: Session, community: Community, post: Post
     files = session.exec(select(Attachment).where(Attachment.post_id == post.id)).all()
     sent = 0
     for moderator in team:
-        notice = Notice(
-            to=moderator.email,
-            subject=f"{community.tag or community.name} held for moderation: {post.subject}",
+        notice = staff_notice(
+            community,
+            moderator,
+            f"held for moderation: {post.subject}",
             kind="held",
             dedup_key=f"held:{post.id}:to:{moderator.id}",
-            person_id=moderator.id,
             reply_to=moderation_address(ctx, session, community, post, moderator),
         )
         sent += send_rendered(
@@ -301,12 +301,12 @@ def send_fyi(
     for moderator in moderators(session, community):
         if moderator.id == by.id:
             continue
-        notice = Notice(
-            to=moderator.email,
-            subject=f"{community.tag or community.name} FYI: item {post.id} {action}",
+        notice = staff_notice(
+            community,
+            moderator,
+            f"FYI: item {post.id} {action}",
             kind="fyi",
             dedup_key=f"fyi:{post.id}:to:{moderator.id}",
-            person_id=moderator.id,
         )
         send_rendered(
             ctx,

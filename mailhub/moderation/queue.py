@@ -17,7 +17,7 @@ from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import Community, Person, Post, PostStatus
 from mailhub.moderation.team import DECISION_TOKEN_LIFETIME, moderators
-from mailhub.outbound.compose import Notice, send_rendered
+from mailhub.outbound.compose import send_rendered, staff_notice
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,12 @@ def send_reminders(ctx: Context, session: Session, now: datetime | None = None) 
                 moderator.id or 0,
                 expires_at=now + DECISION_TOKEN_LIFETIME,
             )
-            notice = Notice(
-                to=moderator.email,
-                subject=f"{community.tag or community.name} {len(items)} item(s) await moderation",
+            notice = staff_notice(
+                community,
+                moderator,
+                f"{len(items)} item(s) await moderation",
                 kind="reminder",
                 dedup_key=f"reminder:{community.id}:{moderator.id}:{now.date().isoformat()}",
-                person_id=moderator.id,
                 reply_to=book.address(community.slug, Kind.MODERATION, token),
             )
             template = "moderation/reminder.txt"

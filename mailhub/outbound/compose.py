@@ -16,7 +16,7 @@ from sqlmodel import Session
 from mailhub import tokens
 from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
-from mailhub.models import Community
+from mailhub.models import Community, Person
 from mailhub.outbound import outbox
 from mailhub.outbound.headers import list_id, loop_marker, mailbox, usable_ids
 from mailhub.outbound.outbox import Outgoing
@@ -55,6 +55,27 @@ class Notice:
     from_name: str | None = None  # the community's name when not given
     in_reply_to: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+def staff_notice(
+    community: Community,
+    person: Person,
+    subject: str,
+    *,
+    kind: str,
+    dedup_key: str,
+    reply_to: str | None = None,
+) -> Notice:
+    """A notice to one of a community's moderators or admins: the community's tag (or
+    name) leads its subject, so their inbox sorts it with the community's other work."""
+    return Notice(
+        to=person.email,
+        subject=f"{community.tag or community.name} {subject}",
+        kind=kind,
+        dedup_key=dedup_key,
+        person_id=person.id,
+        reply_to=reply_to,
+    )
 
 
 def build_notice(
