@@ -3,7 +3,7 @@ synopsis. Unlike a post, a discussion reaches digest members too: it is an event
 message among many.
 
 Each mail is written once with placeholders for the member's reply and unsubscribe tokens,
-then personalised per member (as posts are, see outbound.fanout). The reply address names
+then personalised per member (as posts are, see outbound.copies). The reply address names
 the announcement, so whatever a member answers joins the discussion's thread.
 """
 
@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from mailhub.context import Context
 from mailhub.models import Community, Delivery
-from mailhub.outbound.fanout import (
+from mailhub.outbound.copies import (
     ListHead,
     Marks,
     PostMail,
