@@ -1,7 +1,9 @@
 """Start-up time of the command line: `mailhub --help` and `mailhub member list` (against a
-fresh SQLite store with a few members), against a bare `python -c pass` and against
-`python -c "import sqlmodel"` (the floor of any command that reads the store), measured in
-the same rounds. Target: each command at most 0.3 s.
+fresh SQLite store with a few members), against a bare `python -c pass`, a bare typer
+command with member list's options (typer checks each option's value with a pydantic
+TypeAdapter: the floor of any command that takes options), and `python -c "import
+sqlmodel"` (what reading the store through the models costs), measured in the same
+rounds. Target: each command at most 0.3 s.
 
     python bench/cli.py [--rounds 7]
 
@@ -36,6 +38,28 @@ url = "sqlite:///{data}/mailhub.db"
 [[communities]]
 slug = "irnet"
 name = "IRNet"
+"""
+
+
+# A typer command with the options of `member list` (two of them choices), doing nothing.
+BARE_TYPER = """
+import enum, typer
+class Choice(str, enum.Enum):
+    one = "one"
+    two = "two"
+app = typer.Typer()
+@app.command()
+def main(
+    community: str | None = typer.Option(None, "--community", "-c"),
+    role: Choice | None = None,
+    delivery: Choice | None = None,
+    status: Choice | None = None,
+    affiliation: Choice | None = None,
+    country: str | None = None,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    pass
+app()
 """
 
 
@@ -114,6 +138,7 @@ def main() -> None:
         cases = {
             "python -c pass": [python, "-c", "pass"],
             **commands,
+            "bare typer command": [python, "-c", BARE_TYPER],
             "python -c 'import sqlmodel'": [python, "-c", "import sqlmodel"],
         }
         figures = measure(cases, env, args.rounds)
