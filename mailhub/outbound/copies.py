@@ -138,8 +138,11 @@ class ListHead:
     message_id: str
     in_reply_to: Sequence[str] = ()
     references: Sequence[str] = ()
-    # The author's mailbox next to the member's reply address (delivery.reply_to).
+    # A member's post names its author (X-Original-From), and with delivery.reply_to =
+    # list-and-author gives their mailbox next to the member's reply address.
+    original_from: str | None = None
     reply_to_author: str | None = None
+    # Fields after the list's own (Archived-At).
     extra: Sequence[tuple[str, str]] = ()
 
 
@@ -159,9 +162,11 @@ def list_head(
         ("Subject", subject),
         ("Date", format_datetime(head.date)),
         ("Reply-To", reply_to),
-        *head.extra,
-        *headers.list_headers(ctx.settings, book, community, marks.unsubscribe).items(),
     ]
+    if head.original_from:
+        fields.append(("X-Original-From", head.original_from))
+    fields += headers.list_headers(ctx.settings, book, community, marks.unsubscribe).items()
+    fields += head.extra
     ids = (
         headers.id_header("Message-ID", [head.message_id])
         + headers.id_header("In-Reply-To", list(head.in_reply_to))

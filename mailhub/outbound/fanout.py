@@ -68,7 +68,8 @@ def build_post_mail(
     settings = ctx.settings
     marks = Marks.new()
     author = headers.short_name(post.author_name) or post.author_email
-    extra = [("X-Original-From", headers.mailbox(post.author_name, post.author_email))]
+    original_from = headers.mailbox(post.author_name, post.author_email)
+    extra = []
     archived = links.archived_at(
         settings, community, links.post_path(community.slug, post.thread_id, post.id)
     )
@@ -82,9 +83,8 @@ def build_post_mail(
         message_id=post.message_id,
         in_reply_to=[post.in_reply_to] if post.in_reply_to else [],
         references=list(post.references),
-        reply_to_author=headers.mailbox(post.author_name, post.author_email)
-        if with_author
-        else None,
+        original_from=original_from,
+        reply_to_author=original_from if with_author else None,
         extra=extra,
     )
     content = with_leave(
