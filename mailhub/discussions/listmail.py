@@ -20,14 +20,8 @@ from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import Community, Delivery
 from mailhub.outbound import headers
-from mailhub.outbound.fanout import (
-    PostMail,
-    Recipient,
-    leave_text,
-    mark_survived,
-    queue_copies,
-    receiving_members,
-)
+from mailhub.outbound.fanout import PostMail, Recipient, queue_copies, receiving_members
+from mailhub.outbound.leave import leave_text, mark_survived
 from mailhub.outbound.rawmail import text_part
 
 RECEIVING = (Delivery.EACH.value, Delivery.DIGEST.value)
@@ -74,7 +68,7 @@ def build(ctx: Context, session: Session, community: Community, mail: ListMail) 
         + headers.id_header("In-Reply-To", parents)
         + headers.id_header("References", parents)
     )
-    leave = leave_text(ctx, community, unsubscribe_mark)
+    leave = leave_text(ctx.settings, community.name, unsubscribe_mark)
     part_headers, body = text_part(f"{mail.text.rstrip()}\n\n-- \n{leave}" if leave else mail.text)
     if not mark_survived(body.encode("ascii"), unsubscribe_mark, leave):
         part_headers, body = text_part(mail.text)

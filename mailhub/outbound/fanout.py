@@ -33,6 +33,7 @@ from mailhub.models import (
 )
 from mailhub.outbound import headers, outbox
 from mailhub.outbound.compose import bounce_address
+from mailhub.outbound.leave import leave_text, mark_survived
 from mailhub.outbound.outbox import Outgoing
 from mailhub.portal import links
 
@@ -83,27 +84,6 @@ class PostMail:
         if self.unsubscribe_mark in self.body:
             return head + self.body.replace(self.unsubscribe_mark, token)
         return head + self.body
-
-
-def leave_text(ctx: Context, community: Community, unsubscribe_mark: str) -> str:
-    """The body's lines with the member's https unsubscribe link (its token a placeholder),
-    or "" without instance.public_url."""
-    url = headers.unsubscribe_link(ctx.settings, unsubscribe_mark)
-    if url is None:
-        return ""
-    return rendering.render(
-        "delivery/leave.txt", ctx.settings.templates_override, community=community.name, url=url
-    )
-
-
-def mark_survived(body: bytes, mark: str, leave: str) -> bool:
-    """Whether the placeholder came through the body's encoding whole: quoted-printable
-    breaks lines longer than 76 characters, and a placeholder cut in two would reach
-    members as it is. A body that lost it is built again without the link."""
-    if not leave or mark.encode() in body:
-        return True
-    log.warning("unsubscribe link left out of a body: its line is too long to encode")
-    return False
 
 
 def fan_out(ctx: Context, session: Session, post: Post) -> int:
@@ -210,7 +190,7 @@ def build_post_mail(
         + headers.id_header("In-Reply-To", [post.in_reply_to] if post.in_reply_to else [])
         + headers.id_header("References", list(post.references))
     )
-    leave = leave_text(ctx, community, unsubscribe_mark)
+    leave = leave_text(settings, community.name, unsubscribe_mark)
     content = _content(ctx, session, book, community, post, leave)
     if not mark_survived(content, unsubscribe_mark, leave):
         content = _content(ctx, session, book, community, post, "")
