@@ -167,6 +167,22 @@ def test_openssl_and_cryptography_make_the_same_rsa_signature(keys: dict[str, Pa
     assert rsa_signer(pem)(digest) == expected
 
 
+def paste_keygen(printed: str, config: Path) -> dict[str, str]:
+    """What an admin does with `mailhub dkim keygen`'s output: its [dkim] lines go into the
+    config; returns the TXT records it says to publish, by name."""
+    lines = printed.splitlines()
+    settings = lines[
+        lines.index("[dkim]") : lines.index("# DNS (publish before turning signing on):")
+    ]
+    config.write_text(config.read_text() + "\n".join(settings) + "\n")
+    records = {}
+    for line in lines:
+        found = re.match(r"(\S+)\. IN TXT (.+)$", line)
+        if found:
+            records[found.group(1)] = "".join(re.findall(r'"([^"]*)"', found.group(2)))
+    return records
+
+
 def test_keygen_writes_keys_and_prints_the_records_that_verify(tmp_path: Path) -> None:
     """The admin's way: keygen, paste its [dkim] lines into the config, publish its TXT
     records; mail signed with that config verifies against those records."""
@@ -178,16 +194,7 @@ def test_keygen_writes_keys_and_prints_the_records_that_verify(tmp_path: Path) -
     runner = CliRunner()
     made = runner.invoke(cli_app, ["dkim", "keygen"], env={"MAILHUB_CONFIG": str(config)})
     assert made.exit_code == 0, made.output
-    lines = made.output.splitlines()
-    settings = lines[
-        lines.index("[dkim]") : lines.index("# DNS (publish before turning signing on):")
-    ]
-    config.write_text(config.read_text() + "\n".join(settings) + "\n")
-    records = {}
-    for line in lines:
-        found = re.match(r"(\S+)\. IN TXT (.+)$", line)
-        if found:
-            records[found.group(1)] = "".join(re.findall(r'"([^"]*)"', found.group(2)))
+    records = paste_keygen(made.output, config)
     assert set(records) == {
         f"mailhub._domainkey.{DOMAIN}",
         f"mailhub-ed25519._domainkey.{DOMAIN}",
