@@ -157,6 +157,7 @@ class DkimSettings(Section):
     ed25519_key: Path | None = None
     ed25519_selector: str = "mailhub-ed25519"
     domain: str | None = None
+    sign_processes: Annotated[int, Field(ge=0)] = 1
 
 
 class MtaSettings(Section):

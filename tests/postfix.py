@@ -143,6 +143,17 @@ class Postfix:
             time.sleep(0.05)
         pytest.fail(f"Postfix did not listen on {self.port}:\n{self.log()}")
 
+    def reload(self) -> None:
+        """`postfix reload`: a running Postfix reads main.cf again (its new processes do)."""
+        done = subprocess.run(
+            [self.program, "-c", str(self.config_dir), "reload"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"postfix reload failed: {done.stderr}{self.log()}")
+
     def stop(self) -> None:
         """`postfix stop`, then make sure the master (whose pid Postfix keeps) is gone."""
         if not self.started:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import derive
 from mailtools import outbox
 from sqlmodel import Session, select
 
@@ -19,6 +20,7 @@ from mailhub import tokens
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.cron import last_due
+from mailhub.digest.preview import preview
 from mailhub.members import MemberFields, add_member
 from mailhub.models import (
     Attachment,
@@ -26,6 +28,7 @@ from mailhub.models import (
     DigestIssue,
     Discussion,
     Membership,
+    Person,
     Post,
     PostStatus,
     Thread,
@@ -501,3 +504,35 @@ def test_item_titles_are_clean_and_attachments_are_named(ctx: Context) -> None:
     assert "Attachments: wage-report.pdf (1.2 MB)" in part(message, "html")
     classic = str(sent["rfc@example.org"])
     assert "Attachments: wage-report.pdf (1.2 MB)" in classic
+
+
+def test_every_digest_copy_shows_its_members_own_unsubscribe_link(ctx: Context) -> None:
+    """Quoted-printable bodies (the posts are not ASCII), both formats and the preview: the
+    body's https link is the header's, and names the member it went to."""
+    ctx = derive(ctx, instance={"public_url": "https://lists.example.org"})
+    setup(ctx)
+    run_due(ctx)
+    sent = digests(ctx)
+    assert len(sent) == 3
+    for email, message in sent.items():
+        [link] = re.findall(r"<(https://[^>]+)>", message["List-Unsubscribe"])
+        bodies = [
+            str(p.get_content()) for p in message.walk() if p.get_content_maintype() == "text"
+        ]
+        shown = {
+            u for text in bodies for u in re.findall(r"https://\S+/unsubscribe/[^\s\"<]+", text)
+        }
+        assert shown == {link}, (email, shown)
+        assert b"=\r\n" in bytes(outbox(ctx, kind="digest", to=email)[0][0].raw)
+        token = link.rsplit("/", 1)[1]
+        membership_id = tokens.verify(SECRET, tokens.UNSUBSCRIBE, token, now=DUE).int_value(0)
+        with ctx.session() as session:
+            membership = session.get(Membership, membership_id)
+            assert membership is not None
+            person = session.get(Person, membership.person_id)
+        assert person is not None and person.email == email
+    with ctx.session() as session:
+        community = get_community(session, "irnet")
+    found = preview(ctx, community, "dee@example.org", DUE)
+    [link] = re.findall(r"<(https://[^>]+)>", sent["dee@example.org"]["List-Unsubscribe"])
+    assert link in found.text and f'href="{link}"' in found.html

@@ -4,6 +4,7 @@ sent by the scheduler when `[newsletter] cron` says so."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from mailhub.models import (
     PostStatus,
     Resource,
 )
-from mailhub.newsletter import issues
+from mailhub.newsletter import issues, sending
+from mailhub.outbound.leave import leave_marker
 from mailhub.scheduler import run_due
 
 NOW = "2026-03-02T09:00Z"
@@ -255,3 +257,26 @@ def test_the_newsletter_html_reads_well_in_a_real_browser(sqlite_ctx: Context) -
     assert alerts == []
     assert "In this issue" in body and "Tripartite forum" in body
     assert "<script>alert('x')</script>" in body
+
+
+def test_each_copy_shows_its_members_own_unsubscribe_link(ctx: Context) -> None:
+    """The issue is kept with a mark where the link's token goes; each copy shows the link
+    of its List-Unsubscribe header, in text and HTML."""
+    ctx = derive(ctx, instance={"public_url": "https://lists.example.org"})
+    fill(ctx)
+    with ctx.session() as session:
+        issue = issues.build(ctx, session, get_community(session, "irnet"), START, None)
+        issue_id, text = issue.id, issue.text
+    assert issue_id is not None
+    sending.send(ctx, issue_id)
+    mails = outbox(ctx, kind="newsletter")
+    assert len(mails) == 2
+    for _row, message in mails:
+        [link] = re.findall(r"<(https://[^>]+)>", message["List-Unsubscribe"])
+        token = link.rsplit("/", 1)[1]
+        plain = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        assert plain is not None and html is not None
+        expected = text.replace(leave_marker(issues.LEAVE_MARK), token)
+        assert plain.get_content().replace("\r\n", "\n") == expected and link in expected
+        assert f'href="{link}"' in html.get_content()

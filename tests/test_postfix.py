@@ -1,18 +1,24 @@
-"""mailhub behind a real Postfix, set up exactly as the README's "Behind Postfix" says: the
-maps and main.cf lines come from `mailhub mta postfix`, mailhub's own listener speaks LMTP,
-and Postfix relays outgoing mail to a sink that stands for the Internet.
+"""mailhub behind a real Postfix, set up step by step as the README's "Behind Postfix" says:
+mailhub's config is the README's block (only the ports and folders are the test's own: the
+listener on a free port, the relay on this Postfix's port rather than 25), Postfix runs,
+`mailhub mta postfix` writes the maps, its main.cf lines are pasted and Postfix reloaded,
+and `mailhub mta check` finds nothing missing; `mailhub dkim keygen`'s lines go into the
+config as "Signing, SPF and DMARC" says. Postfix relays outgoing mail to a sink that stands
+for the Internet.
 
 Followed end to end: mail in through Postfix becomes a post; unknown addresses are refused
 at Postfix's RCPT (no queue, no backscatter); a store that cannot commit makes Postfix
 defer, not bounce, and the mail arrives once it can; list mail goes out through Postfix,
 and the bounce Postfix writes for a dead address comes back to that copy's VERP address
-and counts in that member's score. One Postfix serves the whole module (it takes about
-two seconds to start and to stop); under CI=true a missing Postfix fails these tests.
+and counts in that member's score; what Postfix relays carries signatures that verify
+against the published records. One Postfix serves the whole module (it takes about two
+seconds to start and to stop); under CI=true a missing Postfix fails these tests.
 """
 
 from __future__ import annotations
 
 import smtplib
+import textwrap
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START, derive, make_context, write_config
+from conftest import SECRET, START, make_context
 from postfix import Postfix, postfix_folder, require_postfix
 from smtp_server import running_listener
 from smtp_sink import SinkHandler, free_port, smtp_sink
 from sqlmodel import select
 from test_delivery import approved_post
+from test_signing import dns_from, paste_keygen, verified
 from test_smtp import spooled
 from typer.testing import CliRunner
 
@@ -47,15 +54,38 @@ from mailhub.outbound.sender import Sender
 LIST = "irnet@lists.example.org"
 GONE = "gone@example.org"
 
-MTA_CONFIG = """
-[smtp]
-lmtp = true
-port = {port}
+ROOT = Path(__file__).resolve().parent.parent
+REST_OF_CONFIG = """
+[database]
+url = "sqlite:///{store}"
 
-[mta]
-postfix_dir = "{maps}"
-postfix_config = "{etc}"
+[[communities]]
+slug = "irnet"
+name = "IRNet"
+timezone = "Africa/Nairobi"
 """
+
+
+def readme_config(folder: Path, listener: int, postfix: Postfix) -> Path:
+    """The README's config block as an admin pastes it, with this test's ports and
+    folders put in (each change asserted, so a README that moves on fails here), the
+    instance's secret and data folder, a store and a community."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Behind Postfix") : readme.index("### Signing, SPF")]
+    block = textwrap.dedent(section.split("```toml\n", 1)[1].split("```", 1)[0])
+    changes = [
+        ("[instance]\n", f'[instance]\nsecret = "{SECRET}"\ndata_dir = "{folder / "data"}"\n'),
+        ('host = "127.0.0.1"\nport = 8025\n', f'host = "127.0.0.1"\nport = {listener}\n'),
+        ('mode = "smtp"', f'relay = {{ port = {postfix.port} }}\nmode = "smtp"'),
+        ('postfix_dir = "/etc/postfix/mailhub"', f'postfix_dir = "{postfix.root / "maps"}"'),
+        ("[mta]\n", f'[mta]\npostfix_config = "{postfix.config_dir}"\n'),
+    ]
+    for old, new in changes:
+        assert block.count(old) == 1, f"the README's config block no longer has {old!r}"
+        block = block.replace(old, new)
+    config = folder / "config.toml"
+    config.write_text(block + REST_OF_CONFIG.format(store=folder / "store.db"))
+    return config
 
 
 class SwitchableCommitter:
@@ -82,9 +112,10 @@ class Setup:
     sink: SinkHandler
     committer: SwitchableCommitter
     printed: list[str]
+    records: dict[str, str]  # the DKIM TXT records keygen said to publish
 
     def cli(self, *args: str) -> Any:
-        return CliRunner().invoke(cli_app, list(args), env={"MAILHUB_CONFIG": str(self.config)})
+        return cli(self.config, *args)
 
 
 def message(subject: str, msgid: str, to: str = LIST) -> bytes:
@@ -104,23 +135,40 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     with ExitStack() as stack:
         sink, sink_port = stack.enter_context(smtp_sink(answers={GONE: "550 5.1.1 no such user"}))
         postfix = stack.enter_context(postfix_folder(sink_port))
+        postfix.start()  # the Postfix an admin already runs for the domain's mail
         port = free_port()
-        extra = MTA_CONFIG.format(port=port, maps=postfix.root / "maps", etc=postfix.config_dir)
-        config = write_config(tmp, f"sqlite:///{tmp / 'store.db'}", extra)
+        # Step 1: the config; and the signing keys, as "Signing, SPF and DMARC" says.
+        config = readme_config(tmp, port, postfix)
+        made = cli(config, "dkim", "keygen")
+        assert made.exit_code == 0, made.output
+        records = paste_keygen(made.output, config)
         ctx = make_context(config, FrozenClock(START))
         stack.callback(ctx.engine.dispose)
         committer = SwitchableCommitter(make_committer(ctx))
-        setup = Setup(ctx, config, postfix, sink, committer, [])
-        # The admin's steps: run `mailhub mta postfix`, paste what it prints into main.cf.
-        result = setup.cli("mta", "postfix")
-        assert result.exit_code == 0, result.output
-        setup.printed = [
-            line for line in result.output.splitlines() if line and not line.startswith("#")
-        ]
-        postfix.add_main_cf(setup.printed)
-        postfix.start()
         stack.enter_context(running_listener(ctx, port=port, committer=committer))
-        yield setup
+        # Step 2: write the maps, paste the lines it prints into main.cf, reload.
+        result = cli(config, "mta", "postfix")
+        assert result.exit_code == 0, result.output
+        printed = [line for line in result.output.splitlines() if line and not line.startswith("#")]
+        postfix.add_main_cf(printed)
+        postfix.reload()
+        postfix.wait_for(lambda: accepts(postfix, LIST), "Postfix to take the list's mail")
+        # Step 3: the check finds nothing missing.
+        checked = cli(config, "mta", "check")
+        assert checked.exit_code == 0, checked.output
+        yield Setup(ctx, config, postfix, sink, committer, printed, records)
+
+
+def cli(config: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli_app, list(args), env={"MAILHUB_CONFIG": str(config)})
+
+
+def accepts(postfix: Postfix, address: str) -> bool:
+    """Whether Postfix takes mail for ``address`` at RCPT."""
+    with smtplib.SMTP("127.0.0.1", postfix.port) as client:
+        client.ehlo()
+        client.mail("amina@example.org")
+        return client.rcpt(address)[0] == 250
 
 
 def test_printed_main_cf_lines_are_the_documented_ones(setup: Setup) -> None:
@@ -221,8 +269,7 @@ def test_list_mail_out_through_postfix_and_its_bounce_counts(setup: Setup) -> No
         }
         post = approved_post(ctx, session, community, message_id="out-1@x")
         assert fan_out(ctx, session, post) == 2
-    relay = {"host": "127.0.0.1", "port": setup.postfix.port, "connections": 1}
-    sender = Sender(derive(ctx, outbound={"mode": "smtp", "relay": relay}))
+    sender = Sender(ctx)  # the config's: [outbound] mode = "smtp", to this Postfix
     try:
         report = sender.drain()
     finally:
@@ -234,6 +281,12 @@ def test_list_mail_out_through_postfix_and_its_bounce_counts(setup: Setup) -> No
     )
     delivered = next(r for r in setup.sink.received if r.rcpt_tos == ["ok@example.org"])
     assert delivered.mail_from.startswith("irnet+b-")
+    # Signed as configured; Postfix's own headers in front leave both signatures good.
+    assert delivered.content.startswith(b"Received:")
+    assert sorted(verified(delivered.content, dns_from(setup.records))) == [
+        "ed25519-sha256",
+        "rsa-sha256",
+    ]
     # Postfix's bounce goes to the VERP return path of the refused copy, through LMTP.
     setup.postfix.wait_for(
         lambda: any(row.rcpt_to[0].startswith("irnet+b-") for row in spooled(ctx)),
@@ -257,10 +310,7 @@ def test_a_new_community_is_reachable_without_a_reload(setup: Setup) -> None:
     assert created.exit_code == 0, created.output
     assert "postfix maps rewritten" in created.output
 
-    def accepted() -> bool:
-        with smtplib.SMTP("127.0.0.1", setup.postfix.port) as client:
-            client.ehlo()
-            client.mail("amina@example.org")
-            return client.rcpt("yen-request@lists.example.org")[0] == 250
-
-    setup.postfix.wait_for(accepted, "Postfix to see the rebuilt map")
+    setup.postfix.wait_for(
+        lambda: accepts(setup.postfix, "yen-request@lists.example.org"),
+        "Postfix to see the rebuilt map",
+    )

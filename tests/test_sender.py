@@ -4,9 +4,11 @@ an unreachable relay retries; Maildir mode writes readable files once."""
 from __future__ import annotations
 
 import mailbox
+import smtplib
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from conftest import derive
 from smtp_sink import free_port, smtp_sink
 from sqlmodel import select
@@ -18,6 +20,7 @@ from mailhub.models import OutboundMessage
 from mailhub.outbound import outbox
 from mailhub.outbound.outbox import Outgoing
 from mailhub.outbound.sender import Sender
+from mailhub.outbound.smtpclient import GatedSMTP
 
 
 def smtp_context(ctx: Context, port: int, **outbound: object) -> Context:
@@ -160,3 +163,39 @@ def test_outbox_cli(run_cli, ctx: Context) -> None:
     assert missing.exit_code == 1 and "no outbox row 99" in missing.output
     # A sent message is never sent again by retry.
     assert "requeued 0" in run_cli("outbox", "retry", "1").output
+
+
+def test_the_senders_smtp_client_puts_on_the_wire_what_smtplib_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GatedSMTP skips smtplib's address parsing and dot doubling where they change nothing
+    (smtpclient.py): what a relay receives is the same as from smtplib itself, for plain
+    and awkward addresses, and for messages with lines that start with a dot."""
+    body = b"Subject: x\r\n\r\nHello\r\n"
+    cases = [
+        ("irnet+b-12.3.0.abcdefghijklm@lists.example.org", "member.7@org7.example.org", body),
+        ("a@example.org", "b@example.org", b"Subject: x\r\n\r\n.starts\r\n..two\r\n"),
+        ("a@example.org", "b@example.org", b".\r\nSubject: x\r\n\r\nno final line end"),
+        ("Ann <a@example.org>", '"b c"@example.org', body),
+    ]
+    parsed: list[str] = []
+    real_quoteaddr = smtplib.quoteaddr
+
+    def counting(address: str) -> str:
+        parsed.append(address)
+        return real_quoteaddr(address)
+
+    monkeypatch.setattr(smtplib, "quoteaddr", counting)
+    received = {}
+    for client in (smtplib.SMTP, GatedSMTP):
+        with smtp_sink() as (handler, port), client("127.0.0.1", port) as smtp:
+            for sender, recipient, raw in cases:
+                smtp.sendmail(sender, [recipient], raw)
+            received[client] = [(r.mail_from, r.rcpt_tos, r.content) for r in handler.received]
+    assert received[GatedSMTP] == received[smtplib.SMTP]
+    assert len(received[GatedSMTP]) == len(cases)
+    # smtplib parsed 8 addresses; GatedSMTP only the two that are not plain.
+    assert parsed[8:] == ["Ann <a@example.org>", '"b c"@example.org']
+    with smtp_sink() as (handler, port), GatedSMTP("127.0.0.1", port) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("size")  # so MAIL FROM carried SIZE= above, on both paths

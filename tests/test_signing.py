@@ -14,11 +14,13 @@ import dkim
 import pytest
 from typer.testing import CliRunner
 
+from mailhub import config
 from mailhub.cli import app as cli_app
 from mailhub.outbound.dkim_body import BodyHasher, body_hash
 from mailhub.outbound.dkim_keys import generate
 from mailhub.outbound.openssl_rsa import OpenSSLRsa, rsa_signer
-from mailhub.outbound.signing import Signer, SigningError, load_key
+from mailhub.outbound.signing import Signer, SigningError, load_key, signer_from_settings
+from mailhub.outbound.signing_pool import CHUNK, SigningPool
 
 DOMAIN = "lists.example.org"
 HEAD = (
@@ -103,6 +105,14 @@ def test_rsa_and_ed25519_signatures_both_verify(keys: dict[str, Path]) -> None:
         pytest.param(HEAD + "\r\nText\r\n\r\n\r\n \r\n", id="blank lines at the end"),
         pytest.param((HEAD + "\r\nUnix\nline ends\n").replace("\r\n", "\n"), id="LF only"),
         pytest.param("To: a@example.org\r\nTo: b@example.org\r\n" + HEAD + "\r\nx\r\n", id="twice"),
+        pytest.param(
+            HEAD.replace("Date:", "Reply-To:  \t a@example.org \t\r\n\t\r\n  \r\nDate:") + "\r\nx",
+            id="white space runs and empty folds",
+        ),
+        pytest.param(
+            HEAD.replace("Date:", "Reply-To: a@example.org\x0b\x0c \r\nDate:") + "\r\nx",
+            id="vertical tab and form feed",
+        ),
     ],
 )
 def test_awkward_messages_verify(keys: dict[str, Path], raw: str) -> None:
@@ -157,6 +167,22 @@ def test_openssl_and_cryptography_make_the_same_rsa_signature(keys: dict[str, Pa
     assert rsa_signer(pem)(digest) == expected
 
 
+def paste_keygen(printed: str, config: Path) -> dict[str, str]:
+    """What an admin does with `mailhub dkim keygen`'s output: its [dkim] lines go into the
+    config; returns the TXT records it says to publish, by name."""
+    lines = printed.splitlines()
+    settings = lines[
+        lines.index("[dkim]") : lines.index("# DNS (publish before turning signing on):")
+    ]
+    config.write_text(config.read_text() + "\n".join(settings) + "\n")
+    records = {}
+    for line in lines:
+        found = re.match(r"(\S+)\. IN TXT (.+)$", line)
+        if found:
+            records[found.group(1)] = "".join(re.findall(r'"([^"]*)"', found.group(2)))
+    return records
+
+
 def test_keygen_writes_keys_and_prints_the_records_that_verify(tmp_path: Path) -> None:
     """The admin's way: keygen, paste its [dkim] lines into the config, publish its TXT
     records; mail signed with that config verifies against those records."""
@@ -168,16 +194,7 @@ def test_keygen_writes_keys_and_prints_the_records_that_verify(tmp_path: Path) -
     runner = CliRunner()
     made = runner.invoke(cli_app, ["dkim", "keygen"], env={"MAILHUB_CONFIG": str(config)})
     assert made.exit_code == 0, made.output
-    lines = made.output.splitlines()
-    settings = lines[
-        lines.index("[dkim]") : lines.index("# DNS (publish before turning signing on):")
-    ]
-    config.write_text(config.read_text() + "\n".join(settings) + "\n")
-    records = {}
-    for line in lines:
-        found = re.match(r"(\S+)\. IN TXT (.+)$", line)
-        if found:
-            records[found.group(1)] = "".join(re.findall(r'"([^"]*)"', found.group(2)))
+    records = paste_keygen(made.output, config)
     assert set(records) == {
         f"mailhub._domainkey.{DOMAIN}",
         f"mailhub-ed25519._domainkey.{DOMAIN}",
@@ -192,3 +209,41 @@ def test_keygen_writes_keys_and_prints_the_records_that_verify(tmp_path: Path) -
     assert sorted(verified(signed, dns_from(records))) == ["ed25519-sha256", "rsa-sha256"]
     again = runner.invoke(cli_app, ["dkim", "keygen"], env={"MAILHUB_CONFIG": str(config)})
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_the_signing_worker_signs_ahead_in_order_and_says_what_it_cannot(
+    keys: dict[str, Path], tmp_path: Path
+) -> None:
+    """Copies over several chunks signed in a worker process verify; a copy without From
+    is refused by name; a worker that dies leaves the sender's thread to sign."""
+    settings = config.from_mapping(
+        {
+            "instance": {"secret": "s" * 32, "domain": DOMAIN, "data_dir": str(tmp_path)},
+            "dkim": {"private_key": str(keys["rsa1"]), "selector": "rsa1"},
+        }
+    )
+    local = signer_from_settings(settings)
+    assert local is not None
+    dns = dns_from(records_of({"rsa1": keys["rsa1"]}))
+    copies = [f"{HEAD}\r\n{SHARED}Copy {n}\r\n".encode() for n in range(2 * CHUNK + 3)]
+    copies[CHUNK + 1] = b"To: a@example.org\r\n\r\nNo From\r\n"
+    pool = SigningPool(settings, local, 1)
+    try:
+        ahead = pool.sign_ahead(copies)
+        for index, copy in enumerate(copies):
+            if index == CHUNK + 1:
+                with pytest.raises(SigningError, match="no From"):
+                    ahead.signed(index, copy)
+                continue
+            signed = ahead.signed(index, copy)
+            assert signed.endswith(copy) and verified(signed, dns) == ["rsa-sha256"]
+        executor = pool._executor
+        assert executor is not None
+        for process in list(executor._processes.values()):  # type: ignore[attr-defined]
+            process.kill()
+        ahead = pool.sign_ahead(copies[:3])
+        assert all(verified(ahead.signed(n, copies[n]), dns) for n in range(3))
+        again = pool.sign_ahead(copies[:3])  # a new worker
+        assert all(verified(again.signed(n, copies[n]), dns) for n in range(3))
+    finally:
+        pool.close()

@@ -13,6 +13,7 @@ from mailhub.clock import parse_iso
 from mailhub.communities import get_community
 from mailhub.errors import InvalidInput
 from mailhub.newsletter import issues, sending
+from mailhub.outbound.leave import leave_marker
 
 newsletter_app = make_app("Newsletter issues from the store: build, preview, send (once), list.")
 
@@ -57,7 +58,9 @@ def preview(ctx: typer.Context, number: int = NUMBER, community: str = COMMUNITY
     app = instance(ctx)
     with app.session() as session:
         issue = issues.find(session, get_community(session, community).id or 0, number)
-        text, html = issue.text, issue.html
+        # Each member's copy shows their own unsubscribe link; the preview names it.
+        marker = leave_marker(issues.LEAVE_MARK)
+        text, html = (page.replace(marker, "YOUR-OWN-TOKEN") for page in (issue.text, issue.html))
     folder = Path(tempfile.mkdtemp(prefix="mailhub-newsletter-"))
     text_path, html_path = folder / "newsletter.txt", folder / "newsletter.html"
     text_path.write_text(text, encoding="utf-8")

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from mailhub.digest import mime
 from mailhub.digest.items import Item
 from mailhub.digest.pieces import Pieces
 from mailhub.digest.render import arrange, new_mark, render
+from mailhub.outbound.leave import LEAVE, leave_lines, leave_marker
 
 # Gmail clips a message past about 102 KB; the headers take the rest.
 SIZE_LIMIT = 100_000
@@ -33,6 +33,7 @@ class Issue:
     request: str
     archive: str
     override: Path | None
+    unsubscribe: str = ""  # the member's unsubscribe link but its token; "" for none
 
 
 @dataclass(frozen=True)
@@ -45,21 +46,31 @@ class Content:
 
     @property
     def post_ids(self) -> frozenset[int]:
-        return frozenset(self.pieces.holes)
+        return frozenset(self.pieces.holes) - {LEAVE}
+
+
+def footer_words(issue: Issue, mark: str) -> dict[str, str]:
+    """What every digest footer shows besides the items: commands, archive, and the
+    member's unsubscribe link (a hole each copy fills with its token)."""
+    url = issue.unsubscribe + leave_marker(mark) if issue.unsubscribe else ""
+    return {
+        "zone": issue.zone,
+        "request": issue.request,
+        "archive": issue.archive,
+        "leave": leave_lines(issue.override, issue.community, url),
+        "leave_url": url,
+    }
 
 
 def _pieces(issue: Issue, items: Sequence[Item], full: int, fmt: str) -> Pieces:
     digest = arrange(items, full, new_mark(), issue.community, issue.tag, issue.date)
-    draw = partial(
-        render,
-        override=issue.override,
-        digest=digest,
-        zone=issue.zone,
-        request=issue.request,
-        archive=issue.archive,
-    )
+    words = footer_words(issue, digest.mark)
+
+    def draw(name: str, **extra: object) -> str:
+        return render(name, issue.override, digest, **words, **extra)
+
     if fmt == RFC1153:
-        return mime.rfc1153(digest, lambda name, **extra: draw(name, **extra))
+        return mime.rfc1153(digest, draw)
     return mime.alternative(digest, draw("digest.txt"), draw("digest.html"))
 
 

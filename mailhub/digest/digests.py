@@ -31,6 +31,7 @@ from mailhub.due import DueReport
 from mailhub.models import Community, DigestIssue, Membership, table_of
 from mailhub.outbound import outbox
 from mailhub.outbound.compose import bounce_address
+from mailhub.outbound.headers import unsubscribe_link
 from mailhub.outbound.outbox import Outgoing
 from mailhub.portal import links
 
@@ -144,6 +145,7 @@ def issue_for(ctx: Context, book: AddressBook, community: Community, due_at: dat
         request=book.address(community.slug, Kind.REQUEST),
         archive=links.archive_url(ctx.settings, community) or "",
         override=ctx.settings.templates_override,
+        unsubscribe=unsubscribe_link(ctx.settings, "") or "",
     )
 
 

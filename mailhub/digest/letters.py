@@ -27,6 +27,7 @@ from mailhub.outbound.headers import (
     list_subject,
     mailbox,
 )
+from mailhub.outbound.leave import LEAVE
 
 DIGEST_MARK = "X-Mailhub-Digest"
 
@@ -95,11 +96,11 @@ class Personaliser:
         prefix, suffix = self.prefix, self.suffix
         signed = self.signer.sign_each(content.post_ids, person_id)
         addresses = {post_id: f"{prefix}{token}{suffix}" for post_id, token in signed.items()}
+        leave = unsubscribe_token(secret, membership_id, person_id)
+        addresses[LEAVE] = leave
         head = (
             self.head.text.replace(self.head.to_mark, email)
-            .replace(
-                self.head.unsubscribe_mark, unsubscribe_token(secret, membership_id, person_id)
-            )
+            .replace(self.head.unsubscribe_mark, leave)
             .replace(
                 self.head.id_mark,
                 digest_id(

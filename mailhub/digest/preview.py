@@ -11,12 +11,14 @@ from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.digest import items as digest_items
 from mailhub.digest import members as digest_members
-from mailhub.digest.build import Issue
+from mailhub.digest.build import Issue, footer_words
 from mailhub.digest.digests import issue_for
 from mailhub.digest.mime import marker_pattern
 from mailhub.digest.render import arrange, new_mark, render
 from mailhub.errors import NotFound
+from mailhub.member_tokens import unsubscribe_token
 from mailhub.models import Community
+from mailhub.outbound.leave import LEAVE
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,12 @@ def preview(ctx: Context, community: Community, email: str, now: datetime) -> Pr
         issue: Issue = issue_for(ctx, book, community, now)
     chosen = digest_items.chosen(posts, member.since, member.themes, member.only_my_themes)
     digest = arrange(chosen, len(chosen), new_mark(), issue.community, issue.tag, issue.date)
-    shared = {"zone": issue.zone, "request": issue.request, "archive": issue.archive}
+    shared = footer_words(issue, digest.mark)
     signer = tokens.BatchSigner(ctx.secret, tokens.REPLY)
 
     def address(found: re.Match[str]) -> str:
+        if int(found.group(1)) == LEAVE:
+            return unsubscribe_token(ctx.secret, member.membership_id, member.person_id)
         token = signer.sign(int(found.group(1)), member.person_id)
         return book.address(community.slug, Kind.REPLY, token)
 

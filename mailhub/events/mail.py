@@ -14,11 +14,13 @@ from sqlmodel import Session
 
 from mailhub import rendering
 from mailhub.context import Context
+from mailhub.digest.render import new_mark
 from mailhub.events.icsfile import calendar_for
 from mailhub.models import Community, Event
 from mailhub.newsletter.contents import Item, when_text
 from mailhub.newsletter.issues import links
 from mailhub.newsletter.letter import Calendar, Letter, body
+from mailhub.outbound.leave import leave_marker, leave_words
 from mailhub.weblinks import web_link
 
 
@@ -38,11 +40,14 @@ def letter(
     id_prefix: str,
 ) -> Letter:
     """One mail listing ``events`` with their calendar files, ready to address."""
+    mark = new_mark()
     words = {
         "heading": subject,
+        "community": community.name,
         "intro": intro,
         "events": [shown(e, community.timezone) for e in events],
         "request": links(ctx, session, community)["request"],
+        **leave_words(ctx.settings, community.name, leave_marker(mark)),
     }
     override = ctx.settings.templates_override
     text = rendering.render("events/events.txt", override, **words)
@@ -56,7 +61,7 @@ def letter(
         subject=subject,
         date=ctx.now(),
         id_prefix=id_prefix,
-        body=body(text, html, calendars),
+        body=body(text, html, mark, calendars),
     )
 
 

@@ -19,10 +19,15 @@ from mailhub.context import Context
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Community, NewsletterIssue
 from mailhub.newsletter.contents import Section, gather
+from mailhub.outbound.leave import leave_marker, leave_words
 from mailhub.portal import links as portal_links
 
 FIRST_PERIOD = timedelta(days=30)
 DRAFT, SENT = "draft", "sent"
+# An issue is kept rendered until it is sent, its unsubscribe link holding this mark where
+# each copy puts its member's token; fixed, as it must be found again at sending. A member
+# who wrote it in a news item would only show each reader their own link.
+LEAVE_MARK = "mhleave"
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ def build(
     )
     override = ctx.settings.templates_override
     extra = links(ctx, session, community)
+    extra |= leave_words(ctx.settings, community.name, leave_marker(LEAVE_MARK))
     issue = NewsletterIssue(
         community_id=community.id,
         number=number,

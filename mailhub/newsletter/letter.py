@@ -1,6 +1,6 @@
 """Mail written once and addressed many times: a shared body (text and HTML, optionally
 with calendar attachments) and, per member, the headers with their address, unsubscribe
-token and Message-ID.
+token and Message-ID, and the same token in the body's unsubscribe link (outbound/leave.py).
 
 Newsletters, event digests and event reminders share this, so each looks like the list's
 other mail (same List-* headers as posts and digests) and costs one join per member.
@@ -31,10 +31,8 @@ from mailhub.outbound.headers import (
     list_subject,
     mailbox,
 )
+from mailhub.outbound.leave import LEAVE, leave_hole
 from mailhub.outbound.outbox import Outgoing
-
-# Bodies here have no per-member holes: this pattern matches nothing.
-NO_HOLES = re.compile(r"(?!)(\d+)")
 
 
 @dataclass(frozen=True)
@@ -49,13 +47,13 @@ def _boundary() -> str:
     return f"=_mailhub_{secrets.token_hex(12)}"
 
 
-def _alternative(pieces: Pieces, text: str, html: str) -> None:
+def _alternative(pieces: Pieces, text: str, html: str, holes: re.Pattern[str]) -> None:
     boundary = _boundary()
     pieces.add(f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}')
     pieces.add(f"--{boundary}{CRLF}")
-    pieces.add_part(text, NO_HOLES, "plain")
+    pieces.add_part(text, holes, "plain")
     pieces.add(f"--{boundary}{CRLF}")
-    pieces.add_part(html, NO_HOLES, "html")
+    pieces.add_part(html, holes, "html")
     pieces.add(f"--{boundary}--{CRLF}")
 
 
@@ -71,22 +69,24 @@ def _calendar_part(calendar: Calendar) -> str:
     )
 
 
-def body(text: str, html: str, calendars: Sequence[Calendar] = ()) -> str:
+def body(text: str, html: str, mark: str, calendars: Sequence[Calendar] = ()) -> Pieces:
     """The MIME body: text and HTML as alternatives, inside multipart/mixed with one
-    text/calendar part per event when there are calendars."""
+    text/calendar part per event when there are calendars; where they show
+    ``leave_marker(mark)``, each copy gets its member's unsubscribe token."""
     pieces = Pieces()
+    holes = leave_hole(mark)
     if not calendars:
-        _alternative(pieces, text, html)
-        return pieces.fill({})
+        _alternative(pieces, text, html, holes)
+        return pieces
     outer = _boundary()
     pieces.add(f'Content-Type: multipart/mixed; boundary="{outer}"{CRLF}{CRLF}')
     pieces.add(f"--{outer}{CRLF}")
-    _alternative(pieces, text, html)
+    _alternative(pieces, text, html, holes)
     for calendar in calendars:
         pieces.add(f"--{outer}{CRLF}")
         pieces.add(_calendar_part(calendar))
     pieces.add(f"--{outer}--{CRLF}")
-    return pieces.fill({})
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Letter:
     subject: str
     date: datetime
     id_prefix: str
-    body: str
+    body: Pieces
 
     def copies(
         self, ctx: Context, recipients: Iterable[Recipient], *, kind: str, key: str
@@ -137,4 +137,4 @@ class Letter:
             for name, value in list_headers(settings, self.book, community, token).items()
         ]
         lines.append(f"MIME-Version: 1.0{CRLF}")
-        return ("".join(lines) + self.body).encode("utf-8")
+        return ("".join(lines) + self.body.fill({LEAVE: token})).encode("utf-8")

@@ -17,7 +17,7 @@ from mailhub.context import Context
 from mailhub.errors import Conflict
 from mailhub.models import Community, NewsletterIssue, table_of
 from mailhub.newsletter import recipients
-from mailhub.newsletter.issues import DRAFT, SENT
+from mailhub.newsletter.issues import DRAFT, LEAVE_MARK, SENT
 from mailhub.newsletter.letter import Letter, body
 from mailhub.outbound import outbox
 
@@ -40,7 +40,7 @@ def _letter(ctx: Context, session: Session, community: Community, issue: Newslet
         subject=issue.title,
         date=ctx.now(),
         id_prefix=f"newsletter-{issue.id}",
-        body=body(issue.text, issue.html),
+        body=body(issue.text, issue.html, LEAVE_MARK),
     )
 
 

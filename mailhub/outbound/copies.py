@@ -20,13 +20,13 @@ from email.utils import format_datetime
 
 from sqlmodel import Session, col, select
 
-from mailhub import rendering
 from mailhub.addresses import AddressBook, Kind
 from mailhub.context import Context
 from mailhub.member_tokens import unsubscribe_token
 from mailhub.models import Community, Delivery, Membership, MembershipStatus, Person
 from mailhub.outbound import headers, outbox
 from mailhub.outbound.compose import bounce_address
+from mailhub.outbound.leave import leave_text, mark_survived
 from mailhub.outbound.outbox import Outgoing
 
 log = logging.getLogger("mailhub.delivery")
@@ -102,29 +102,15 @@ class PostMail:
         return head + self.body
 
 
-def leave_text(ctx: Context, community: Community, unsubscribe_mark: str) -> str:
-    """The body's lines with the member's https unsubscribe link (its token a placeholder),
-    or "" without instance.public_url."""
-    url = headers.unsubscribe_link(ctx.settings, unsubscribe_mark)
-    if url is None:
-        return ""
-    return rendering.render(
-        "delivery/leave.txt", ctx.settings.templates_override, community=community.name, url=url
-    )
-
-
 def with_leave(
     ctx: Context, community: Community, marks: Marks, write: Callable[[str], bytes]
 ) -> bytes:
     """The content ``write`` makes around the lines with the unsubscribe link, or without
-    them when the placeholder did not come through the body's encoding whole:
-    quoted-printable breaks lines longer than 76 characters, and a placeholder cut in two
-    would reach members as it is."""
-    leave = leave_text(ctx, community, marks.unsubscribe)
+    them when the placeholder did not come through the body's encoding whole."""
+    leave = leave_text(ctx.settings, community.name, marks.unsubscribe)
     content = write(leave)
-    if not leave or marks.unsubscribe.encode() in content:
+    if mark_survived(content, marks.unsubscribe, leave):
         return content
-    log.warning("unsubscribe link left out of a body: its line is too long to encode")
     return write("")
 
 

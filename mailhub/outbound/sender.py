@@ -30,6 +30,7 @@ from mailhub.outbound.outcomes import Outcome, SendReport, judge, write_outcomes
 from mailhub.outbound.recorder import Recorder, Ticket
 from mailhub.outbound.refusals import count_refusals
 from mailhub.outbound.signing import SigningError, signer_from_settings
+from mailhub.outbound.signing_pool import SigningPool
 from mailhub.outbound.transports import (
     Delivery,
     Gate,
@@ -51,6 +52,12 @@ class Sender:
         self.settings = ctx.settings.outbound
         self.lease = timedelta(seconds=self.settings.lease_seconds)
         self.signer = signer_from_settings(ctx.settings)
+        processes = ctx.settings.dkim.sign_processes
+        self._signing = (
+            SigningPool(ctx.settings, self.signer, processes)
+            if self.signer is not None and processes
+            else None
+        )
         self.connections = 1 if self.settings.mode == "maildir" else self.settings.relay.connections
         limiter = RateLimiter(self.settings.relay.max_per_second)
         self._transports: list[Transport] = [self._make(limiter) for _ in range(self.connections)]
@@ -63,17 +70,35 @@ class Sender:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        if self._signing is not None:
+            self._signing.close()
         for transport in self._transports:
             transport.close()
 
-    def _deliver(self, transport: Transport, mail: Claimed, gate: Gate | None) -> Delivery:
+    def _signed(self, batch: list[Claimed]) -> Callable[[Claimed], bytes]:
+        """How each copy of ``batch`` gets its bytes: as queued, signed here, or signed
+        ahead by the signing worker (signing_pool.py)."""
+        signer = self.signer
+        if signer is None:
+            return lambda mail: mail.raw
+        if self._signing is None:
+            return lambda mail: signer.sign(mail.raw)
+        ahead = self._signing.sign_ahead([mail.raw for mail in batch])
+        position = {mail.id: index for index, mail in enumerate(batch)}
+        return lambda mail: ahead.signed(position[mail.id], mail.raw)
+
+    def _deliver(
+        self,
+        transport: Transport,
+        mail: Claimed,
+        gate: Gate | None,
+        signed: Callable[[Claimed], bytes],
+    ) -> Delivery:
         """Sign (when DKIM is configured) as the very last step, then hand over."""
-        raw = mail.raw
-        if self.signer is not None:
-            try:
-                raw = self.signer.sign(mail.raw)
-            except SigningError as exc:
-                return permanent(str(exc))
+        try:
+            raw = signed(mail)
+        except SigningError as exc:
+            return permanent(str(exc))
         return transport.deliver(mail, raw, gate)
 
     def send_batch(self, now: datetime | None = None) -> SendReport:
@@ -86,9 +111,10 @@ class Sender:
             return report
         recorder = Recorder(self.ctx.engine, functools.partial(write_outcomes, now=now))
         released: set[int] = set()
+        signed = self._signed(batch)
         shares = [batch[i :: self.connections] for i in range(self.connections)]
         futures = [
-            self._pool.submit(self._send_share, transport, share, now, recorder, released)
+            self._pool.submit(self._send_share, transport, share, now, recorder, released, signed)
             for transport, share in zip(self._transports, shares, strict=True)
             if share
         ]
@@ -110,6 +136,7 @@ class Sender:
         now: datetime,
         recorder: Recorder[Outcome],
         released: set[int],
+        signed: Callable[[Claimed], bytes],
     ) -> SendReport:
         """One connection's share of a batch: each outcome is committed before the next
         message is handed over on this connection, and the last before the share ends."""
@@ -119,7 +146,7 @@ class Sender:
             if mail.id in released:
                 continue
             gate = functools.partial(recorder.wait, ticket) if ticket else None
-            delivery = self._deliver(transport, mail, gate)
+            delivery = self._deliver(transport, mail, gate, signed)
             outcome = judge(self.settings, mail, delivery, now)
             ticket = recorder.submit(outcome)
             if delivery.refused:

@@ -19,13 +19,13 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from mailhub.config import RelaySettings
 from mailhub.outbound.outbox import Claimed
+from mailhub.outbound.smtpclient import Gate, GatedSMTP, GatedSMTPSSL
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,6 @@ def temporary(error: str) -> Delivery:
 
 def permanent(error: str) -> Delivery:
     return Delivery(ok=False, permanent=True, error=error)
-
-
-Gate = Callable[[], None]
 
 
 class Transport(Protocol):
@@ -131,21 +128,6 @@ def _response_delivery(code: int, message: bytes | str, *, recipient: bool = Tru
     if 500 <= code < 600:
         return Delivery(ok=False, permanent=True, error=answer, refused=recipient)
     return temporary(answer)
-
-
-class GatedSMTP(smtplib.SMTP):
-    """smtplib's client, calling ``gate`` before the DATA command of each message."""
-
-    gate: Gate | None = None
-
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        if self.gate is not None:
-            self.gate()
-        return super().data(msg)
-
-
-class GatedSMTPSSL(GatedSMTP, smtplib.SMTP_SSL):
-    """The same over implicit TLS."""
 
 
 class SmtpTransport:
