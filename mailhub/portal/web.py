@@ -136,5 +136,10 @@ class Portal:
                 return response
         return cache.answer(request, kept)
 
+    async def refuse(self, request: Request) -> Response:
+        """A form whose token is not this session's (forged, or from an ended session):
+        nothing was done."""
+        return await self.respond(request, lambda session, viewer: Page("refused", status=403))
+
     async def stylesheet(self, request: Request) -> Response:
         return Response(STYLESHEET.read_bytes(), media_type="text/css")
