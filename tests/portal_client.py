@@ -22,11 +22,17 @@ class Client:
         self.cookie: str | None = None
 
     def request(
-        self, method: str, path: str, fields: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        fields: dict[str, str] | list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], str]:
         parts = urlsplit(self.base + path)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-        headers = {"Cookie": f"mailhub_session={self.cookie}"} if self.cookie else {}
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = f"mailhub_session={self.cookie}"
         body = None
         if fields is not None:
             body = urlencode(fields).encode()
@@ -48,7 +54,9 @@ class Client:
     def get(self, path: str) -> tuple[int, dict[str, str], str]:
         return self.request("GET", path)
 
-    def post(self, path: str, fields: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    def post(
+        self, path: str, fields: dict[str, str] | list[tuple[str, str]]
+    ) -> tuple[int, dict[str, str], str]:
         return self.request("POST", path, fields)
 
 
