@@ -1,8 +1,9 @@
 """The portal in a real headless Chromium on the real uvicorn server: a visitor clicks
 through, a member signs in with the code from their mail and changes their choices, a
-moderator decides in the web queue, and every page kind is photographed (desktop and phone, in tests/artifacts/) and checked by axe-core for serious
-or critical accessibility violations. Without Chromium the tests skip, except under
-CI=true, where a missing browser fails."""
+moderator decides in the web queue, and every page kind is photographed (desktop and
+phone, in tests/artifacts/) and checked by axe-core for serious or critical accessibility
+violations. Without Chromium the tests skip, except under CI=true, where a missing
+browser fails."""
 
 from __future__ import annotations
 
@@ -172,9 +173,7 @@ def test_a_member_changes_their_choices_on_their_page(
     with ctx.session() as session:
         person = find_person(session, AMINA)
         assert person is not None and person.organisation == "Thai Labour Congress"
-        membership = session.exec(
-            select(Membership).where(Membership.person_id == person.id)
-        ).one()
+        membership = session.exec(select(Membership).where(Membership.person_id == person.id)).one()
     assert (membership.delivery, membership.digest_format, membership.themes) == (
         "digest",
         "rfc1153",

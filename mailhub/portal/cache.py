@@ -26,6 +26,7 @@ from starlette.responses import Response
 # Browsers may keep a page but must ask whether it is still current before showing it.
 REVALIDATE = "no-cache"
 MAX_BODY = 512 * 1024
+BUDGET = 64 * 1024 * 1024
 MARK = text("SELECT changes FROM portal_mark WHERE id = 1")
 
 
@@ -39,12 +40,14 @@ class Kept:
 
 
 class PageCache:
-    """At most ``size`` pages, least recently used dropped first; safe across threads."""
+    """At most ``budget`` bytes of pages, least recently used dropped first; safe across
+    threads."""
 
-    def __init__(self, engine: Engine, size: int = 1000) -> None:
+    def __init__(self, engine: Engine, budget: int = BUDGET) -> None:
         self.engine = engine
-        self.size = size
+        self.budget = budget
         self._pages: OrderedDict[str, Kept] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def mark(self) -> int:
@@ -71,10 +74,12 @@ class PageCache:
         tag = hashlib.blake2b(body, digest_size=8).hexdigest()
         kept = Kept(mark, response.status_code, media, body, f'"{mark}-{tag}"')
         with self._lock:
+            old = self._pages.pop(key, None)
+            self._bytes += len(body) - (len(old.body) if old else 0)
             self._pages[key] = kept
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
+            while self._bytes > self.budget:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped.body)
         return kept
 
 
