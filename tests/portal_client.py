@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import http.client
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from urllib.parse import urlencode, urlsplit
 
+from portal_seed import AMINA, YEN_ADMIN, YEN_MEMBER, YEN_MOD, World, seed
 from sqlmodel import col, select
+from test_web import running_web
 
 from mailhub.context import Context
 from mailhub.models import OutboundMessage
@@ -93,3 +97,22 @@ def sign_in(ctx: Context, base: str, email: str) -> Client:
     status, headers, _ = client.post(path.split("?")[0], {"next": "/"})
     assert status == 303 and client.cookie, (status, headers)
     return client
+
+
+@contextmanager
+def seeded_portal(ctx: Context) -> Iterator[tuple[Context, World, str]]:
+    """The seeded world served on a free port: its instance, what was seeded, the base URL."""
+    world = seed(ctx)
+    with running_web(ctx) as web_ctx:
+        yield web_ctx, world, web_ctx.settings.instance.public_url or ""
+
+
+def viewers_of_yen(ctx: Context, base: str) -> dict[str, Client]:
+    """One client for each kind of reader of the members-only community yen."""
+    return {
+        "anonymous": Client(base),
+        "member of another community": sign_in(ctx, base, AMINA),
+        "member": sign_in(ctx, base, YEN_MEMBER),
+        "moderator": sign_in(ctx, base, YEN_MOD),
+        "admin": sign_in(ctx, base, YEN_ADMIN),
+    }

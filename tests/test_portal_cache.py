@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from portal_client import Client, sign_in
-from portal_seed import AMINA, World, seed
+from portal_client import Client, seeded_portal, sign_in
+from portal_seed import AMINA, World
 from sqlmodel import select
-from test_web import running_web
 
 from mailhub.communities import get_community
 from mailhub.context import Context
@@ -25,9 +24,8 @@ from mailhub.portal.cache import cache_for
 
 @pytest.fixture
 def site(ctx: Context) -> Iterator[tuple[Context, World, str]]:
-    world = seed(ctx)
-    with running_web(ctx) as web_ctx:
-        yield web_ctx, world, web_ctx.settings.instance.public_url or ""
+    with seeded_portal(ctx) as site:
+        yield site
 
 
 def test_a_kept_page_is_never_stale(site: tuple[Context, World, str]) -> None:

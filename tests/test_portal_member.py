@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from portal_client import Client, sign_in
-from portal_seed import AMINA, YEN_MEMBER, World, seed
+from portal_client import Client, seeded_portal, sign_in
+from portal_seed import AMINA, YEN_MEMBER, World
 from sqlmodel import select
 from test_portal_moderate import csrf_of
-from test_web import running_web
 
 from mailhub.context import Context
 from mailhub.members import find_person
@@ -21,9 +20,8 @@ from mailhub.models import Community, Membership, Person
 
 @pytest.fixture
 def site(ctx: Context) -> Iterator[tuple[Context, World, str]]:
-    world = seed(ctx)
-    with running_web(ctx) as web_ctx:
-        yield web_ctx, world, web_ctx.settings.instance.public_url or ""
+    with seeded_portal(ctx) as site:
+        yield site
 
 
 def stored(ctx: Context, email: str, slug: str) -> tuple[Person, Membership]:

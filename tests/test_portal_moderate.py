@@ -14,12 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 from mailtools import address_in, outbox
-from portal_client import Client, sign_in
-from portal_seed import ADMIN, AMINA, MOD, YEN_ADMIN, YEN_MEMBER, YEN_MOD, World, seed
+from portal_client import Client, seeded_portal, sign_in, viewers_of_yen
+from portal_seed import ADMIN, AMINA, MOD, World
 from smtp_server import running_listener
 from sqlmodel import col, select
 from test_moderation import Mailer
-from test_web import running_web
 
 from mailhub.context import Context
 from mailhub.models import Decision, NewsItem, Person, Post
@@ -29,9 +28,8 @@ LIST = "irnet@lists.example.org"
 
 @pytest.fixture
 def site(ctx: Context) -> Iterator[tuple[Context, World, str, Mailer]]:
-    world = seed(ctx)
-    with running_web(ctx) as web_ctx, running_listener(web_ctx) as port:
-        yield web_ctx, world, web_ctx.settings.instance.public_url or "", Mailer(web_ctx, port)
+    with seeded_portal(ctx) as (web_ctx, world, base), running_listener(web_ctx) as port:
+        yield web_ctx, world, base, Mailer(web_ctx, port)
 
 
 def csrf_of(page: str) -> str:
@@ -125,7 +123,7 @@ def test_reject_discard_defer_and_a_decision_by_mail_first(
     assert decide(first, "reject", "  Off topic\nfor this list ") == 303
     assert decide(second, "discard", "ignored") == 303
     assert decide(third, "defer") == 303
-    assert decide(third, "bogus") == 200  # an unknown action does nothing
+    assert decide(third, "bogus") == 400  # an unknown action does nothing
     with ctx.session() as session:
         states = {p.id: (p.status, p.reason) for p in session.exec(select(Post))}
     assert states[first.id] == ("rejected", "Off topic for this list")
@@ -200,13 +198,7 @@ def test_only_the_communitys_moderators_see_or_use_the_queue(
         ).one()
         secret.status = "held"
         session.add(secret)
-    viewers = {
-        "anonymous": Client(base),
-        "member of another community": sign_in(ctx, base, AMINA),
-        "member": sign_in(ctx, base, YEN_MEMBER),
-        "moderator": sign_in(ctx, base, YEN_MOD),
-        "admin": sign_in(ctx, base, YEN_ADMIN),
-    }
+    viewers = viewers_of_yen(ctx, base)
     for who, client in viewers.items():
         moderates = who in ("moderator", "admin")
         status, _, page = client.get("/c/yen/queue")

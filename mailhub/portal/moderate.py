@@ -79,7 +79,13 @@ class ModerationPages(Portal):
     """Routes of the moderators' queue."""
 
     def _queue(
-        self, session: Session, viewer: Viewer, slug: str, item: int | None, already: bool
+        self,
+        session: Session,
+        viewer: Viewer,
+        slug: str,
+        item: int | None,
+        already: bool,
+        problem: str = "",
     ) -> Page | None:
         community = moderated(session, viewer, slug)
         if community is None:
@@ -93,8 +99,10 @@ class ModerationPages(Portal):
             "decided": decided,
             "decided_by": actions.decider_label(session, decided) if decided else "",
             "already": already,
+            "problem": problem,
         }
-        return Page("queue", values, 409 if already and decided else 200)
+        status = 400 if problem else 409 if already and decided else 200
+        return Page("queue", values, status)
 
     def _decide(self, request: Request, slug: str, item: int, fields: dict[str, str]) -> Response:
         token = request.cookies.get(sessions.COOKIE)
@@ -107,7 +115,8 @@ class ModerationPages(Portal):
             person_id = viewer.person.id if viewer.person else None
         action = fields.get("action", "")
         if action not in ACTIONS:
-            return self._run(request, self._queue, (slug, None, False))
+            problem = f"No decision was read (expected one of {', '.join(ACTIONS)})."
+            return self._run(request, self._queue, (slug, None, False, problem))
         reason = " ".join(fields.get("reason", "").split())[:MAX_REASON] or None
         # The decision's own transaction: its first statement takes the post.
         with self.ctx.session() as session:
