@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from test_moderation import Mailer
 
 from mailhub.context import Context
-from mailhub.models import Decision, NewsItem, Person, Post
+from mailhub.models import Decision, NewsItem, Person, Post, Thread
 
 LIST = "irnet@lists.example.org"
 
@@ -75,9 +75,13 @@ def test_approve_on_the_web_does_what_the_mail_decision_does(
     assert status == 200 and "WEB-APPROVED-TEXT" in page
     assert "every post in this community is reviewed" in page  # the hold reason
     assert AMINA in page and "Labour Congress of Thailand" in page
-    status, headers, _ = moderator.post(
-        f"/c/irnet/queue/{post.id}", {"csrf": csrf_of(page), "action": "approve"}
+    csrf = csrf_of(page)
+    status, _, page = moderator.post(
+        f"/c/irnet/queue/{post.id}", [("csrf", csrf), ("action", "approve"), ("themes", "nope")]
     )
+    assert status == 400 and "nope" in page and held(ctx, mid).status == "held"
+    form = [("csrf", csrf), ("action", "approve"), ("themes", "skills"), ("themes", "green-jobs")]
+    status, headers, _ = moderator.post(f"/c/irnet/queue/{post.id}", form)
     assert status == 303 and headers["location"] == f"/c/irnet/queue?item={post.id}#result"
     page = moderator.get(headers["location"].split("#")[0])[2]
     assert f"Item {post.id}" in page and "approved</strong> by Maria Mod" in page
@@ -87,6 +91,8 @@ def test_approve_on_the_web_does_what_the_mail_decision_does(
         stored = session.get(Post, post.id)
         assert stored is not None and stored.status == "approved"
         assert stored.decided_by == person_id(ctx, MOD)
+        thread = session.get(Thread, stored.thread_id)
+        assert thread is not None and sorted(thread.themes) == ["green-jobs", "skills"]
     assert decisions(ctx, post.id)[-1] == ("approve", "web", person_id(ctx, MOD))
     copies = [row for row, _ in outbox(ctx, "post") if row.dedup_key.startswith(f"post:{post.id}:")]
     assert {row.recipient for row in copies} >= {AMINA, MOD}  # the fan-out is queued

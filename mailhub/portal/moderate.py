@@ -1,6 +1,7 @@
 """The moderators' queue on the web: a community's held posts and held news and event
 submissions, each with every reason it was held for and every deferral, and the four
-decisions a moderator gives by mail (approve, reject with a reason, discard, defer).
+decisions a moderator gives by mail (approve, with themes for the conversation if they
+like; reject with a reason; discard; defer).
 
 Only the community's moderators and admins see it; anyone else gets the portal's 404.
 A decision is a POST carrying the session's CSRF token and goes through the one function
@@ -20,16 +21,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mailhub.models import Attachment, Community, Decision, Event, NewsItem, Person, Post
+from mailhub.errors import InvalidInput
+from mailhub.models import (
+    SUBMISSION_KINDS,
+    Attachment,
+    Community,
+    Decision,
+    Event,
+    NewsItem,
+    Person,
+    Post,
+)
 from mailhub.moderation import actions
 from mailhub.moderation.queue import QueueItem, held_posts, queue_items
-from mailhub.portal import sessions
+from mailhub.portal import library, sessions
 from mailhub.portal.access import Viewer
 from mailhub.portal.csrf import checked_fields
 from mailhub.portal.web import Page, Portal
+from mailhub.threads import themes as thread_themes
 
 ACTIONS = ("approve", "reject", "discard", "defer")
 MAX_REASON = 500
+Fields = list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -100,11 +113,12 @@ class ModerationPages(Portal):
             "decided_by": actions.decider_label(session, decided) if decided else "",
             "already": already,
             "problem": problem,
+            "themes": library.themes(session),
         }
         status = 400 if problem else 409 if already and decided else 200
         return Page("queue", values, status)
 
-    def _decide(self, request: Request, slug: str, item: int, fields: dict[str, str]) -> Response:
+    def _decide(self, request: Request, slug: str, item: int, posted: Fields) -> Response:
         token = request.cookies.get(sessions.COOKIE)
         with self.ctx.session() as session:
             viewer = self.viewer(session, token)
@@ -113,6 +127,8 @@ class ModerationPages(Portal):
             if post is None or community is None or post.community_id != community.id:
                 return self.not_found(viewer, token, request.url.path)
             person_id = viewer.person.id if viewer.person else None
+        fields = dict(posted)
+        themes = [value for name, value in posted if name == "themes"]
         action = fields.get("action", "")
         if action not in ACTIONS:
             problem = f"No decision was read (expected one of {', '.join(ACTIONS)})."
@@ -123,6 +139,9 @@ class ModerationPages(Portal):
             post, by = session.get(Post, item), session.get(Person, person_id)
             assert post is not None and by is not None
             try:
+                if action == "approve" and themes and post.kind not in SUBMISSION_KINDS:
+                    # As `approve themes a b` by mail: its conversation is filed under them.
+                    thread_themes.add_themes(session, post, themes)
                 actions.decide(
                     self.ctx,
                     session,
@@ -133,7 +152,11 @@ class ModerationPages(Portal):
                     reason=reason if action == "reject" else None,
                 )
             except actions.AlreadyDecided:
+                session.rollback()
                 already = True
+            except InvalidInput as exc:
+                session.rollback()
+                return self._run(request, self._queue, (slug, None, False, str(exc)))
             else:
                 already = False
         if already:
@@ -152,5 +175,5 @@ class ModerationPages(Portal):
         if fields is None:
             return await self.refuse(request)
         params = request.path_params
-        args = (request, params["slug"], params["item"], dict(fields))
+        args = (request, params["slug"], params["item"], fields)
         return await run_in_threadpool(self._decide, *args)
