@@ -2,7 +2,7 @@
 page answers 304 to its ETag; any change the portal shows, made by any writer straight in
 the store (an approval, an edit, a removal, a community closed to visitors), is on the
 next page at once; writes the portal never shows leave the count alone; and a signed-in
-reader's pages are never kept."""
+reader's pages, sign-in pages and "not found" answers are never kept."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_writes_the_portal_does_not_show_leave_the_count(
     assert pages.mark() > before
 
 
-def test_a_signed_in_readers_pages_are_not_kept(site: tuple[Context, World, str]) -> None:
+def test_signed_in_readers_and_sign_in_pages_are_not_kept(site: tuple[Context, World, str]) -> None:
     ctx, world, base = site
     member = sign_in(ctx, base, AMINA)
     status, headers, page = member.get(world.paths["thread"])
@@ -109,3 +109,7 @@ def test_a_signed_in_readers_pages_are_not_kept(site: tuple[Context, World, str]
     assert headers["cache-control"] == "no-store" and "etag" not in headers
     status, headers, page = Client(base).get(world.paths["thread"])
     assert "Sign out" not in page and "etag" in headers
+    # Nor sign-in pages (their addresses carry tokens), nor "not found" answers.
+    for path in ("/signin?next=/c/irnet/", "/signin/some-token", "/me", "/c/irnet/t/999999"):
+        headers = Client(base).get(path)[1]
+        assert headers["cache-control"] == "no-store" and "etag" not in headers, path

@@ -54,6 +54,8 @@ async def form_of(request: Request) -> dict[str, str]:
 class AccountPages(Portal):
     """Routes of signing in (by link or code) and out."""
 
+    keep_for_visitors = False
+
     def _ask(self, session: Session, viewer: Viewer, values: dict[str, Any]) -> Page:
         return Page("signin", {"next": safe_next(values.get("next")), "email": "", **values})
 

@@ -64,10 +64,11 @@ class PageCache:
             return kept
 
     def put(self, key: str, mark: int, response: Response) -> Kept | None:
-        """Keep a built page (pages and not-found answers; not files or redirects)."""
+        """Keep a built page (not files, redirects or not-found answers, which anyone can
+        ask for by the million)."""
         body = bytes(response.body)
         media = response.headers.get("content-type", "")
-        if response.status_code not in (200, 404) or not media.startswith("text/html"):
+        if response.status_code != 200 or not media.startswith("text/html"):
             return None
         if len(body) > MAX_BODY:
             return None
@@ -104,6 +105,6 @@ def key_of(request: Request) -> str:
 def answer(request: Request, kept: Kept) -> Response:
     """The kept page, or 304 when the browser holds it already."""
     headers = {"etag": kept.etag, "cache-control": REVALIDATE}
-    if kept.status == 200 and kept.etag in request.headers.get("if-none-match", ""):
+    if kept.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(kept.body, kept.status, {**headers, "content-type": kept.media_type})

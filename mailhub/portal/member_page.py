@@ -78,6 +78,8 @@ def apply_settings(session: Session, member: Member, fields: Fields, now: Any) -
 class MemberPages(Portal):
     """Routes of the member's page and its forms."""
 
+    keep_for_visitors = False
+
     def _page(
         self, session: Session, viewer: Viewer, saved: str = "", problem: str = ""
     ) -> Page | Response:

@@ -80,6 +80,10 @@ Builder = Callable[..., Page | Response | None]
 class Portal:
     """The portal's routes share one instance: settings, store and clock."""
 
+    # Whether visitors' pages of these routes may be kept (cache.py): not sign-in pages,
+    # whose addresses carry single-use tokens, nor a member's own.
+    keep_for_visitors = True
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         env = environment(ctx.settings.templates_override)
@@ -120,7 +124,8 @@ class Portal:
         return viewer_for(session, sessions.person_for(session, token, self.ctx.now()))
 
     async def respond(self, request: Request, builder: Builder, *args: Any) -> Response:
-        if request.method in ("GET", "HEAD") and sessions.COOKIE not in request.cookies:
+        visitor = sessions.COOKIE not in request.cookies
+        if self.keep_for_visitors and visitor and request.method in ("GET", "HEAD"):
             return await run_in_threadpool(self._run_kept, request, builder, args)
         return await run_in_threadpool(self._run, request, builder, args)
 
