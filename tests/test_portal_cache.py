@@ -35,6 +35,7 @@ def test_a_kept_page_is_never_stale(site: tuple[Context, World, str]) -> None:
     status, headers, page = visitor.get(path)
     assert status == 200 and "HELD-POST-TEXT" not in page
     assert headers["cache-control"] == "no-cache" and headers["etag"]
+    assert headers["vary"] == "cookie"
     assert visitor.get(path)[1]["etag"] == headers["etag"]
     status, again, body = visitor.request("GET", path, headers={"If-None-Match": headers["etag"]})
     assert (status, body, again["etag"]) == (304, "", headers["etag"])

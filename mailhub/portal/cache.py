@@ -104,7 +104,8 @@ def key_of(request: Request) -> str:
 
 def answer(request: Request, kept: Kept) -> Response:
     """The kept page, or 304 when the browser holds it already."""
-    headers = {"etag": kept.etag, "cache-control": REVALIDATE}
+    # Vary: a shared cache on the way must not hand a visitor's page to a signed-in reader.
+    headers = {"etag": kept.etag, "cache-control": REVALIDATE, "vary": "cookie"}
     if kept.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(kept.body, kept.status, {**headers, "content-type": kept.media_type})
