@@ -24,6 +24,7 @@ from mailhub.context import Context
 from mailhub.models import Decision, NewsItem, Person, Post, Thread
 
 LIST = "irnet@lists.example.org"
+ANONYMOUS_OR_IRNET = ("anonymous", "member of another community")
 
 
 @pytest.fixture
@@ -207,6 +208,9 @@ def test_only_the_communitys_moderators_see_or_use_the_queue(
     viewers = viewers_of_yen(ctx, base)
     for who, client in viewers.items():
         moderates = who in ("moderator", "admin")
+        status, _, page = client.get("/me")  # everyone's own page, and only their own
+        assert status == (303 if who == "anonymous" else 200), who
+        assert ("Youth Employment Network" in page) == (who not in ANONYMOUS_OR_IRNET), who
         status, _, page = client.get("/c/yen/queue")
         assert status == (200 if moderates else 404), who
         assert ("SECRET-YEN-CONVERSATION" in page) == moderates, who
