@@ -11,9 +11,10 @@ from mailhub.portal import sessions
 from mailhub.portal.account import fields_of
 
 MAX_FIELDS = 100
+Fields = list[tuple[str, str]]  # in the posted order; a ticked box's name once per box
 
 
-async def checked_fields(request: Request, secret: str) -> list[tuple[str, str]] | None:
+async def checked_fields(request: Request, secret: str) -> Fields | None:
     """The posted fields in order, or None when the form's token is not this session's."""
     fields = await fields_of(request, MAX_FIELDS)
     given = next((value for name, value in fields if name == "csrf"), None)

@@ -9,7 +9,7 @@ is sent back to the page (303), which reads the outcome from the store.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from mailhub.members import AFFILIATIONS, DELIVERIES, DIGEST_FORMATS
 from mailhub.models import Community, Membership, MembershipStatus
 from mailhub.portal import library
 from mailhub.portal.access import Viewer
-from mailhub.portal.csrf import checked_fields
+from mailhub.portal.csrf import Fields, checked_fields
 from mailhub.portal.web import Page, Portal
 from mailhub.subscriptions import (
     PROFILE_FIELDS,
@@ -34,7 +34,6 @@ from mailhub.subscriptions import (
 
 PATH = "/me"
 SHOWN = (MembershipStatus.ACTIVE.value, MembershipStatus.UNSUBSCRIBED.value)
-Fields = list[tuple[str, str]]
 
 
 def _member(session: Session, viewer: Viewer, slug: str | None) -> Member | None:
@@ -61,7 +60,7 @@ def _done(anchor: str) -> RedirectResponse:
     return RedirectResponse(f"{PATH}?saved={anchor}#{anchor}", status_code=303)
 
 
-def apply_settings(session: Session, member: Member, fields: Fields, now: Any) -> None:
+def apply_settings(session: Session, member: Member, fields: Fields, now: datetime) -> None:
     """Delivery, digest format, themes and reminders, each by its one function."""
     given = dict(fields)
     set_delivery(member, given.get("delivery", ""), now)

@@ -36,13 +36,12 @@ from mailhub.moderation import actions
 from mailhub.moderation.queue import QueueItem, held_posts, queue_items
 from mailhub.portal import library, sessions
 from mailhub.portal.access import Viewer
-from mailhub.portal.csrf import checked_fields
+from mailhub.portal.csrf import Fields, checked_fields
 from mailhub.portal.web import Page, Portal
 from mailhub.threads import themes as thread_themes
 
 ACTIONS = ("approve", "reject", "discard", "defer")
 MAX_REASON = 500
-Fields = list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
