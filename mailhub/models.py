@@ -265,6 +265,30 @@ class Discussion(SQLModel, table=True):
     created_at: datetime = utc_column(nullable=False)
 
 
+class SynopsisVersion(SQLModel, table=True):
+    """Every version a discussion's synopsis had, the first and each correction: the lasting
+    record keeps what members were sent, not only the newest text."""
+
+    __tablename__ = "synopsis_version"
+    __table_args__ = (UniqueConstraint("discussion_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    version: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    set_at: datetime = utc_column(nullable=False)
+
+
+class PortalMark(SQLModel, table=True):
+    """One row counting the changes to what the portal shows, bumped by triggers in the
+    store (migration 0006) whoever writes: pages cached under an older count are stale."""
+
+    __tablename__ = "portal_mark"
+
+    id: int | None = Field(default=None, primary_key=True)
+    changes: int = Field(default=0, sa_type=BigInteger)
+
+
 class NewsItem(SQLModel, table=True):
     __tablename__ = "news_item"
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import http.client
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from urllib.parse import urlencode, urlsplit
 
+from portal_seed import AMINA, YEN_ADMIN, YEN_MEMBER, YEN_MOD, World, seed
 from sqlmodel import col, select
+from test_web import running_web
 
 from mailhub.context import Context
 from mailhub.models import OutboundMessage
@@ -22,11 +26,17 @@ class Client:
         self.cookie: str | None = None
 
     def request(
-        self, method: str, path: str, fields: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        fields: dict[str, str] | list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], str]:
         parts = urlsplit(self.base + path)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-        headers = {"Cookie": f"mailhub_session={self.cookie}"} if self.cookie else {}
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = f"mailhub_session={self.cookie}"
         body = None
         if fields is not None:
             body = urlencode(fields).encode()
@@ -48,7 +58,9 @@ class Client:
     def get(self, path: str) -> tuple[int, dict[str, str], str]:
         return self.request("GET", path)
 
-    def post(self, path: str, fields: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    def post(
+        self, path: str, fields: dict[str, str] | list[tuple[str, str]]
+    ) -> tuple[int, dict[str, str], str]:
         return self.request("POST", path, fields)
 
 
@@ -85,3 +97,22 @@ def sign_in(ctx: Context, base: str, email: str) -> Client:
     status, headers, _ = client.post(path.split("?")[0], {"next": "/"})
     assert status == 303 and client.cookie, (status, headers)
     return client
+
+
+@contextmanager
+def seeded_portal(ctx: Context) -> Iterator[tuple[Context, World, str]]:
+    """The seeded world served on a free port: its instance, what was seeded, the base URL."""
+    world = seed(ctx)
+    with running_web(ctx) as web_ctx:
+        yield web_ctx, world, web_ctx.settings.instance.public_url or ""
+
+
+def viewers_of_yen(ctx: Context, base: str) -> dict[str, Client]:
+    """One client for each kind of reader of the members-only community yen."""
+    return {
+        "anonymous": Client(base),
+        "member of another community": sign_in(ctx, base, AMINA),
+        "member": sign_in(ctx, base, YEN_MEMBER),
+        "moderator": sign_in(ctx, base, YEN_MOD),
+        "admin": sign_in(ctx, base, YEN_ADMIN),
+    }

@@ -27,6 +27,7 @@ from mailhub.models import (
     NewsItem,
     Post,
     Resource,
+    SynopsisVersion,
     Thread,
 )
 
@@ -144,8 +145,21 @@ def seed(ctx: Context) -> World:
             community_id=irnet.id or 0, title="Youth guarantees", question="What works?",
             state="open", opens_at=now, closes_at=now + timedelta(days=10), created_at=now,
         )  # fmt: skip
-        session.add_all([discussion, opened])
+        yen_summarised = Discussion(
+            community_id=yen.id or 0, title="SECRET-YEN-SYNOPSIS-DISCUSSION", question="q",
+            state="summarised", synopsis="SECRET-YEN-SYNOPSIS", synopsis_at=now,
+            synopsis_version=1, created_at=now,
+        )  # fmt: skip
+        session.add_all([discussion, opened, yen_summarised])
         session.flush()
+        session.add_all([
+            SynopsisVersion(discussion_id=discussion.id or 0, version=1, set_at=now - timedelta(
+                days=1), text="Councils are alike. SYNOPSIS-FIRST"),
+            SynopsisVersion(discussion_id=discussion.id or 0, version=2, set_at=now,
+                            text=discussion.synopsis or ""),
+            SynopsisVersion(discussion_id=yen_summarised.id or 0, version=1, set_at=now,
+                            text="SECRET-YEN-SYNOPSIS"),
+        ])  # fmt: skip
         d_thread = _thread(
             session, irnet, "Minimum wage councils", now - timedelta(days=20),
             discussion_id=discussion.id,
@@ -212,6 +226,7 @@ def seed(ctx: Context) -> World:
             secret_file=secret_file.id or 0, yen_event=yen_event.id or 0,
             yen_resource=yen_resource.id or 0, yen_news=yen_news.id or 0,
             yen_discussion=yen_discussion.id or 0, quiet_thread=hidden.id or 0,
+            yen_synopsis=yen_summarised.id or 0,
         )  # fmt: skip
     month = f"{now:%Y/%m}"
     i = world.ids
@@ -223,6 +238,7 @@ def seed(ctx: Context) -> World:
         "month": f"/c/irnet/{month}/",
         "discussions": "/c/irnet/discussions/",
         "discussion": f"/c/irnet/d/{i['discussion']}",
+        "synopsis": f"/c/irnet/d/{i['discussion']}/synopsis/1",
         "news": "/c/irnet/news/",
         "news_item": f"/c/irnet/news/{i['news']}",
         "events": "/c/irnet/events/",
@@ -250,6 +266,7 @@ def secret_paths(world: World) -> dict[str, str]:
         "resource_file": f"/c/yen/resources/{i['yen_resource']}/file",
         "news": f"/c/yen/news/{i['yen_news']}",
         "discussion": f"/c/yen/d/{i['yen_discussion']}",
+        "synopsis": f"/c/yen/d/{i['yen_synopsis']}/synopsis/1",
         "archive": "/c/yen/archive/",
         "events": "/c/yen/events/",
         "resources": "/c/yen/resources/",

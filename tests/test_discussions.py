@@ -16,13 +16,14 @@ import pytest
 from conftest import START
 from mailtools import address_in, body, outbox
 from smtp_server import running_listener
+from sqlmodel import col, select
 from test_moderation import Mailer, decision_address, post_by
 
 from mailhub.clock import FrozenClock
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.members import MemberFields, add_member
-from mailhub.models import Discussion, Thread
+from mailhub.models import Discussion, SynopsisVersion, Thread
 from mailhub.scheduler import run_due
 
 LIST = "irnet@lists.example.org"
@@ -216,6 +217,16 @@ def test_a_discussion_from_question_to_synopsis(
     assert sorted(row.recipient for row, _ in corrections) == RECEIVING
     assert "a workshop in June" in body(corrections[0][1])
     assert discussion(ctx, discussion_id).synopsis_version == 2
+    with ctx.session() as session:  # both versions stay: the portal shows the earlier one
+        kept = session.exec(
+            select(SynopsisVersion.version, SynopsisVersion.text)
+            .where(SynopsisVersion.discussion_id == discussion_id)
+            .order_by(col(SynopsisVersion.version))
+        ).all()
+    assert [(n, "May" in text, "June" in text) for n, text in kept] == [
+        (1, True, False),
+        (2, False, True),
+    ]
 
     shown = run_cli("discussion", "show", str(discussion_id))
     assert shown.exit_code == 0

@@ -4,7 +4,7 @@ At closing the moderator is sent a draft made of every approved contribution, gr
 contributor, with the participation figures, so they edit rather than compile. The
 synopsis they send back is stored with the discussion and goes to every member who
 receives mail. It is set once; replacing it takes an explicit correction, which is sent
-as such.
+as such. Every version is kept (the portal shows the corrections with their dates).
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from mailhub.context import Context
 from mailhub.discussions import figures, listmail
 from mailhub.discussions.claims import claim
 from mailhub.errors import Conflict, InvalidInput
-from mailhub.models import Community, Discussion, DiscussionState, Person, Post
+from mailhub.models import (
+    Community,
+    Discussion,
+    DiscussionState,
+    Person,
+    Post,
+    SynopsisVersion,
+)
 from mailhub.outbound.compose import send_rendered, staff_notice
 from mailhub.rendering import render
 
@@ -102,6 +109,15 @@ def set_synopsis(
     discussion.synopsis_version += 1
     discussion.state = DiscussionState.SUMMARISED.value
     session.add(discussion)
+    assert discussion.id is not None
+    session.add(
+        SynopsisVersion(
+            discussion_id=discussion.id,
+            version=discussion.synopsis_version,
+            text=discussion.synopsis,
+            set_at=now,
+        )
+    )
     return broadcast(ctx, session, discussion, correction=correction)
 
 

@@ -60,7 +60,7 @@ class Done:
     reason: str | None
 
 
-def _label(person: Person | None) -> str:
+def person_label(person: Person | None) -> str:
     if person is None:
         return "the rules"
     return f"{person.name} <{person.email}>" if person.name else person.email
@@ -68,7 +68,7 @@ def _label(person: Person | None) -> str:
 
 def decider_label(session: Session, post: Post) -> str:
     person = session.get(Person, post.decided_by) if post.decided_by else None
-    return _label(person)
+    return person_label(person)
 
 
 def notify_held(ctx: Context, session: Session, community: Community, post: Post) -> int:
@@ -239,6 +239,25 @@ def carry_out(
     session.flush()
 
 
+def claim_held(session: Session, post: Post) -> bool:
+    """Take a post for one decision; False when it is no longer held. PostgreSQL locks the
+    row (a second decider waits, then reads the first one's outcome); on SQLite the
+    conditional UPDATE takes the one write lock and checks the status once the writer
+    before it has committed."""
+    session.flush()
+    if session.connection().dialect.name == "postgresql":
+        query = select(Post).where(Post.id == post.id).with_for_update()
+        session.exec(query.execution_options(populate_existing=True)).first()
+    else:
+        session.connection().execute(
+            update(POSTS)
+            .where(POSTS.c.id == post.id, POSTS.c.status == PostStatus.HELD.value)
+            .values(status=POSTS.c.status)
+        )
+        session.refresh(post)
+    return post.status == PostStatus.HELD.value
+
+
 def decide(
     ctx: Context,
     session: Session,
@@ -249,8 +268,9 @@ def decide(
     via: str,
     reason: str | None = None,
 ) -> Done:
-    """Apply a moderator's (or the rules') decision to a held post; first decision wins."""
-    if post.status != PostStatus.HELD.value:
+    """Apply a moderator's (or the rules') decision to a held post; first decision wins,
+    also when two moderators (by mail, on the web, in two processes) answer at once."""
+    if post.status != PostStatus.HELD.value or (by is not None and not claim_held(session, post)):
         raise AlreadyDecided(post, decider_label(session, post))
     community = session.get(Community, post.community_id)
     assert community is not None
@@ -315,7 +335,7 @@ def send_fyi(
             "moderation/fyi.txt",
             notice,
             post=post,
-            moderator=_label(by),
+            moderator=person_label(by),
             action=action,
             reason=reason,
         )

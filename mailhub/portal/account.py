@@ -32,19 +32,29 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-async def form_of(request: Request) -> dict[str, str]:
-    """The posted url-encoded fields (forms here are small; a larger body is ignored)."""
+async def fields_of(request: Request, max_fields: int = 20) -> list[tuple[str, str]]:
+    """The posted url-encoded fields in order, a name repeated for each ticked box (forms
+    here are small; a larger body is ignored)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
-            return {}
-    pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=20)
-    return dict(pairs)
+            return []
+    try:
+        return parse_qsl(body.decode("utf-8", "replace"), max_num_fields=max_fields)
+    except ValueError:  # more fields than any form here has
+        return []
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The posted fields, one value each."""
+    return dict(await fields_of(request))
 
 
 class AccountPages(Portal):
     """Routes of signing in (by link or code) and out."""
+
+    keep_for_visitors = False
 
     def _ask(self, session: Session, viewer: Viewer, values: dict[str, Any]) -> Page:
         return Page("signin", {"next": safe_next(values.get("next")), "email": "", **values})

@@ -25,6 +25,7 @@ from mailhub.models import (
     Post,
     PostStatus,
     Resource,
+    SynopsisVersion,
     Theme,
     Thread,
 )
@@ -82,6 +83,12 @@ def synopses(session: Session, ids: list[int], limit: int = 5) -> list[Discussio
         .order_by(col(Discussion.synopsis_at).desc())
     )
     return list(session.exec(query.limit(limit)))
+
+
+def synopsis_versions(session: Session, discussion: Discussion) -> list[SynopsisVersion]:
+    """Every version of a discussion's synopsis, the newest first."""
+    query = select(SynopsisVersion).where(SynopsisVersion.discussion_id == discussion.id)
+    return list(session.exec(query.order_by(col(SynopsisVersion.version).desc())))
 
 
 def discussion_thread(session: Session, discussion: Discussion) -> Thread | None:

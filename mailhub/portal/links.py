@@ -24,6 +24,10 @@ def post_path(slug: str, thread_id: int | None, post_id: int | None) -> str:
     return f"{thread_path(slug, thread_id)}#{post_anchor(post_id)}"
 
 
+def synopsis_path(slug: str, discussion_id: int | None, version: int) -> str:
+    return f"/c/{slug}/d/{discussion_id}/synopsis/{version}"
+
+
 def month_path(slug: str, year: int, month: int) -> str:
     return f"/c/{slug}/{year:04d}/{month:02d}/"
 

@@ -115,12 +115,33 @@ class ConversationPages(Portal):
         values = {
             "community": community,
             "discussion": discussion,
+            "versions": library.synopsis_versions(session, discussion),
             "thread": thread,
             "posts": posts,
             "themes": library.themes(session),
             "list_address": self.ctx.address_book(session).address(slug, Kind.POST),
         }
         return Page("discussion", values)
+
+    def _synopsis(
+        self, session: Session, viewer: Viewer, slug: str, item: int, number: int
+    ) -> Page | None:
+        """One version of a synopsis, at a URL that never changes once it was sent."""
+        community = readable_community(session, viewer, slug)
+        discussion = (
+            library.one(session, Discussion, item, [community.id or 0]) if community else None
+        )
+        versions = library.synopsis_versions(session, discussion) if discussion else []
+        shown = next((v for v in versions if v.version == number), None)
+        if community is None or shown is None:
+            return None
+        values = {
+            "community": community,
+            "discussion": discussion,
+            "version": shown,
+            "versions": versions,
+        }
+        return Page("synopsis", values)
 
     # Routes
 
@@ -151,3 +172,8 @@ class ConversationPages(Portal):
     async def discussion(self, request: Request) -> Response:
         params = request.path_params
         return await self.respond(request, self._discussion, params["slug"], params["item"])
+
+    async def synopsis(self, request: Request) -> Response:
+        params = request.path_params
+        args = (params["slug"], params["item"], params["version"])
+        return await self.respond(request, self._synopsis, *args)

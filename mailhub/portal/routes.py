@@ -9,6 +9,8 @@ from mailhub.context import Context
 from mailhub.portal.account import AccountPages
 from mailhub.portal.across import AcrossPages
 from mailhub.portal.files import FileRoutes
+from mailhub.portal.member_page import MemberPages
+from mailhub.portal.moderate import ModerationPages
 from mailhub.portal.pages import ConversationPages
 from mailhub.portal.rooms import RoomPages
 
@@ -20,7 +22,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         FileRoutes(ctx),
         AcrossPages(ctx),
     )
-    account = AccountPages(ctx)
+    account, me, queue = AccountPages(ctx), MemberPages(ctx), ModerationPages(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
@@ -31,6 +33,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route(f"{c}/{{year:int}}/{{month:int}}/", talk.month),
         Route(f"{c}/discussions/", talk.discussions),
         Route(f"{c}/d/{{item:int}}", talk.discussion),
+        Route(f"{c}/d/{{item:int}}/synopsis/{{version:int}}", talk.synopsis),
         Route(f"{c}/news/", rooms.news),
         Route(f"{c}/news/{{item:int}}", rooms.news_item),
         Route(f"{c}/events/", rooms.events),
@@ -49,4 +52,10 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/signin/code", account.code_post, methods=["POST"]),
         Route("/signin/{token}", account.link_page, methods=["GET", "POST"]),
         Route("/signout", account.signout, methods=["POST"]),
+        Route("/me", me.page),
+        Route("/me/profile", me.profile, methods=["POST"]),
+        Route("/me/{slug}/settings", me.settings, methods=["POST"]),
+        Route("/me/{slug}/leave", me.leave, methods=["POST"]),
+        Route(f"{c}/queue", queue.queue),
+        Route(f"{c}/queue/{{item:int}}", queue.decide, methods=["POST"]),
     ]

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 
 from mailhub.context import Context
 from mailhub.memberhtml import member_html
-from mailhub.portal import links, sessions
+from mailhub.portal import cache, links, sessions
 from mailhub.portal.access import Viewer, viewer_for
 from mailhub.rendering import environment, render
 
@@ -80,6 +80,10 @@ Builder = Callable[..., Page | Response | None]
 class Portal:
     """The portal's routes share one instance: settings, store and clock."""
 
+    # Whether visitors' pages of these routes may be kept (cache.py): not sign-in pages,
+    # whose addresses carry single-use tokens, nor a member's own.
+    keep_for_visitors = True
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         env = environment(ctx.settings.templates_override)
@@ -120,7 +124,27 @@ class Portal:
         return viewer_for(session, sessions.person_for(session, token, self.ctx.now()))
 
     async def respond(self, request: Request, builder: Builder, *args: Any) -> Response:
+        visitor = sessions.COOKIE not in request.cookies
+        if self.keep_for_visitors and visitor and request.method in ("GET", "HEAD"):
+            return await run_in_threadpool(self._run_kept, request, builder, args)
         return await run_in_threadpool(self._run, request, builder, args)
+
+    def _run_kept(self, request: Request, builder: Builder, args: tuple[Any, ...]) -> Response:
+        """A visitor's page from the cache, or built (and kept) when the store changed."""
+        pages = cache.cache_for(self.ctx.engine)
+        mark, key = pages.mark(), cache.key_of(request)
+        kept = pages.get(key, mark)
+        if kept is None:
+            response = self._run(request, builder, args)
+            kept = pages.put(key, mark, response)
+            if kept is None:
+                return response
+        return cache.answer(request, kept)
+
+    async def refuse(self, request: Request) -> Response:
+        """A form whose token is not this session's (forged, or from an ended session):
+        nothing was done."""
+        return await self.respond(request, lambda session, viewer: Page("refused", status=403))
 
     async def stylesheet(self, request: Request) -> Response:
         return Response(STYLESHEET.read_bytes(), media_type="text/css")

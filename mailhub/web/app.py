@@ -40,8 +40,8 @@ from mailhub.subscriptions import (
 )
 
 MAX_BODY = 64 * 1024
+NO_STORE = [(b"cache-control", b"no-store")]
 SECURITY_HEADERS = [
-    (b"cache-control", b"no-store"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
@@ -51,7 +51,7 @@ SECURITY_HEADERS = [
         b"frame-ancestors 'none'; base-uri 'none'",
     ),
 ]
-_HEADER_NAMES = {name for name, _ in SECURITY_HEADERS}
+_HEADER_NAMES = {name for name, _ in SECURITY_HEADERS + NO_STORE}
 
 
 class SecurityHeaders:
@@ -67,8 +67,11 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [h for h in message.get("headers", []) if h[0].lower() not in _HEADER_NAMES]
-                message = {**message, "headers": kept + SECURITY_HEADERS}
+                given = message.get("headers", [])
+                kept = [h for h in given if h[0].lower() not in _HEADER_NAMES]
+                # A page that may be kept (the portal's, for visitors) says so; else no-store.
+                cache = [h for h in given if h[0].lower() == b"cache-control"]
+                message = {**message, "headers": kept + (cache[:1] or NO_STORE) + SECURITY_HEADERS}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
