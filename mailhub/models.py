@@ -513,6 +513,21 @@ class WebSession(SQLModel, table=True):
     revoked_at: datetime | None = utc_column()
 
 
+class FeedKey(SQLModel, table=True):
+    """A member's secret for feed readers, which carry no session: the key's sha256 only,
+    bound to one person and one purpose (reading feeds), revoked by an admin or by minting
+    a new one. It reads what the person may read today, so leaving a community closes it."""
+
+    __tablename__ = "feed_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    purpose: str = "feed"
+    created_at: datetime = utc_column(nullable=False)
+    revoked_at: datetime | None = utc_column()
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The SQLAlchemy table of a model, for set-wise statements (bulk inserts and updates)."""
     table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
