@@ -80,14 +80,20 @@ class MboxWriter:
         ):
             files.setdefault(item.post_id, []).append(item)
         raws = self._raws(session, [p.inbound_id for p, _ in rows if p.inbound_id])
+        parent_ids = {p.parent_id for p, _ in rows if p.parent_id}
+        parents = dict(
+            session.exec(select(Post.id, Post.message_id).where(col(Post.id).in_(parent_ids))).all()
+        )
         list_address = self.ctx.address_book(session).address(self.community.slug, Kind.POST)
         for post, person in rows:
             raw = raws.get(post.inbound_id or 0)
             if raw:
                 yield mboxrd.entry(raw, post.author_email, post.received_at)
                 continue
+            parent = parents.get(post.parent_id) if post.parent_id else None
+            message = self._rebuilt(post, person, list_address, files.get(post.id or 0, []), parent)
             yield mboxrd.entry(
-                self._rebuilt(post, person, list_address, files.get(post.id or 0, [])),
+                message,
                 post.author_email if self.as_received else list_address,
                 post.received_at,
             )
@@ -101,7 +107,12 @@ class MboxWriter:
         return {i: raw for i, raw in session.exec(query) if i is not None}
 
     def _rebuilt(
-        self, post: Post, person: Person | None, list_address: str, attachments: list[Attachment]
+        self,
+        post: Post,
+        person: Person | None,
+        list_address: str,
+        attachments: list[Attachment],
+        parent: str | None,
     ) -> bytes:
         text = post.full_text or post.body_text
         if self.as_received:
@@ -111,4 +122,4 @@ class MboxWriter:
             text = hide_addresses(text)
         path = links.post_path(self.community.slug, post.thread_id, post.id)
         archived = self.base + path if self.base else None
-        return rebuilt(post, sender, list_address, text, attachments, self.read, archived)
+        return rebuilt(post, sender, list_address, text, attachments, self.read, archived, parent)

@@ -42,8 +42,11 @@ def rebuilt(
     attachments: list[Attachment],
     read: FileReader,
     archived_at: str | None = None,
+    parent: str | None = None,
 ) -> bytes:
-    """The post as a MIME message: the given sender and text, its ids, its files."""
+    """The post as a MIME message: the given sender and text, its ids, its files.
+    ``parent`` is the Message-ID of the post it answers as the store knows it (a reply
+    pinned by its reply address may not name it): named, the thread survives a re-import."""
     lines = [
         headers.header_line("From", headers.mailbox(sender.name, sender.address)),
         headers.header_line("To", to),
@@ -52,10 +55,14 @@ def rebuilt(
     ]
     if archived_at:
         lines.append(headers.header_line("Archived-At", f"<{archived_at}>"))
+    in_reply_to = parent or post.in_reply_to
+    references = list(post.references)
+    if in_reply_to and in_reply_to not in references:
+        references.append(in_reply_to)
     ids = (
         headers.id_header("Message-ID", [post.message_id])
-        + headers.id_header("In-Reply-To", [post.in_reply_to] if post.in_reply_to else [])
-        + headers.id_header("References", list(post.references))
+        + headers.id_header("In-Reply-To", [in_reply_to] if in_reply_to else [])
+        + headers.id_header("References", references)
     )
     part = EmailMessage(policy=policy.SMTP)
     body = text if text.endswith("\n") else text + "\n"
