@@ -243,6 +243,8 @@ class Post(SQLModel, table=True):
         UniqueConstraint("community_id", "message_id"),
         # A conversation's posts in order, read by the portal.
         Index("ix_post_thread_status", "thread_id", "status", "received_at"),
+        # A community's newest posts (its feed) and a month's (its mbox).
+        Index("ix_post_community_received", "community_id", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

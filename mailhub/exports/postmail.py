@@ -64,14 +64,32 @@ def rebuilt(
         + headers.id_header("In-Reply-To", [in_reply_to] if in_reply_to else [])
         + headers.id_header("References", references)
     )
-    part = EmailMessage(policy=policy.SMTP)
     body = text if text.endswith("\n") else text + "\n"
+    files = [(item, data) for item in attachments if (data := read(item.sha256)) is not None]
+    head = "".join(lines).encode("ascii") + ids
+    return head + (_mime(body, files) if files else _text_only(body))
+
+
+def _text_only(body: str) -> bytes:
+    """A text without files, written directly: the email package took 1.7 ms a post, most
+    of a month's mbox. 8bit is what mbox files and mail clients importing them carry; a
+    line too long for SMTP (998 octets) is quoted-printable instead."""
+    data = body.encode("utf-8")
+    if any(len(line) >= 990 for line in data.splitlines()):
+        return _mime(body, [])
+    encoding = "7bit" if data.isascii() else "8bit"
+    return (
+        b'MIME-Version: 1.0\r\nContent-Type: text/plain; charset="utf-8"\r\n'
+        + f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode("ascii")
+        + data
+    )
+
+
+def _mime(body: str, files: list[tuple[Attachment, bytes]]) -> bytes:
+    part = EmailMessage(policy=policy.SMTP)
     plain = body.isascii() and all(len(line) < 990 for line in body.splitlines())
     part.set_content(body, cte="7bit" if plain else "quoted-printable")
-    for item in attachments:
-        data = read(item.sha256)
-        if data is None:
-            continue
+    for item, data in files:
         maintype, _, subtype = item.content_type.partition("/")
         part.add_attachment(
             data,
@@ -79,4 +97,4 @@ def rebuilt(
             subtype=subtype or "octet-stream",
             filename=item.filename,
         )
-    return "".join(lines).encode("ascii") + ids + part.as_bytes()
+    return part.as_bytes()

@@ -1,4 +1,4 @@
-"""feed_key: members' revocable secrets for feed readers
+"""feed_key: members' revocable secrets for feed readers; posts by community and time
 
 Revision ID: 0005
 Revises: 0003
@@ -36,8 +36,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("digest"),
     )
     op.create_index("ix_feed_key_person_id", "feed_key", ["person_id"])
+    op.create_index("ix_post_community_received", "post", ["community_id", "received_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_post_community_received", table_name="post")
     op.drop_index("ix_feed_key_person_id", table_name="feed_key")
     op.drop_table("feed_key")
