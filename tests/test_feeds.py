@@ -21,7 +21,7 @@ from sqlmodel import select
 from test_web import running_web
 
 from mailhub.context import Context
-from mailhub.models import FeedKey
+from mailhub.models import Community, Discussion, FeedKey
 
 ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 PUBLIC_FEEDS = ("/c/irnet/feed.atom", "/themes/skills/feed.atom", "/c/irnet/synopses.atom")
@@ -104,6 +104,17 @@ def test_calendar_feeds_hold_the_events_readers_may_read(
     assert anonymous.get("/c/yen/events.ics")[0] == 404
 
 
+def secret_synopsis(ctx: Context) -> None:
+    with ctx.session() as session:
+        yen = session.exec(select(Community).where(Community.slug == "yen")).one()
+        session.add(
+            Discussion(
+                community_id=yen.id or 0, title="Yen wages", question="q", state="summarised",
+                synopsis="SECRET-YEN-SYNOPSIS", synopsis_at=ctx.now(), created_at=ctx.now(),
+            )
+        )  # fmt: skip
+
+
 def key_of(output: str) -> str:
     found = re.findall(r"\?key=([\w-]+)", output)
     assert found and len(set(found)) == 1, output
@@ -123,7 +134,11 @@ def test_a_feed_key_opens_only_its_members_feeds_until_revoked(
         stored = session.exec(select(FeedKey)).all()
     assert len(stored) == 1 and key not in stored[0].digest and len(stored[0].digest) == 64
 
+    secret_synopsis(ctx)
     reader = Client(base)  # a feed reader: no cookie, only the address
+    for client in (reader, sign_in(ctx, base, AMINA)):
+        assert "SECRET-YEN-SYNOPSIS" not in client.get("/synopses.atom")[2]
+    assert "SECRET-YEN-SYNOPSIS" in reader.get(f"/synopses.atom?key={key}")[2]
     secret_feeds = (
         "/c/yen/feed.atom",
         f"/c/yen/t/{world.ids['secret_thread']}/feed.atom",
