@@ -180,3 +180,34 @@ def test_feed_url_refuses_clearly(
         result = run_cli(*args)
         assert result.exit_code == code and words in result.output, (args, result.output)
         assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_member_makes_and_revokes_their_feed_addresses_on_the_web(
+    site: tuple[Context, World, str],
+) -> None:
+    ctx, _, base = site
+    status, headers, _ = Client(base).get("/me/feeds")
+    assert status == 303 and headers["location"] == "/signin?next=/me/feeds"
+    assert Client(base).post("/me/feeds", {"action": "make"})[0] == 303
+    member = sign_in(ctx, base, YEN_MEMBER)
+    status, headers, page = member.get("/me/feeds")
+    assert status == 200 and headers["cache-control"] == "no-store" and "?key=" not in page
+    assert member.post("/me/feeds", {"action": "make", "csrf": "forged"})[0] == 403
+    assert count_keys(ctx) == 0
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    status, headers, page = member.post("/me/feeds", {"action": "make", "csrf": csrf})
+    assert status == 200 and headers["cache-control"] == "no-store"
+    address = re.search(r'value="(http[^"]+/c/yen/feed\.atom\?key=[^"]+)"', page)
+    assert address and count_keys(ctx) == 1
+    reader = Client(base)
+    feed = address.group(1)[len(base) :]
+    assert SECRET_THREAD in atom(reader, feed).entries[0].content[0].value
+    assert "?key=" not in member.get("/me/feeds")[2]  # shown once only
+    status, _, page = member.post("/me/feeds", {"action": "revoke", "csrf": csrf})
+    assert status == 200 and "revoked" in page
+    assert reader.get(feed)[0] == 404
+
+
+def count_keys(ctx: Context) -> int:
+    with ctx.session() as session:
+        return len(session.exec(select(FeedKey)).all())

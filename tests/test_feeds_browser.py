@@ -13,7 +13,13 @@ from typing import Any
 import feedparser
 import icalendar
 from portal_seed import SECRET_THREAD, YEN_MEMBER, World
-from test_portal_browser import browser, pytestmark, shoot, site  # noqa: F401  (fixtures)
+from test_portal_browser import (  # noqa: F401  (fixtures)
+    browser,
+    pytestmark,
+    serious_violations,
+    shoot,
+    site,
+)
 
 from mailhub.context import Context
 
@@ -93,6 +99,22 @@ def test_a_signed_in_member_reads_the_members_only_feed(
     assert advertised(page) == [base + "/c/yen/feed.atom", base + "/c/yen/synopses.atom"]
     parsed = followed_atom(page, "new posts (Atom feed)")
     assert SECRET_THREAD in parsed.entries[0].content[0].value
+
+    # Their own addresses, for a feed reader that cannot sign in.
+    page.goto(base + "/c/yen/")
+    page.get_by_role("link", name="my private feed addresses, for feed readers").click()
+    page.get_by_role("button", name="Make my feed addresses").click()
+    page.get_by_role("status").wait_for()
+    address = page.get_by_label("New posts (Atom)").input_value()
+    assert address.startswith(base + "/c/yen/feed.atom?key=")
+    shoot(page, "my-feeds")
+    assert serious_violations(page) == []
+    reader = browser.new_context()  # no cookie: only the address
+    assert SECRET_THREAD in reader.request.get(address).text()
+    page.get_by_role("button", name="Revoke my feed addresses").click()
+    page.get_by_text("Your feed addresses are revoked").wait_for()
+    assert reader.request.get(address).status == 404
+    reader.close()
     context.close()
     anonymous = browser.new_page()
     assert anonymous.request.get(base + "/c/yen/feed.atom").status == 404

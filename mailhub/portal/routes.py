@@ -8,6 +8,8 @@ from starlette.routing import BaseRoute, Route
 from mailhub.context import Context
 from mailhub.portal.account import AccountPages
 from mailhub.portal.across import AcrossPages
+from mailhub.portal.feedpage import PATH as MY_FEEDS
+from mailhub.portal.feedpage import FeedKeyPage
 from mailhub.portal.feedroutes import FeedRoutes
 from mailhub.portal.files import FileRoutes
 from mailhub.portal.mboxes import MboxRoutes
@@ -23,7 +25,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         AcrossPages(ctx),
     )
     account = AccountPages(ctx)
-    feeds, mboxes = FeedRoutes(ctx), MboxRoutes(ctx)
+    feeds, mboxes, my_feeds = FeedRoutes(ctx), MboxRoutes(ctx), FeedKeyPage(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
@@ -56,6 +58,8 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/themes/{theme}/feed.atom", feeds.theme),
         Route(f"{c}/events.ics", feeds.community_calendar),
         Route("/themes/{theme}/events.ics", feeds.theme_calendar),
+        Route(MY_FEEDS, my_feeds.show),
+        Route(MY_FEEDS, my_feeds.act, methods=["POST"]),
         Route("/signin", account.signin_form),
         Route("/signin", account.signin_post, methods=["POST"]),
         Route("/signin/code", account.code_post, methods=["POST"]),
