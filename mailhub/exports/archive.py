@@ -63,7 +63,9 @@ class MboxWriter:
         self.community = community
         self.read = read
         self.as_received = as_received
-        self.base = links.archive_url(ctx.settings, community) and links.base_url(ctx.settings)
+        # Archived-At is written when the community has a web archive at a known address.
+        has_archive = links.archive_url(ctx.settings, community) is not None
+        self.base = links.base_url(ctx.settings) if has_archive else None
 
     def chunks(self, ids: list[int]) -> Iterator[bytes]:
         """The mbox, a batch of posts at a time."""
