@@ -192,6 +192,8 @@ class Post(SQLModel, table=True):
         UniqueConstraint("community_id", "message_id"),
         # A conversation's posts in order, read by the portal.
         Index("ix_post_thread_status", "thread_id", "status", "received_at"),
+        # A community's newest posts (its feed) and a month's (its mbox).
+        Index("ix_post_community_received", "community_id", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -483,6 +485,21 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = utc_column(nullable=False)
     expires_at: datetime = utc_column(nullable=False)
     last_seen_at: datetime = utc_column(nullable=False)
+    revoked_at: datetime | None = utc_column()
+
+
+class FeedKey(SQLModel, table=True):
+    """A member's secret for feed readers, which carry no session: the key's sha256 only,
+    bound to one person and one purpose (reading feeds), revoked by an admin or by minting
+    a new one. It reads what the person may read today, so leaving a community closes it."""
+
+    __tablename__ = "feed_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    purpose: str = "feed"
+    created_at: datetime = utc_column(nullable=False)
     revoked_at: datetime | None = utc_column()
 
 

@@ -274,6 +274,17 @@ def secret_paths(world: World) -> dict[str, str]:
         "quiet_thread": f"/c/quiet/t/{i['quiet_thread']}",
         "wrong_community": f"/c/irnet/t/{i['secret_thread']}",
         "wrong_file": f"/c/irnet/files/{i['secret_file']}",
+        # Feeds and exports
+        "feed": "/c/yen/feed.atom",
+        "thread_feed": f"/c/yen/t/{i['secret_thread']}/feed.atom",
+        "synopses_feed": "/c/yen/synopses.atom",
+        "calendar_feed": "/c/yen/events.ics",
+        "thread_mbox": f"/c/yen/t/{i['secret_thread']}.mbox",
+        "month_mbox": world.paths["month"].replace("/c/irnet/", "/c/yen/").rstrip("/") + ".mbox",
+        "quiet_feed": "/c/quiet/feed.atom",
+        "quiet_mbox": f"/c/quiet/t/{i['quiet_thread']}.mbox",
+        "wrong_feed": f"/c/irnet/t/{i['secret_thread']}/feed.atom",
+        "wrong_mbox": f"/c/irnet/t/{i['secret_thread']}.mbox",
     }
 
 

@@ -30,8 +30,16 @@ CROSS = {
     "/countries/id/": "SECRET-YEN",
     "/matrix/": "Indonesia",
     "/c/irnet/": None,
+    "/themes/skills/feed.atom": "SECRET-YEN",
+    "/themes/skills/events.ics": None,
+    "/synopses.atom": None,
+    "/c/irnet/feed.atom": None,
+    "/c/irnet/events.ics": None,
 }
-FOR_YEN_ONLY = {"wrong_community", "wrong_file", "quiet", "quiet_thread"}
+FOR_YEN_ONLY = {
+    "wrong_community", "wrong_file", "quiet", "quiet_thread",
+    "quiet_feed", "quiet_mbox", "wrong_feed", "wrong_mbox",
+}  # fmt: skip
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ AREAS: dict[str, Area] = {
         "mailhub.cli.member",
         "member_app",
         "Add, import, list, show, update and remove members.",
-        extras=("mailhub.cli.subscription",),
+        extras=("mailhub.cli.subscription", "mailhub.cli.feedkeys"),
     ),
     "outbox": Area("mailhub.cli.outbox", "outbox_app", "Outgoing mail: list, show, retry, send."),
     "queue": Area(
@@ -99,6 +99,11 @@ AREAS: dict[str, Area] = {
         "The inbound spool: list, show, status, retry, process.",
     ),
     "import": Area("mailhub.cli.inbound", "import_app", "Import archives."),
+    "export": Area(
+        "mailhub.cli.export",
+        "export_app",
+        "Export a community's archive as an mbox file, as it was received.",
+    ),
     "news": Area(
         "mailhub.cli.news",
         "news_app",

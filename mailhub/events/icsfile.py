@@ -92,10 +92,28 @@ def read_ics(data: bytes, default_zone: str) -> EventFields:
 
 def calendar_for(event: Event) -> bytes:
     """A VCALENDAR holding this one event, ready to attach (text/calendar)."""
+    return calendar_of([event])
+
+
+def calendar_of(events: list[Event], name: str | None = None) -> bytes:
+    """A VCALENDAR of these events: one event's file, or a calendar to subscribe to
+    (``name`` is what calendar programs call it)."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
+    if name:
+        calendar.add("x-wr-calname", name)
+    zoned = False
+    for event in events:
+        zoned = _add_event(calendar, event) or zoned
+    if zoned:
+        calendar.add_missing_timezones()
+    return bytes(calendar.to_ical())
+
+
+def _add_event(calendar: icalendar.Calendar, event: Event) -> bool:
+    """Add one VEVENT; True when its times are in a named zone (a VTIMEZONE is needed)."""
     vevent = icalendar.Event()
     zone = zone_named(event.timezone)
     shown = zone if isinstance(zone, ZoneInfo) else UTC
@@ -115,6 +133,4 @@ def calendar_for(event: Event) -> bytes:
         vevent.add("description", event.description)
     vevent.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
     calendar.add_component(vevent)
-    if shown is not UTC:
-        calendar.add_missing_timezones()
-    return bytes(calendar.to_ical())
+    return shown is not UTC

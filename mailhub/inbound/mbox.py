@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.errors import InvalidInput
+from mailhub.exports.mboxrd import unquote
 from mailhub.inbound.parse import UnparseableMessage, derive_message_id, parse_message
 from mailhub.inbound.pipeline import POSTS, _people
 from mailhub.inbound.trim import trim_reply
@@ -92,7 +93,8 @@ class Importer:
         parsed_rows = []
         for raw in raws:
             try:
-                parsed = parse_message(raw)
+                # Lines an mbox writer quoted (">From ") are given back as the sender wrote them.
+                parsed = parse_message(unquote(raw))
             except UnparseableMessage:
                 report.unreadable += 1
                 continue

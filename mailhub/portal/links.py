@@ -28,6 +28,10 @@ def synopsis_path(slug: str, discussion_id: int | None, version: int) -> str:
     return f"/c/{slug}/d/{discussion_id}/synopsis/{version}"
 
 
+def discussion_path(slug: str, discussion_id: int | None) -> str:
+    return f"/c/{slug}/d/{discussion_id}"
+
+
 def month_path(slug: str, year: int, month: int) -> str:
     return f"/c/{slug}/{year:04d}/{month:02d}/"
 
@@ -52,3 +56,39 @@ def archived_at(settings: Settings, community: Community, post_path_: str) -> st
     if base is None or community.archive == "none":
         return None
     return base + post_path_
+
+
+# Feeds and exports: beside the page they follow, so a reader finds one from the other.
+
+
+def community_feed_path(slug: str) -> str:
+    return f"/c/{slug}/feed.atom"
+
+
+def thread_feed_path(slug: str, thread_id: int | None) -> str:
+    return f"{thread_path(slug, thread_id)}/feed.atom"
+
+
+def theme_feed_path(theme: str) -> str:
+    return f"/themes/{theme}/feed.atom"
+
+
+def synopses_feed_path(slug: str | None = None) -> str:
+    """A community's synopses, or (without ``slug``) those of every readable community."""
+    return f"/c/{slug}/synopses.atom" if slug else "/synopses.atom"
+
+
+def community_calendar_path(slug: str) -> str:
+    return f"/c/{slug}/events.ics"
+
+
+def theme_calendar_path(theme: str) -> str:
+    return f"/themes/{theme}/events.ics"
+
+
+def thread_mbox_path(slug: str, thread_id: int | None) -> str:
+    return f"{thread_path(slug, thread_id)}.mbox"
+
+
+def month_mbox_path(slug: str, year: int, month: int) -> str:
+    return f"/c/{slug}/{year:04d}/{month:02d}.mbox"

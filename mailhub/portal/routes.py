@@ -8,7 +8,11 @@ from starlette.routing import BaseRoute, Route
 from mailhub.context import Context
 from mailhub.portal.account import AccountPages
 from mailhub.portal.across import AcrossPages
+from mailhub.portal.feedpage import PATH as MY_FEEDS
+from mailhub.portal.feedpage import FeedKeyPage
+from mailhub.portal.feedroutes import FeedRoutes
 from mailhub.portal.files import FileRoutes
+from mailhub.portal.mboxes import MboxRoutes
 from mailhub.portal.member_page import MemberPages
 from mailhub.portal.moderate import ModerationPages
 from mailhub.portal.pages import ConversationPages
@@ -23,12 +27,15 @@ def routes(ctx: Context) -> list[BaseRoute]:
         AcrossPages(ctx),
     )
     account, me, queue = AccountPages(ctx), MemberPages(ctx), ModerationPages(ctx)
+    feeds, mboxes, my_feeds = FeedRoutes(ctx), MboxRoutes(ctx), FeedKeyPage(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
         Route("/static/portal.css", talk.stylesheet),
         Route(f"{c}/", talk.community),
         Route(f"{c}/t/{{thread_id:int}}", talk.thread),
+        Route(f"{c}/t/{{thread_id:int}}.mbox", mboxes.thread),
+        Route(f"{c}/{{year:int}}/{{month:int}}.mbox", mboxes.month),
         Route(f"{c}/archive/", talk.archive),
         Route(f"{c}/{{year:int}}/{{month:int}}/", talk.month),
         Route(f"{c}/discussions/", talk.discussions),
@@ -47,6 +54,15 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/themes/{theme}/", across.theme),
         Route("/countries/{code}/", across.country),
         Route("/matrix/", across.matrix),
+        Route(f"{c}/feed.atom", feeds.community),
+        Route(f"{c}/t/{{thread_id:int}}/feed.atom", feeds.thread),
+        Route(f"{c}/synopses.atom", feeds.synopses),
+        Route("/synopses.atom", feeds.synopses),
+        Route("/themes/{theme}/feed.atom", feeds.theme),
+        Route(f"{c}/events.ics", feeds.community_calendar),
+        Route("/themes/{theme}/events.ics", feeds.theme_calendar),
+        Route(MY_FEEDS, my_feeds.show),
+        Route(MY_FEEDS, my_feeds.act, methods=["POST"]),
         Route("/signin", account.signin_form),
         Route("/signin", account.signin_post, methods=["POST"]),
         Route("/signin/code", account.code_post, methods=["POST"]),

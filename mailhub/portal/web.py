@@ -112,13 +112,17 @@ class Portal:
     def _run(self, request: Request, builder: Builder, args: tuple[Any, ...]) -> Response:
         token = request.cookies.get(sessions.COOKIE)
         with self.ctx.session() as session:
-            viewer = self.viewer(session, token)
+            viewer = self.request_viewer(session, request, token)
             result = builder(session, viewer, *args)
             if isinstance(result, Response):
                 return result
             if result is None:
                 return self.not_found(viewer, token, request.url.path)
             return self.render(result, viewer, token, request.url.path)
+
+    def request_viewer(self, session: Session, request: Request, token: str | None) -> Viewer:
+        """Who a request reads as: the session's person (feeds also accept a feed key)."""
+        return self.viewer(session, token)
 
     def viewer(self, session: Session, token: str | None) -> Viewer:
         return viewer_for(session, sessions.person_for(session, token, self.ctx.now()))

@@ -1,7 +1,7 @@
 """portal record: synopsis versions, and the change count that keeps cached pages fresh
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-03 12:40:00
 
 The count lives in one row, bumped by triggers on every table the portal reads, so a
@@ -19,7 +19,7 @@ from alembic import op
 import mailhub.models
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
