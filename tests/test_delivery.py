@@ -145,12 +145,13 @@ def token_of(address: str, letter: str) -> str:
     return local.removeprefix(prefix)
 
 
+@pytest.mark.parametrize("sign_processes", [1, 0], ids=["signing worker", "signed in threads"])
 def test_post_reaches_each_member_with_every_header(
-    ctx: Context, dkim_key: tuple[Path, bytes]
+    ctx: Context, dkim_key: tuple[Path, bytes], sign_processes: int
 ) -> None:
     key, txt = dkim_key
     with smtp_sink() as (handler, port):
-        live = delivering(ctx, port, key)
+        live = derive(delivering(ctx, port, key), dkim={"sign_processes": sign_processes})
         with live.session() as session:
             community = get_community(session, "irnet")
             members = add_members(session, community, live.now())
