@@ -149,6 +149,20 @@ class PortalSettings(Section):
     page_size: Annotated[int, Field(ge=5, le=500)] = 50
 
 
+class ReportSettings(Section):
+    """Participation reports: who counts as core, and when moderators get the monthly mail."""
+
+    core_posts: Annotated[int, Field(ge=2)] = 5
+    cron: str = ""
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            trigger(value, "UTC")
+        return value.strip()
+
+
 class DkimSettings(Section):
     """DKIM signing of outgoing mail; off unless a key is named."""
 
@@ -257,8 +271,18 @@ class CommunitySettings(Section):
     nonmember_policy: Literal["hold", "reject", "discard"] = "hold"
     digest_cron: str = "0 8 * * mon"
     archive: Literal["public", "members", "none"] = "members"
+    target_mix: str = ""
 
     _tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("target_mix", mode="before")
+    @classmethod
+    def _mix(cls, value: object) -> str:
+        from mailhub.reports.targets import canonical
+
+        if not isinstance(value, str | dict):
+            raise ValueError("a table such as { government = 20, workers = 20 } or a line")
+        return canonical(value)
 
     @field_validator("digest_cron")
     @classmethod
@@ -289,6 +313,7 @@ class Settings(Section):
     scheduler: SchedulerSettings = SchedulerSettings()
     newsletter: NewsletterSettings = NewsletterSettings()
     events: EventSettings = EventSettings()
+    reports: ReportSettings = ReportSettings()
     communities: list[CommunitySettings] = Field(default_factory=list)
     imap: list[ImapMailboxSettings] = Field(default_factory=list)
     themes: list[ThemeSettings] = Field(default_factory=list)

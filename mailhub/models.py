@@ -136,6 +136,9 @@ class Community(SQLModel, table=True):
     digest_cron: str = "0 8 * * mon"
     # Who may read the community on the web portal: "public", "members" or "none".
     archive: str = Field(default="members", sa_column_kwargs={"server_default": "members"})
+    # The membership the community plans, as "government=20 workers=20 ..." (people per
+    # affiliation); participation reports set the members against it. Empty: no target.
+    target_mix: str = Field(default="", sa_column_kwargs={"server_default": ""})
     created_at: datetime = utc_column(nullable=False)
 
 
@@ -243,6 +246,8 @@ class Post(SQLModel, table=True):
         UniqueConstraint("community_id", "message_id"),
         # A conversation's posts in order, read by the portal.
         Index("ix_post_thread_status", "thread_id", "status", "received_at"),
+        # A community's posts over a period, read by participation reports.
+        Index("ix_post_community_received", "community_id", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,0 +1,36 @@
+"""reports: community.target_mix, posts of a community by time
+
+Revision ID: 0007
+Revises: 0003
+Create Date: 2027-02-01 10:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("community", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "target_mix",
+                sqlmodel.sql.sqltypes.AutoString(),
+                nullable=False,
+                server_default="",
+            )
+        )
+    op.create_index("ix_post_community_received", "post", ["community_id", "received_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_post_community_received", table_name="post")
+    with op.batch_alter_table("community", schema=None) as batch_op:
+        batch_op.drop_column("target_mix")
