@@ -246,8 +246,19 @@ class Post(SQLModel, table=True):
         UniqueConstraint("community_id", "message_id"),
         # A conversation's posts in order, read by the portal.
         Index("ix_post_thread_status", "thread_id", "status", "received_at"),
-        # A community's posts over a period, read by participation reports.
-        Index("ix_post_community_received", "community_id", "received_at"),
+        # Participation reports read a community's posts by time and thread by thread from
+        # these alone, never from the table (bench/report.py: 200,000 posts in under 2 s).
+        Index("ix_post_report_time", "community_id", "received_at", "status", "kind", "person_id"),
+        Index(
+            "ix_post_report_thread",
+            "community_id",
+            "thread_id",
+            "received_at",
+            "id",
+            "status",
+            "kind",
+            "person_id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -10,6 +10,7 @@ from mailhub.portal.account import AccountPages
 from mailhub.portal.across import AcrossPages
 from mailhub.portal.files import FileRoutes
 from mailhub.portal.pages import ConversationPages
+from mailhub.portal.reports import ReportPages
 from mailhub.portal.rooms import RoomPages
 
 
@@ -21,6 +22,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         AcrossPages(ctx),
     )
     account = AccountPages(ctx)
+    reports = ReportPages(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
@@ -41,6 +43,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route(f"{c}/resources/{{item:int}}", rooms.resource),
         Route(f"{c}/resources/{{item:int}}/file", files.resource_file),
         Route(f"{c}/files/{{item:int}}", files.attachment),
+        Route(f"{c}/reports", reports.reports),
         Route("/themes/{theme}/", across.theme),
         Route("/countries/{code}/", across.country),
         Route("/matrix/", across.matrix),

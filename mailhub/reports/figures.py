@@ -10,6 +10,7 @@ none when it has no members).
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -100,19 +101,24 @@ def _people(columns: Iterable[str]) -> dict[str, str]:
 def participation(
     session: Session, community: Community, period: Period, core_posts: int
 ) -> list[Section]:
-    levels = queries.member_levels(session, community.id or 0, period, core_posts)
+    found = queries.groups(session, community.id or 0, period, core_posts)
     members: dict[str, int] = {}
+    posts: dict[str, tuple[int, int]] = {}
     by_place: dict[tuple[str, str], int] = {}
     by_affiliation: dict[str, dict[str, int]] = {}
     by_country: dict[str, dict[str, int]] = {}
-    for affiliation, country, level, n in levels:
-        members[affiliation] = members.get(affiliation, 0) + n
-        by_place[(affiliation, country)] = by_place.get((affiliation, country), 0) + n
-        tally = by_affiliation.setdefault(affiliation, dict.fromkeys(LEVELS, 0))
-        tally[level] += n
-        tally = by_country.setdefault(country, dict.fromkeys(LEVELS, 0))
-        tally[level] += n
+    for group in found:
+        written, authors = posts.get(group.affiliation, (0, 0))
+        posts[group.affiliation] = (written + group.posts, authors + group.authors)
+        if not group.members:
+            continue
+        a, c, n = group.affiliation, group.country, group.members
+        members[a] = members.get(a, 0) + n
+        by_place[(a, c)] = by_place.get((a, c), 0) + n
+        by_affiliation.setdefault(a, dict.fromkeys(LEVELS, 0))[group.level] += n
+        by_country.setdefault(c, dict.fromkeys(LEVELS, 0))[group.level] += n
     total = sum(members.values())
+    balance, first_replies = _balance(session, community, period, members, posts)
     place_rows: list[tuple[Cell, ...]] = [
         (a, c, by_place[(a, c)])
         for a in ordered(members)
@@ -128,7 +134,7 @@ def participation(
         ),
         _target_mix(community, members, total),
         _growth(session, community, period),
-        _balance(session, community, period, members, total),
+        balance,
         Section(
             "levels_by_affiliation",
             f"Core ({core_posts}+ posts), active and peripheral (no post) members",
@@ -143,7 +149,7 @@ def participation(
             [(c, *by_country[c].values()) for c in sorted(by_country)],
             _people(LEVELS),
         ),
-        _first_replies(session, community, period),
+        first_replies,
     ]
 
 
@@ -186,21 +192,29 @@ def _growth(session: Session, community: Community, period: Period) -> Section:
 
 
 def _balance(
-    session: Session, community: Community, period: Period, members: dict[str, int], total: int
-) -> Section:
-    posts = {
-        a: (n, new, people)
-        for a, n, new, people in queries.posts_by_affiliation(session, community.id or 0, period)
-    }
-    all_posts = sum(n for n, _, _ in posts.values())
+    session: Session,
+    community: Community,
+    period: Period,
+    members: dict[str, int],
+    posts: dict[str, tuple[int, int]],
+) -> tuple[Section, Section]:
+    """The balance of constituencies, and first replies by theme: both read the period's
+    conversations."""
+    total = sum(members.values())
+    started = queries.conversations(session, community.id or 0, period)
+    new = Counter(c.affiliation for c in started if c.affiliation is not None)
+    all_posts = sum(n for n, _ in posts.values())
     rows: list[tuple[Cell, ...]] = []
     for affiliation in ordered([*members, *posts]):
-        n, new, people = posts.get(affiliation, (0, 0, 0))
+        n, people = posts.get(affiliation, (0, 0))
         have = members.get(affiliation, 0)
         member_share, post_share = percent(have, total), percent(n, all_posts)
         index = round((n / all_posts) / (have / total), 2) if have and total and all_posts else None
-        rows.append((affiliation, have, member_share, n, new, n - new, people, post_share, index))
-    return Section(
+        begun = new.get(affiliation, 0)
+        rows.append(
+            (affiliation, have, member_share, n, begun, n - begun, people, post_share, index)
+        )
+    balance = Section(
         "balance",
         "Posts, new conversations and replies by constituency, against its share of members",
         (
@@ -223,22 +237,22 @@ def _balance(
             "balance index": "authors",
         },
     )
+    return balance, _first_replies(started)
 
 
-def _first_replies(session: Session, community: Community, period: Period) -> Section:
-    found = queries.conversations(session, community.id or 0, period)
+def _first_replies(found: list[queries.Conversation]) -> Section:
     groups: dict[str, list[float | None]] = {ALL_THEMES: []}
-    for _thread, started, replied, themes in found:
-        hours = None if replied is None else (replied - started).total_seconds() / 3600
-        for theme in [ALL_THEMES, *(themes or [NO_THEME])]:
+    for item in found:
+        replied = item.replied
+        hours = None if replied is None else (replied - item.started).total_seconds() / 3600
+        for theme in [ALL_THEMES, *(item.themes or [NO_THEME])]:
             groups.setdefault(theme, []).append(hours)
     rows: list[tuple[Cell, ...]] = []
     for theme in [ALL_THEMES, *sorted(t for t in groups if t != ALL_THEMES)]:
         times = [h for h in groups[theme] if h is not None]
         median = round(statistics.median(times), 1) if times else None
-        rows.append(
-            (theme, len(groups[theme]), len(times), len(groups[theme]) - len(times), median)
-        )
+        count = len(groups[theme])
+        rows.append((theme, count, len(times), count - len(times), median))
     return Section(
         "first_reply",
         "Conversations started, answered and unanswered, and the median hours to a first reply",

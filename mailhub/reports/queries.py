@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, or_
+from sqlalchemy import CTE, ColumnElement, and_, case, func, literal, or_, type_coerce, union_all
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from mailhub.discussions.figures import ROOT_KIND
 from mailhub.models import (
+    SUBMISSION_KINDS,
     Discussion,
     InboundMessage,
     Membership,
@@ -32,8 +34,9 @@ from mailhub.models import (
     PostStatus,
     Resource,
     Thread,
+    UTCDateTime,
 )
-from mailhub.portal.queries import published
+from mailhub.portal.queries import PUBLISHED, published
 
 UNKNOWN = "not given"
 NOT_A_MEMBER = "not a member"
@@ -67,98 +70,149 @@ def _counted(community_id: int) -> list[ColumnElement[bool]]:
     return [col(Post.community_id) == community_id, col(Post.kind) != ROOT_KIND, *published()]
 
 
-def ranked_posts(community_id: int, until: datetime) -> Subquery:
-    """Every published post before ``until`` with its rank in its thread (1: it started the
-    conversation, 2: the first reply). A discussion's announcement is ranked, so the first
-    contribution is its first reply, and marked by its kind, so it is not counted."""
-    rank = func.row_number().over(
-        partition_by=col(Post.thread_id), order_by=(col(Post.received_at), col(Post.id))
-    )
+def _in(period: Period) -> list[ColumnElement[bool]]:
+    return [col(Post.received_at) >= period.since, col(Post.received_at) < period.until]
+
+
+def posts_per_person(community_id: int, period: Period) -> CTE:
+    """Each author's posts in the period (non-members together, as no person)."""
     return (
-        sa_select(
-            col(Post.thread_id).label("thread_id"),
-            col(Post.person_id).label("person_id"),
-            col(Post.author_email).label("author"),
-            col(Post.received_at).label("received_at"),
-            (col(Post.kind) == ROOT_KIND).label("announcement"),
-            rank.label("rank"),
-        )
-        .where(
-            col(Post.community_id) == community_id,
-            *published(),
-            col(Post.received_at) < until,
-        )
-        .subquery("ranked")
+        sa_select(col(Post.person_id).label("person_id"), func.count().label("posts"))
+        .where(*_counted(community_id), *_in(period))
+        .group_by(col(Post.person_id))
+        .cte("per_person")
     )
 
 
-def member_levels(
-    session: Session, community_id: int, period: Period, core_posts: int
-) -> list[tuple[str, str, str, int]]:
-    """(affiliation, country, level, members): level core, active or peripheral by the
-    member's posts in the period."""
-    per_person = (
-        select(col(Post.person_id).label("person_id"), func.count().label("posts"))
-        .where(
-            *_counted(community_id),
-            col(Post.received_at) >= period.since,
-            col(Post.received_at) < period.until,
-        )
-        .group_by(col(Post.person_id))
-        .subquery("per_person")
+@dataclass(frozen=True)
+class Group:
+    """People of one affiliation, country and level (core, active, peripheral; "none" for
+    authors who are not members now), how many are members and authors, and their posts."""
+
+    affiliation: str
+    country: str
+    level: str
+    members: int
+    authors: int
+    posts: int
+
+
+def groups(session: Session, community_id: int, period: Period, core_posts: int) -> list[Group]:
+    """Members and the period's authors by affiliation, country and level: one pass over
+    the period's posts, one over the memberships, whatever their numbers."""
+    per_person = posts_per_person(community_id, period)
+    members = (
+        sa_select(col(Membership.person_id).label("person_id"))
+        .where(*_members(community_id, period.until))
+        .cte("members")
     )
     posts = func.coalesce(per_person.c.posts, 0)
-    level = case((posts >= core_posts, "core"), (posts >= 1, "active"), else_="peripheral")
-    country = func.coalesce(Person.country, UNKNOWN)
-    query = (
-        select(Person.affiliation, country, level, func.count())
-        .select_from(Membership)
-        .join(Person, col(Person.id) == Membership.person_id)
-        .outerjoin(per_person, per_person.c.person_id == Membership.person_id)
-        .where(*_members(community_id, period.until))
-        .group_by(Person.affiliation, country, level)
+    with_members = sa_select(
+        members.c.person_id, literal(1).label("member"), posts.label("posts")
+    ).select_from(members.outerjoin(per_person, per_person.c.person_id == members.c.person_id))
+    # Authors who are not members now; those who are no person at all come from _outsiders.
+    others = sa_select(per_person.c.person_id, literal(0), per_person.c.posts).where(
+        per_person.c.person_id.is_not(None),
+        per_person.c.person_id.not_in(sa_select(members.c.person_id)),
     )
-    return [(a, c, lv, n) for a, c, lv, n in session.exec(query).all()]
-
-
-def posts_by_affiliation(
-    session: Session, community_id: int, period: Period
-) -> list[tuple[str, int, int, int]]:
-    """(affiliation, posts, new conversations, authors) of the period's posts."""
-    ranked = ranked_posts(community_id, period.until)
-    counted = [ranked.c.received_at >= period.since, ranked.c.announcement.is_(False)]
+    everyone = union_all(with_members, others).subquery("everyone")
+    level = case(
+        (everyone.c.member == 0, "none"),
+        (everyone.c.posts >= core_posts, "core"),
+        (everyone.c.posts >= 1, "active"),
+        else_="peripheral",
+    )
     affiliation = func.coalesce(Person.affiliation, NOT_A_MEMBER)
+    country = func.coalesce(Person.country, UNKNOWN)
+    wrote = and_(everyone.c.posts > 0, everyone.c.person_id.is_not(None))
     query = (
-        select(
+        sa_select(
             affiliation,
-            func.count(),
-            func.sum(case((ranked.c.rank == 1, 1), else_=0)),
-            func.count(func.distinct(ranked.c.author)),
+            country,
+            level,
+            func.sum(everyone.c.member),
+            func.sum(case((wrote, 1), else_=0)),
+            func.sum(everyone.c.posts),
         )
-        .select_from(ranked)
-        .outerjoin(Person, col(Person.id) == ranked.c.person_id)
-        .where(*counted)
-        .group_by(affiliation)
+        .select_from(everyone)
+        .outerjoin(Person, col(Person.id) == everyone.c.person_id)
+        .group_by(affiliation, country, level)
     )
-    return [(a, n, int(new or 0), people) for a, n, new, people in session.exec(query).all()]
+    found = [Group(*row[:3], *(int(n or 0) for n in row[3:])) for row in session.execute(query)]
+    return [*found, *_outsiders(session, community_id, period)]
 
 
-def conversations(
-    session: Session, community_id: int, period: Period
-) -> list[tuple[int, datetime, datetime | None, list[str]]]:
-    """(thread id, started, first reply or None, themes) of the conversations started in
-    the period; one row per conversation."""
-    ranked = ranked_posts(community_id, period.until)
-    first = ranked.alias("first")
-    reply = ranked.alias("reply")
+def _outsiders(session: Session, community_id: int, period: Period) -> list[Group]:
+    """Authors who are no person in the store, told apart by their addresses."""
+    authors, posts = session.execute(
+        sa_select(func.count(func.distinct(Post.author_email)), func.count()).where(
+            *_counted(community_id), *_in(period), col(Post.person_id).is_(None)
+        )
+    ).one()
+    return [Group(NOT_A_MEMBER, UNKNOWN, "none", 0, authors, posts)] if posts else []
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation started in the period: when, by which constituency (None when a
+    discussion's announcement started it), its first reply, and its themes."""
+
+    thread_id: int
+    started: datetime
+    replied: datetime | None
+    affiliation: str | None
+    themes: list[str]
+
+
+def conversations(session: Session, community_id: int, period: Period) -> list[Conversation]:
+    """The conversations started in the period: each thread's first published post by time
+    (a discussion's announcement too, so the first contribution is its first reply) and its
+    second, found by two index seeks per conversation."""
+    shown = [col(Post.community_id) == community_id, *published()]
+    started = func.min(Post.received_at)
+    firsts = (
+        sa_select(col(Post.thread_id).label("thread_id"), started.label("started"))
+        .where(*shown, col(Post.received_at) < period.until)
+        .group_by(col(Post.thread_id))
+        .having(started >= period.since)
+        .subquery("firsts")
+    )
+    later = aliased(Post)
+
+    def nth(column: Any, offset: int) -> Any:
+        return (
+            sa_select(column)
+            .where(
+                col(later.community_id) == community_id,
+                col(later.thread_id) == firsts.c.thread_id,
+                col(later.status).in_(PUBLISHED),
+                col(later.kind).not_in(SUBMISSION_KINDS),
+            )
+            .order_by(col(later.received_at), col(later.id))
+            .limit(1)
+            .offset(offset)
+            .scalar_subquery()
+        )
+
+    ends = sa_select(
+        firsts.c.thread_id,
+        type_coerce(firsts.c.started, UTCDateTime).label("started"),
+        nth(later.id, 0).label("starter"),
+        type_coerce(nth(later.received_at, 1), UTCDateTime).label("replied"),
+    ).subquery("ends")
+    affiliation = case(
+        (col(Post.kind) == ROOT_KIND, None), else_=func.coalesce(Person.affiliation, NOT_A_MEMBER)
+    )
     query = (
-        select(first.c.thread_id, first.c.received_at, reply.c.received_at, Thread.themes)
-        .select_from(first)
-        .join(Thread, col(Thread.id) == first.c.thread_id)
-        .outerjoin(reply, and_(reply.c.thread_id == first.c.thread_id, reply.c.rank == 2))
-        .where(first.c.rank == 1, first.c.received_at >= period.since)
+        sa_select(ends.c.thread_id, ends.c.started, ends.c.replied, affiliation, col(Thread.themes))
+        .join(Thread, col(Thread.id) == ends.c.thread_id)
+        .join(Post, col(Post.id) == ends.c.starter)
+        .outerjoin(Person, col(Person.id) == Post.person_id)
     )
-    return [(t, s, r, list(themes or [])) for t, s, r, themes in session.exec(query).all()]
+    return [
+        Conversation(t, start, replied, a, list(themes or []))
+        for t, start, replied, a, themes in session.execute(query).all()
+    ]
 
 
 def joined_and_left(

@@ -1,4 +1,4 @@
-"""reports: community.target_mix, posts of a community by time
+"""reports: community.target_mix, the indexes participation reports read posts from
 
 Revision ID: 0007
 Revises: 0003
@@ -27,10 +27,20 @@ def upgrade() -> None:
                 server_default="",
             )
         )
-    op.create_index("ix_post_community_received", "post", ["community_id", "received_at"])
+    op.create_index(
+        "ix_post_report_time",
+        "post",
+        ["community_id", "received_at", "status", "kind", "person_id"],
+    )
+    op.create_index(
+        "ix_post_report_thread",
+        "post",
+        ["community_id", "thread_id", "received_at", "id", "status", "kind", "person_id"],
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_post_community_received", table_name="post")
+    op.drop_index("ix_post_report_thread", table_name="post")
+    op.drop_index("ix_post_report_time", table_name="post")
     with op.batch_alter_table("community", schema=None) as batch_op:
         batch_op.drop_column("target_mix")
