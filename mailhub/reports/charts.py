@@ -17,11 +17,13 @@ from markupsafe import Markup
 
 from mailhub.reports.figures import LEVELS, Report
 
-WIDTH = 640
-LABEL = 150  # room for the group labels on the left
-BAR = 14
+# Narrow enough that a phone shows the text at about 10 px, wide enough for a desktop.
+WIDTH = 460
+LABEL = 112  # room for the group labels on the left
+BAR = 16
 GAP = 10
-LEGEND = 26
+LEGEND = 28
+LEGEND_STEP = 112
 # Colours that keep 4.5:1 contrast against white for the numbers written in them.
 COLOURS = ("#1f5f99", "#a34a00", "#2e7d32", "#6a3d9a")
 
@@ -35,20 +37,20 @@ class Series:
 def bars(title: str, labels: Sequence[str], series: Sequence[Series], unit: str = "") -> Markup:
     """Groups of horizontal bars (one group per label, one bar per series)."""
     top = max((v or 0 for s in series for v in s.values), default=0) or 1
-    span = WIDTH - LABEL - 60
+    span = WIDTH - LABEL - 56
     group = len(series) * BAR + GAP
     height = LEGEND + len(labels) * group + GAP
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-labelledby="{_id(title)}" '
-        f'style="max-width:{WIDTH}px;font-family:sans-serif;font-size:12px">',
+        f'style="max-width:{WIDTH * 3 // 2}px;font-family:sans-serif;font-size:14px">',
         f'<title id="{_id(title)}">{escape(title)}</title>',
     ]
     for i, item in enumerate(series):
-        x = LABEL + i * 150
+        x = LABEL + i * LEGEND_STEP
         parts.append(
-            f'<rect x="{x}" y="4" width="12" height="12" fill="{COLOURS[i % len(COLOURS)]}"/>'
-            f'<text x="{x + 16}" y="14">{escape(item.name)}</text>'
+            f'<rect x="{x}" y="4" width="13" height="13" fill="{COLOURS[i % len(COLOURS)]}"/>'
+            f'<text x="{x + 17}" y="16">{escape(item.name)}</text>'
         )
     for row, label in enumerate(labels):
         y0 = LEGEND + row * group
