@@ -8,7 +8,7 @@ import io
 from collections.abc import Sequence
 from datetime import timedelta
 
-from mailhub.reports.figures import Report
+from mailhub.reports.figures import Report, Section
 
 
 def as_csv(reports: Sequence[Report]) -> str:
@@ -35,3 +35,19 @@ def heading(report: Report) -> str:
     return (
         f"{report.name} ({report.community}): {report.kind}, {report.period.since.date()} to {last}"
     )
+
+
+def text_table(section: Section) -> str:
+    """A section as aligned plain text, numbers to the right, for the mail's text part."""
+    cells = [list(section.columns)] + [
+        ["–" if cell is None else str(cell) for cell in row] for row in section.rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(section.columns))]
+
+    def line(row: list[str], numbers: bool) -> str:
+        return "  ".join(
+            cell.rjust(w) if numbers and i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(cells[0], False), *(line(row, True) for row in cells[1:])])
