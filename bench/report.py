@@ -159,9 +159,13 @@ def main() -> None:
             )
         balance = {row[0]: row[3] for row in next(s for s in sections if s.name == "balance").rows}
         print(f"posts by constituency: {balance}")
-        verdict = "met" if fastest < 2.0 else "MISSED"
-        print(f"target: the report under 2 s: {verdict} ({fastest:.2f} s, CPU {cpu:.2f} s)")
-        print(f"load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        load = os.getloadavg()[0]
+        print(f"load average while it ran: {load:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"target, the report under 2 s: wall {fastest:.2f} s "
+            f"({'met' if fastest < 2.0 else 'MISSED'}), CPU {cpu:.2f} s "
+            f"({'met' if cpu < 2.0 else 'MISSED'}; the wall time on an idle machine)"
+        )
         ctx.engine.dispose()
 
 
