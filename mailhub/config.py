@@ -39,6 +39,13 @@ def check_timezone(value: str) -> str:
     return value
 
 
+def check_optional_cron(value: str) -> str:
+    """A cron line, or empty for "only by hand"; ValueError when it cannot be read."""
+    if value.strip():
+        trigger(value, "UTC")
+    return value.strip()
+
+
 class InstanceSettings(Section):
     name: str = "mailhub"
     secret: str = DEFAULT_SECRET
@@ -155,12 +162,7 @@ class ReportSettings(Section):
     core_posts: Annotated[int, Field(ge=2)] = 5
     cron: str = ""
 
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if value.strip():
-            trigger(value, "UTC")
-        return value.strip()
+    _cron = field_validator("cron")(check_optional_cron)
 
 
 class DkimSettings(Section):
@@ -218,12 +220,7 @@ class NewsletterSettings(Section):
 
     cron: str = ""
 
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if value.strip():
-            trigger(value, "UTC")
-        return value.strip()
+    _cron = field_validator("cron")(check_optional_cron)
 
 
 class EventSettings(Section):
@@ -233,12 +230,7 @@ class EventSettings(Section):
     digest_cron: str = ""
     digest_weeks: Annotated[int, Field(ge=1, le=52)] = 4
 
-    @field_validator("digest_cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if value.strip():
-            trigger(value, "UTC")
-        return value.strip()
+    _cron = field_validator("digest_cron")(check_optional_cron)
 
 
 class ImapMailboxSettings(Section):
