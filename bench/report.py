@@ -28,6 +28,7 @@ from mailhub.communities import get_community, seed_from_settings
 from mailhub.context import Context
 from mailhub.models import Membership, Person, Post, Thread
 from mailhub.reports import figures, periods
+from mailhub.reports.sections import Section
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 THEMES = ["skills", "green-jobs", "wage-policy", "social-dialogue", "labour-migration"]
@@ -130,7 +131,7 @@ def main() -> None:
             f"conversations in {time.perf_counter() - started:.1f} s"
         )
         period = periods.from_days("2025-03-01", "2026-03-01", NOW)
-        sections: list[figures.Section] = []
+        sections: list[Section] = []
 
         def report() -> None:
             with ctx.session() as session:

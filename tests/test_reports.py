@@ -23,6 +23,7 @@ from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.reports import figures
 from mailhub.reports.queries import Period
+from mailhub.reports.sections import Report
 
 FEB = Period(SINCE, UNTIL)
 DAYS = ("--since", "2026-02-01", "--until", "2026-02-28")
@@ -78,12 +79,12 @@ FIRST_REPLY = [
 ]
 
 
-def build(ctx: Context, kind: str, core: int = 5) -> figures.Report:
+def build(ctx: Context, kind: str, core: int = 5) -> Report:
     with ctx.session() as session:
         return figures.build(session, get_community(session, "irnet"), kind, FEB, core)
 
 
-def rows(report: figures.Report, section: str) -> list[tuple[Any, ...]]:
+def rows(report: Report, section: str) -> list[tuple[Any, ...]]:
     return report.section(section).rows
 
 

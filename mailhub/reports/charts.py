@@ -15,7 +15,8 @@ from html import escape
 
 from markupsafe import Markup
 
-from mailhub.reports.figures import LEVELS, Report
+from mailhub.reports.participation import LEVELS
+from mailhub.reports.sections import Report
 
 # Narrow enough that a phone shows the text at about 10 px, wide enough for a desktop.
 WIDTH = 460

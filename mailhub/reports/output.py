@@ -8,7 +8,7 @@ import io
 from collections.abc import Sequence
 from datetime import timedelta
 
-from mailhub.reports.figures import Report, Section
+from mailhub.reports.sections import Report, Section
 
 
 def as_csv(reports: Sequence[Report]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, type_coerce, union_all
+from sqlalchemy import ColumnElement, Select, case, func, literal, type_coerce, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -22,17 +22,10 @@ from sqlmodel import Session, col, select
 from mailhub.discussions.figures import ROOT_KIND
 from mailhub.models import (
     SUBMISSION_KINDS,
-    Discussion,
-    InboundMessage,
     Membership,
     MembershipStatus,
-    NewsItem,
-    OutboundMessage,
-    OutboundState,
     Person,
     Post,
-    PostStatus,
-    Resource,
     Thread,
     UTCDateTime,
 )
@@ -40,7 +33,6 @@ from mailhub.portal.queries import PUBLISHED, published
 
 UNKNOWN = "not given"
 NOT_A_MEMBER = "not a member"
-REACH_KINDS = ("digest", "newsletter", "event-digest")
 
 
 @dataclass(frozen=True)
@@ -228,7 +220,7 @@ def joined_and_left(
     left_month = month_of(session, Membership.updated_at)
     left = session.exec(
         select(left_month, func.count())
-        .where(*_unsubscribed(community_id, period))
+        .where(*unsubscribed(community_id, period))
         .group_by(left_month)
     ).all()
     months = sorted({m for m, _ in joined} | {m for m, _ in left})
@@ -236,79 +228,10 @@ def joined_and_left(
     return {m: (joined_by.get(m, 0), left_by.get(m, 0)) for m in months}
 
 
-def _unsubscribed(community_id: int, period: Period) -> list[ColumnElement[bool]]:
+def unsubscribed(community_id: int, period: Period) -> list[ColumnElement[bool]]:
     return [
         col(Membership.community_id) == community_id,
         col(Membership.status) == MembershipStatus.UNSUBSCRIBED.value,
         col(Membership.updated_at) >= period.since,
         col(Membership.updated_at) < period.until,
     ]
-
-
-def contributed(
-    session: Session, community_id: int, period: Period, model: type[Resource] | type[NewsItem]
-) -> list[tuple[str, str, int, int]]:
-    """(affiliation, country, items, people) of the resources or published news items added
-    in the period, by who contributed them (an admin's additions are "not given")."""
-    person = col(Resource.added_by if model is Resource else NewsItem.person_id)
-    created = col(Resource.created_at if model is Resource else NewsItem.created_at)
-    community = col(Resource.community_id if model is Resource else NewsItem.community_id)
-    conditions = [community == community_id, created >= period.since, created < period.until]
-    if model is NewsItem:
-        conditions.append(col(NewsItem.status) == PostStatus.APPROVED.value)
-    affiliation = func.coalesce(Person.affiliation, UNKNOWN)
-    country = func.coalesce(Person.country, UNKNOWN)
-    query = (
-        select(affiliation, country, func.count(), func.count(func.distinct(person)))
-        .select_from(model)
-        .outerjoin(Person, col(Person.id) == person)
-        .where(*conditions)
-        .group_by(affiliation, country)
-    )
-    return [(a, c, n, p) for a, c, n, p in session.exec(query).all()]
-
-
-def reach(session: Session, community_id: int, period: Period) -> dict[str, int]:
-    """Digests, newsletters and event digests delivered; bounces received; unsubscribes."""
-    sent = dict(
-        session.exec(
-            select(OutboundMessage.kind, func.count())
-            .where(
-                col(OutboundMessage.community_id) == community_id,
-                col(OutboundMessage.kind).in_(REACH_KINDS),
-                col(OutboundMessage.state) == OutboundState.SENT.value,
-                col(OutboundMessage.sent_at) >= period.since,
-                col(OutboundMessage.sent_at) < period.until,
-            )
-            .group_by(OutboundMessage.kind)
-        ).all()
-    )
-    bounces = session.exec(
-        select(func.count()).where(
-            col(InboundMessage.community_id) == community_id,
-            col(InboundMessage.msg_class) == "bounce",
-            col(InboundMessage.received_at) >= period.since,
-            col(InboundMessage.received_at) < period.until,
-        )
-    ).one()
-    unsubscribes = session.exec(
-        select(func.count()).where(*_unsubscribed(community_id, period))
-    ).one()
-    found = {f"{kind}s delivered": sent.get(kind, 0) for kind in REACH_KINDS}
-    return {**found, "bounces": bounces, "unsubscribes": unsubscribes}
-
-
-def discussions(session: Session, community_id: int, period: Period) -> list[Discussion]:
-    """The discussions open at some time in the period, by opening."""
-    opened = func.coalesce(Discussion.opened_at, Discussion.opens_at)
-    query = (
-        select(Discussion)
-        .where(
-            col(Discussion.community_id) == community_id,
-            col(Discussion.opened_at).is_not(None),
-            opened < period.until,
-            or_(col(Discussion.closed_at).is_(None), col(Discussion.closed_at) >= period.since),
-        )
-        .order_by(opened, col(Discussion.id))
-    )
-    return list(session.exec(query))
