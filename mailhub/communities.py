@@ -25,6 +25,7 @@ from mailhub.models import (
     Thread,
     table_of,
 )
+from mailhub.reports.targets import canonical
 
 MODERATION_POLICIES = ("all", "first-post", "none")
 NONMEMBER_POLICIES = ("hold", "reject", "discard")
@@ -68,6 +69,7 @@ SETTINGS = (
     "nonmember_policy",
     "digest_cron",
     "archive",
+    "target_mix",
 )
 
 
@@ -101,6 +103,11 @@ def check_setting(setting: str, value: str | None) -> str | None:
         raise InvalidInput(f"nonmember_policy: one of {', '.join(NONMEMBER_POLICIES)}")
     if setting == "archive" and value not in ARCHIVE_MODES:
         raise InvalidInput(f"archive: one of {', '.join(ARCHIVE_MODES)}")
+    if setting == "target_mix":
+        try:
+            return canonical(value or "")
+        except ValueError as exc:
+            raise InvalidInput(f"target_mix: {exc}") from None
     if setting == "digest_cron":
         try:
             trigger(value or "", "UTC")

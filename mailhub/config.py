@@ -39,6 +39,13 @@ def check_timezone(value: str) -> str:
     return value
 
 
+def check_optional_cron(value: str) -> str:
+    """A cron line, or empty for "only by hand"; ValueError when it cannot be read."""
+    if value.strip():
+        trigger(value, "UTC")
+    return value.strip()
+
+
 class InstanceSettings(Section):
     name: str = "mailhub"
     secret: str = DEFAULT_SECRET
@@ -149,6 +156,15 @@ class PortalSettings(Section):
     page_size: Annotated[int, Field(ge=5, le=500)] = 50
 
 
+class ReportSettings(Section):
+    """Participation reports: who counts as core, and when moderators get the monthly mail."""
+
+    core_posts: Annotated[int, Field(ge=2)] = 5
+    cron: str = ""
+
+    _cron = field_validator("cron")(check_optional_cron)
+
+
 class DkimSettings(Section):
     """DKIM signing of outgoing mail; off unless a key is named."""
 
@@ -205,12 +221,7 @@ class NewsletterSettings(Section):
 
     cron: str = ""
 
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if value.strip():
-            trigger(value, "UTC")
-        return value.strip()
+    _cron = field_validator("cron")(check_optional_cron)
 
 
 class EventSettings(Section):
@@ -220,12 +231,7 @@ class EventSettings(Section):
     digest_cron: str = ""
     digest_weeks: Annotated[int, Field(ge=1, le=52)] = 4
 
-    @field_validator("digest_cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if value.strip():
-            trigger(value, "UTC")
-        return value.strip()
+    _cron = field_validator("digest_cron")(check_optional_cron)
 
 
 class ImapMailboxSettings(Section):
@@ -258,8 +264,18 @@ class CommunitySettings(Section):
     nonmember_policy: Literal["hold", "reject", "discard"] = "hold"
     digest_cron: str = "0 8 * * mon"
     archive: Literal["public", "members", "none"] = "members"
+    target_mix: str = ""
 
     _tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("target_mix", mode="before")
+    @classmethod
+    def _mix(cls, value: object) -> str:
+        from mailhub.reports.targets import canonical
+
+        if not isinstance(value, str | dict):
+            raise ValueError("a table such as { government = 20, workers = 20 } or a line")
+        return canonical(value)
 
     @field_validator("digest_cron")
     @classmethod
@@ -290,6 +306,7 @@ class Settings(Section):
     scheduler: SchedulerSettings = SchedulerSettings()
     newsletter: NewsletterSettings = NewsletterSettings()
     events: EventSettings = EventSettings()
+    reports: ReportSettings = ReportSettings()
     communities: list[CommunitySettings] = Field(default_factory=list)
     imap: list[ImapMailboxSettings] = Field(default_factory=list)
     themes: list[ThemeSettings] = Field(default_factory=list)

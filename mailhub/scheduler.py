@@ -21,6 +21,7 @@ from mailhub.events.reminders import reminders_due
 from mailhub.events.schedule import event_digests_due
 from mailhub.moderation.queue import send_reminders
 from mailhub.newsletter.schedule import newsletters_due
+from mailhub.reports.schedule import reports_due
 
 log = logging.getLogger("mailhub.scheduler")
 
@@ -86,6 +87,7 @@ DUE_JOBS: list[DueJob] = [
     newsletters_due,
     reminders_due,
     event_digests_due,
+    reports_due,
 ]
 
 

@@ -3,7 +3,8 @@
 A story over the real SMTP listener, the real web server and the frozen clock makes a mail of
 every kind named in `mailhub/outbound/kinds.py` (posts, digests in both formats, the
 newsletter, the event digest and reminder, a discussion's announcement, reminder, status,
-synopsis request, synopsis and correction, every notice, and a portal sign-in). Then, for
+synopsis request, synopsis and correction, every notice, a portal sign-in, and the
+moderators' monthly report). Then, for
 one mail of each kind, every address of ours it carries (headers, bodies, its return path)
 is mailed over SMTP as its reader would, and every link to our web endpoint is fetched (GET
 and HEAD change nothing), its form posted, and, for unsubscribe links, the RFC 8058
@@ -68,6 +69,8 @@ from mailhub.news.publish import submission_key
 from mailhub.newsletter import issues, sending
 from mailhub.outbound import kinds
 from mailhub.outbound.bounce_notices import disable_delivery
+from mailhub.reports.mail import send_reports
+from mailhub.reports.periods import month_before
 from mailhub.scheduler import run_due
 
 DOMAIN = "lists.example.org"
@@ -265,7 +268,8 @@ def discussion_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
 
 
 def periodic_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
-    """digest (MIME and RFC 1153), digest-reply, newsletter, event-digest, event-reminder."""
+    """digest (MIME and RFC 1153), digest-reply, newsletter, event-digest, event-reminder,
+    report."""
     now = clock.now()
     with ctx.session() as session:
         irnet = get_community(session, "irnet")
@@ -299,6 +303,10 @@ def periodic_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
     assert rows(ctx, "newsletter", NELL)
     send_digest(ctx, irnet_id, 4, clock.now() - timedelta(hours=6))
     assert rows(ctx, "event-digest")
+    with ctx.session() as session:
+        irnet = get_community(session, "irnet")
+        send_reports(ctx, session, irnet, month_before(clock.now(), irnet.timezone))
+    assert rows(ctx, "report", MOD)
 
 
 def portal_story(world: World) -> None:

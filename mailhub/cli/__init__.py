@@ -76,6 +76,11 @@ AREAS: dict[str, Area] = {
         "Add, import, list, show, update and remove members.",
         extras=("mailhub.cli.subscription", "mailhub.cli.feedkeys"),
     ),
+    "report": Area(
+        "mailhub.cli.report",
+        "report_app",
+        "Participation reports: who takes part, what goes unanswered, what reaches.",
+    ),
     "outbox": Area("mailhub.cli.outbox", "outbox_app", "Outgoing mail: list, show, retry, send."),
     "queue": Area(
         "mailhub.cli.queue",

@@ -51,6 +51,7 @@ def community_record(
         "nonmember_policy": community.nonmember_policy,
         "digest_cron": community.digest_cron,
         "archive": community.archive,
+        "target_mix": community.target_mix,
         "description": community.description,
         "active_members": active,
         "moderators": moderators,
@@ -72,6 +73,10 @@ MODERATION_HELP = "Which posts are reviewed: all, first-post or none."
 NONMEMBER_HELP = "Posts from non-members: hold, reject or discard."
 CRON_HELP = "When digests go out, in the community's zone (default '0 8 * * mon')."
 ARCHIVE_HELP = "Who reads it on the web portal: public, members or none."
+TARGET_HELP = (
+    "The planned people per affiliation, e.g. 'government=20 workers=20 employers=20 "
+    "staff=25' (reports set members against it; '' clears it)."
+)
 
 
 @community_app.command("create")
@@ -91,6 +96,7 @@ def create(
     nonmember_policy: str = typer.Option("hold", help=NONMEMBER_HELP),
     digest_cron: str = typer.Option("0 8 * * mon", help=CRON_HELP),
     archive: str = typer.Option("members", help=ARCHIVE_HELP),
+    target_mix: str = typer.Option("", help=TARGET_HELP),
 ) -> None:
     """Create a community with its addresses."""
     app = instance(ctx)
@@ -108,6 +114,7 @@ def create(
             nonmember_policy=nonmember_policy,
             digest_cron=digest_cron,
             archive=archive,
+            target_mix=target_mix,
         )
         address = _addresses(ctx, session, community.slug)["post"]
     out.print(f"created community {slug} <{address}>", markup=False)
@@ -126,6 +133,7 @@ def update(
     nonmember_policy: str | None = typer.Option(None, help=NONMEMBER_HELP),
     digest_cron: str | None = typer.Option(None, help=CRON_HELP),
     archive: str | None = typer.Option(None, help=ARCHIVE_HELP),
+    target_mix: str | None = typer.Option(None, help=TARGET_HELP),
 ) -> None:
     """Change a community's settings (those given; the list address stays)."""
     asked = {
@@ -137,6 +145,7 @@ def update(
         "nonmember_policy": nonmember_policy,
         "digest_cron": digest_cron,
         "archive": archive,
+        "target_mix": target_mix,
     }
     changes = {key: value for key, value in asked.items() if value is not None}
     if not changes:

@@ -48,6 +48,7 @@ NOTICES = frozenset(
         "bounce_admin",  # to the admins: a member's delivery was paused
         "owner-forward",  # mail to -owner@ or postmaster@, to the people behind it
         "sign-in",  # to a member: a link and a code to sign in to the portal
+        "report",  # to moderators: the monthly participation report
     }
 )
 

@@ -36,6 +36,11 @@ def month_path(slug: str, year: int, month: int) -> str:
     return f"/c/{slug}/{year:04d}/{month:02d}/"
 
 
+def reports_path(slug: str, since: str, until: str) -> str:
+    """The moderators' report page of a period (days, both included)."""
+    return f"/c/{slug}/reports?since={since}&until={until}"
+
+
 def base_url(settings: Settings) -> str | None:
     """Where the portal is served: the web endpoint's public address, or None."""
     public = settings.instance.public_url

@@ -16,6 +16,7 @@ from mailhub.portal.mboxes import MboxRoutes
 from mailhub.portal.member_page import MemberPages
 from mailhub.portal.moderate import ModerationPages
 from mailhub.portal.pages import ConversationPages
+from mailhub.portal.reports import ReportPages
 from mailhub.portal.rooms import RoomPages
 
 
@@ -28,6 +29,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
     )
     account, me, queue = AccountPages(ctx), MemberPages(ctx), ModerationPages(ctx)
     feeds, mboxes, my_feeds = FeedRoutes(ctx), MboxRoutes(ctx), FeedKeyPage(ctx)
+    reports = ReportPages(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
@@ -51,6 +53,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route(f"{c}/resources/{{item:int}}", rooms.resource),
         Route(f"{c}/resources/{{item:int}}/file", files.resource_file),
         Route(f"{c}/files/{{item:int}}", files.attachment),
+        Route(f"{c}/reports", reports.reports),
         Route("/themes/{theme}/", across.theme),
         Route("/countries/{code}/", across.country),
         Route("/matrix/", across.matrix),
