@@ -8,10 +8,7 @@ import typer
 from mailhub.cli.common import instance, out
 from mailhub.cli.member import COMMUNITY_HELP, member_app, resolve_community
 from mailhub.errors import Conflict, InvalidInput, NotFound
-from mailhub.members import check_email, find_person
 from mailhub.portal import links
-from mailhub.portal.access import viewer_for
-from mailhub.portal.feedkeys import mint, revoke
 
 EMAIL = typer.Argument(..., help="The member's e-mail address.")
 
@@ -24,6 +21,11 @@ def feed_url(
 ) -> None:
     """Print a member's private addresses of a community's feeds (posts, synopses, events);
     a new key each time: the addresses printed before stop working."""
+    # The store's modules load when the command runs: `member list` shares this area.
+    from mailhub.members import check_email, find_person
+    from mailhub.portal.access import viewer_for
+    from mailhub.portal.feedkeys import mint
+
     app = instance(ctx)
     base = links.base_url(app.settings)
     if base is None:
@@ -54,6 +56,9 @@ def feed_url(
 @member_app.command("feed-revoke")
 def feed_revoke(ctx: typer.Context, email: str = EMAIL) -> None:
     """Revoke a member's feed key: their private feed addresses stop working at once."""
+    from mailhub.members import check_email, find_person
+    from mailhub.portal.feedkeys import revoke
+
     app = instance(ctx)
     with app.session() as session:
         person = find_person(session, email)

@@ -4,8 +4,12 @@ dates only, never of a subject or a title that a moderator may edit."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mailhub.config import Settings
-from mailhub.models import Community
+
+if TYPE_CHECKING:  # the command line reads addresses without loading the store's models
+    from mailhub.models import Community
 
 
 def community_path(slug: str) -> str:

@@ -8,6 +8,7 @@ scheduler runs; figures are exact, as on the page: the mail goes to moderators o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, select
 from mailhub.context import Context
 from mailhub.models import Community, OutboundMessage
 from mailhub.moderation.team import moderators
-from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
+from mailhub.outbound.compose import owner_reply_to, send_notice, staff_notice
 from mailhub.portal import links
 from mailhub.rendering import render
 from mailhub.reports import figures, output
@@ -78,17 +79,15 @@ def send_reports(ctx: Context, session: Session, community: Community, period: P
     for moderator in moderators(session, community):
         if moderator.id not in waiting:
             continue
-        notice = Notice(
-            to=moderator.email,
-            subject=f"{community.tag or community.name} Participation report, {month}",
-            text=text,
-            html=html,
+        notice = staff_notice(
+            community,
+            moderator,
+            f"Participation report, {month}",
             kind="report",
             dedup_key=dedup_key(community, period, moderator.id),
-            person_id=moderator.id,
             reply_to=owner_reply_to(book, community),
         )
-        queued += send_notice(ctx, session, community, notice)
+        queued += send_notice(ctx, session, community, replace(notice, text=text, html=html))
     return queued
 
 
