@@ -149,6 +149,15 @@ class PortalSettings(Section):
     page_size: Annotated[int, Field(ge=5, le=500)] = 50
 
 
+class SearchSettings(Section):
+    """The search index: kept up to date off the ingest path, and how much a search shows."""
+
+    enabled: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    results_per_page: Annotated[int, Field(ge=5, le=100)] = 20
+    mail_results: Annotated[int, Field(ge=1, le=50)] = 10
+
+
 class DkimSettings(Section):
     """DKIM signing of outgoing mail; off unless a key is named."""
 
@@ -281,6 +290,7 @@ class Settings(Section):
     outbound: OutboundSettings = OutboundSettings()
     web: WebSettings = WebSettings()
     portal: PortalSettings = PortalSettings()
+    search: SearchSettings = SearchSettings()
     dkim: DkimSettings = DkimSettings()
     mta: MtaSettings = MtaSettings()
     delivery: DeliverySettings = DeliverySettings()

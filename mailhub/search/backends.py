@@ -1,0 +1,185 @@
+"""The two index backends: SQLite FTS5 and PostgreSQL full text, storing the same tokens
+(search/text.py) and answering the same query tree (search/query.py).
+
+SQLite keeps a document's tokens in an FTS5 table (columns title, body, tags; rowid =
+search_doc.id) with the ascii tokenizer, which splits only at the spaces between our tokens.
+PostgreSQL keeps them in search_doc.vector, written as a tsvector literal (never parsed, so
+no dictionary or locale changes a token): title at weight A, text at D, filter tags at B,
+with a GIN index. Ranking: FTS5's bm25 and ts_rank, title counting more than text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from mailhub.models import naive_utc
+from mailhub.search.documents import Doc
+from mailhub.search.query import Clause, Query, Term
+from mailhub.search.text import token_texts
+
+MAX_POSITION = 16_383  # PostgreSQL's largest position; later words share it
+MAX_POSITIONS_PER_WORD = 255
+
+
+class Backend(Protocol):
+    def write(self, connection: Connection, rows: Sequence[tuple[int, Doc]]) -> None: ...
+
+    def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None: ...
+
+    def search(
+        self, connection: Connection, query: Query, tags: list[list[str]], limit: int, offset: int
+    ) -> list[tuple[int, float]]: ...
+
+
+def _dates(query: Query) -> tuple[str, dict[str, Any]]:
+    where, params = "", {}
+    if query.after is not None:
+        where += " AND d.occurred_at >= :after"
+        params["after"] = naive_utc(query.after)
+    if query.before is not None:
+        where += " AND d.occurred_at < :before"
+        params["before"] = naive_utc(query.before)
+    return where, params
+
+
+class SqliteIndex:
+    """FTS5 over title, body and tags."""
+
+    def write(self, connection: Connection, rows: Sequence[tuple[int, Doc]]) -> None:
+        if not rows:
+            return
+        connection.execute(
+            text("INSERT INTO search_fts (rowid, title, body, tags) VALUES (:id, :t, :b, :g)"),
+            [
+                {
+                    "id": doc_id,
+                    "t": " ".join(token_texts(doc.title)),
+                    "b": " ".join(token_texts(doc.body)),
+                    "g": " ".join(doc.tags),
+                }
+                for doc_id, doc in rows
+            ],
+        )
+
+    def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None:
+        if doc_ids:
+            connection.execute(
+                text("DELETE FROM search_fts WHERE rowid = :id"), [{"id": i} for i in doc_ids]
+            )
+
+    @staticmethod
+    def _term(term: Term) -> str:
+        return '"' + " ".join(term.tokens) + '"' + ("*" if term.prefix else "")
+
+    def _clause(self, clause: Clause) -> str:
+        must = " AND ".join(self._term(t) for t in clause.must)
+        nots = " OR ".join(self._term(t) for t in clause.must_not)
+        if must and nots:
+            return f"({must}) NOT ({nots})"
+        return must
+
+    def match(self, query: Query, tags: list[list[str]]) -> str:
+        """The FTS5 MATCH expression of a query (filters as tags)."""
+        parts = ["tags : (" + " OR ".join(f'"{t}"' for t in group) + ")" for group in tags]
+        expression = " AND ".join(parts)
+        clauses = query.clauses
+        if len(clauses) == 1 and not clauses[0].must:
+            nots = " OR ".join(self._term(t) for t in clauses[0].must_not)
+            return f"{expression} NOT {{title body}} : ({nots})"
+        if clauses:
+            words = " OR ".join(f"({self._clause(c)})" for c in clauses)
+            expression += f" AND {{title body}} : ({words})"
+        return expression
+
+    def search(
+        self, connection: Connection, query: Query, tags: list[list[str]], limit: int, offset: int
+    ) -> list[tuple[int, float]]:
+        where, params = _dates(query)
+        statement = text(
+            "SELECT f.rowid, bm25(search_fts, 4.0, 1.0, 0.0) AS score"
+            " FROM search_fts AS f JOIN search_doc AS d ON d.id = f.rowid"
+            f" WHERE search_fts MATCH :match{where}"
+            " ORDER BY score, d.occurred_at DESC LIMIT :limit OFFSET :offset"
+        )
+        params |= {"match": self.match(query, tags), "limit": limit, "offset": offset}
+        return [(row[0], -float(row[1])) for row in connection.execute(statement, params)]
+
+
+def _lexeme(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector(doc: Doc) -> str:
+    """A document as a tsvector literal: title at weight A, text at D, tags at B."""
+    places: dict[str, list[str]] = defaultdict(list)
+    position = 1
+    for weight, tokens in (
+        ("A", token_texts(doc.title)),
+        ("", token_texts(doc.body)),
+        ("B", doc.tags),
+    ):
+        for token in tokens:
+            spots = places[token]
+            if len(spots) < MAX_POSITIONS_PER_WORD:
+                spots.append(f"{min(position, MAX_POSITION)}{weight}")
+            position += 1
+        position += 1  # no phrase runs from the title into the text
+    return " ".join(f"{_lexeme(token)}:{','.join(spots)}" for token, spots in places.items())
+
+
+class PostgresIndex:
+    """A tsvector column of search_doc with a GIN index."""
+
+    def write(self, connection: Connection, rows: Sequence[tuple[int, Doc]]) -> None:
+        if rows:
+            connection.execute(
+                text("UPDATE search_doc SET vector = CAST(:v AS tsvector) WHERE id = :id"),
+                [{"id": doc_id, "v": tsvector(doc)} for doc_id, doc in rows],
+            )
+
+    def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None:
+        return None  # the vector leaves with its row
+
+    @staticmethod
+    def _term(term: Term) -> str:
+        last = len(term.tokens) - 1
+        return " <-> ".join(
+            _lexeme(t) + (":*AD" if term.prefix and i == last else ":AD")
+            for i, t in enumerate(term.tokens)
+        )
+
+    def _clause(self, clause: Clause) -> str:
+        must = " & ".join(f"({self._term(t)})" for t in clause.must)
+        nots = " | ".join(f"({self._term(t)})" for t in clause.must_not)
+        if must and nots:
+            return f"({must}) & !({nots})"
+        return must or f"!({nots})"
+
+    def tsquery(self, query: Query, tags: list[list[str]]) -> str:
+        parts = ["(" + " | ".join(f"{_lexeme(t)}:B" for t in group) + ")" for group in tags]
+        if query.clauses:
+            parts.append("(" + " | ".join(f"({self._clause(c)})" for c in query.clauses) + ")")
+        return " & ".join(parts)
+
+    def search(
+        self, connection: Connection, query: Query, tags: list[list[str]], limit: int, offset: int
+    ) -> list[tuple[int, float]]:
+        where, params = _dates(query)
+        statement = text(
+            "SELECT d.id, ts_rank('{0.4, 0, 0, 1}', d.vector, q) AS score"
+            " FROM search_doc AS d, CAST(:q AS tsquery) AS q"
+            f" WHERE d.vector @@ q{where}"
+            " ORDER BY score DESC, d.occurred_at DESC LIMIT :limit OFFSET :offset"
+        )
+        params |= {"q": self.tsquery(query, tags), "limit": limit, "offset": offset}
+        return [(row[0], float(row[1])) for row in connection.execute(statement, params)]
+
+
+def backend_for(connection: Connection) -> Backend:
+    return SqliteIndex() if connection.dialect.name == "sqlite" else PostgresIndex()
+
