@@ -77,25 +77,32 @@ def item_path(slug: str, kind: str, item_id: int, thread_id: int | None) -> str:
     return f"/c/{slug}/{folder}/{item_id}"
 
 
-def _matches(token: str, terms: Iterable[Term]) -> bool:
+def _spans(text: str, terms: list[Term]) -> list[list[int]]:
+    """Where the terms stand in ``text``, each as a whole (a phrase, a word's pairs), merged."""
+    found = list(tokens(text))
+    texts = [token.text for token in found]
+    places: list[tuple[int, int]] = []
     for term in terms:
-        for i, wanted in enumerate(term.tokens):
-            last = i == len(term.tokens) - 1
-            if token == wanted or (term.prefix and last and token.startswith(wanted)):
-                return True
-    return False
+        size = len(term.tokens)
+        for i in range(len(texts) - size + 1):
+            head, last = texts[i : i + size - 1], texts[i + size - 1]
+            if head != list(term.tokens[:-1]):
+                continue
+            if last == term.tokens[-1] or (term.prefix and last.startswith(term.tokens[-1])):
+                places.append((found[i].start, found[i + size - 1].end))
+    spans: list[list[int]] = []
+    for s, e in sorted(places):
+        if spans and s <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], e)
+        else:
+            spans.append([s, e])
+    return spans
 
 
 def snippet(text: str, terms: list[Term], size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
     """The part of ``text`` around the first match, its matched words marked."""
     text = " ".join(hide_addresses(text).split())
-    spans: list[list[int]] = []
-    for token in tokens(text):
-        if _matches(token.text, terms):
-            if spans and token.start <= spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], token.end)
-            else:
-                spans.append([token.start, token.end])
+    spans = _spans(text, terms)
     start = 0
     if spans and spans[0][0] > size // 3:
         start = text.rfind(" ", 0, spans[0][0] - size // 3) + 1

@@ -68,14 +68,17 @@ def fold(word: str) -> str:
 
 
 def _pairs(run: str, start: int) -> Iterator[Token]:
-    folded = unicodedata.normalize("NFKC", run).casefold()
-    exact = len(folded) == len(run)
+    # Each character is normalised on its own (NFKC may make one into two, as Thai's
+    # SARA AM), remembering where it came from, so that snippets mark the right characters.
+    folded: list[str] = []
+    origin: list[int] = []
+    for offset, char in enumerate(run):
+        for piece in unicodedata.normalize("NFKC", char).casefold():
+            folded.append(piece)
+            origin.append(start + offset)
     for i in range(len(folded) - 1):
-        s, e = (start + i, start + i + 2) if exact else (start, start + len(run))
-        yield Token(folded[i : i + 2], s, e)
-    last = len(folded) - 1
-    s = start + last if exact else start
-    yield Token(folded[last], s, start + len(run), run_end=True)
+        yield Token(folded[i] + folded[i + 1], origin[i], origin[i + 1] + 1)
+    yield Token(folded[-1], origin[-1], origin[-1] + 1, run_end=True)
 
 
 def tokens(text: str) -> Iterator[Token]:
