@@ -22,6 +22,7 @@ from mailhub.errors import Conflict, InvalidInput
 from mailhub.models import Community, Discussion, DiscussionState, Person, Post
 from mailhub.outbound.compose import Notice, send_notice
 from mailhub.rendering import render
+from mailhub.search.queue import mark_discussion
 
 
 def draft(ctx: Context, session: Session, community: Community, discussion: Discussion) -> str:
@@ -102,6 +103,7 @@ def set_synopsis(
     discussion.synopsis_version += 1
     discussion.state = DiscussionState.SUMMARISED.value
     session.add(discussion)
+    mark_discussion(session, discussion.id)
     return broadcast(ctx, session, discussion, correction=correction)
 
 

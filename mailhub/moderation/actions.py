@@ -35,6 +35,7 @@ from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
+from mailhub.search.queue import mark
 
 log = logging.getLogger("mailhub.moderation")
 DECISIONS = table_of(Decision)
@@ -273,6 +274,8 @@ def decide(
         post.reason = reason
     session.add(post)
     session.flush()
+    if action == "approve" and post.kind not in SUBMISSION_KINDS:
+        mark(session, "post", [post.id])
     if post.kind in SUBMISSION_KINDS:
         settle(session, post, now)
     if action == "approve":

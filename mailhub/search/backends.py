@@ -182,4 +182,3 @@ class PostgresIndex:
 
 def backend_for(connection: Connection) -> Backend:
     return SqliteIndex() if connection.dialect.name == "sqlite" else PostgresIndex()
-

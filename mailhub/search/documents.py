@@ -17,13 +17,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from mailhub.inbound.attachments import attachment_path
-from mailhub.models import Discussion, Event, NewsItem, Person, Post, Resource, Thread
+from mailhub.models import (
+    SUBMISSION_KINDS,
+    Discussion,
+    Event,
+    NewsItem,
+    Person,
+    Post,
+    Resource,
+    Thread,
+    table_of,
+)
 from mailhub.portal.library import SHOWN_DISCUSSIONS, SHOWN_EVENTS
-from mailhub.portal.queries import published
 from mailhub.search import extract
+from mailhub.search.queue import SHOWN_POSTS
 from mailhub.search.text import fold, token_texts
 
 KINDS = ("post", "discussion", "synopsis", "news", "event", "resource")
@@ -78,33 +89,53 @@ def tags_for(
     return found
 
 
-def _posts(session: Session, ids: list[int], root: Path) -> Iterator[Doc]:
-    rows = session.exec(
-        select(Post, Person.affiliation, Person.country, Thread.themes, Discussion.themes)
-        .join(Person, col(Person.id) == col(Post.person_id), isouter=True)
-        .join(Thread, col(Thread.id) == col(Post.thread_id), isouter=True)
-        .join(Discussion, col(Discussion.id) == col(Thread.discussion_id), isouter=True)
-        .where(col(Post.id).in_(ids), *published())
-    ).all()
-    for post, affiliation, country, thread_themes, talk_themes in rows:
-        themes = sorted({*(thread_themes or ()), *(talk_themes or ())})
+def _posts(session: Session, ids: list[int]) -> Iterator[Doc]:
+    post, person, thread, talk = (table_of(m) for m in (Post, Person, Thread, Discussion))
+    rows = session.connection().execute(
+        sa_select(
+            post.c.id,
+            post.c.community_id,
+            post.c.thread_id,
+            post.c.subject,
+            post.c.body_text,
+            post.c.received_at,
+            post.c.author_name,
+            post.c.author_email,
+            person.c.affiliation,
+            person.c.country,
+            thread.c.themes.label("thread_themes"),
+            talk.c.themes.label("talk_themes"),
+        )
+        .select_from(
+            post.outerjoin(person, person.c.id == post.c.person_id)
+            .outerjoin(thread, thread.c.id == post.c.thread_id)
+            .outerjoin(talk, talk.c.id == thread.c.discussion_id)
+        )
+        .where(
+            post.c.id.in_(ids),
+            post.c.status.in_(SHOWN_POSTS),
+            post.c.kind.not_in(SUBMISSION_KINDS),
+        )
+    )
+    for row in rows:
+        themes = sorted({*(row.thread_themes or ()), *(row.talk_themes or ())})
         yield Doc(
             "post",
-            post.id or 0,
-            post.community_id,
-            post.subject,
-            post.body_text,
-            post.received_at,
-            thread_id=post.thread_id,
-            author=post.author_name,
+            row.id,
+            row.community_id,
+            row.subject,
+            row.body_text,
+            row.received_at,
+            thread_id=row.thread_id,
+            author=row.author_name,
             tags=tags_for(
                 "post",
-                post.community_id,
+                row.community_id,
                 themes=themes,
-                country=country,
-                affiliation=affiliation,
-                author=post.author_name,
-                email=post.author_email,
+                country=row.country,
+                affiliation=row.affiliation,
+                author=row.author_name,
+                email=row.author_email,
             ),
         )
 
@@ -170,9 +201,9 @@ def _events(session: Session, ids: list[int]) -> Iterator[Doc]:
     for item in items:
         body = "\n".join(filter(None, [item.description, item.location, item.url]))
         tags = tags_for("event", item.community_id, themes=item.themes)
-        doc = Doc("event", item.id or 0, item.community_id, item.title, body, item.starts_at)
-        doc.tags = tags
-        yield doc
+        yield Doc(
+            "event", item.id or 0, item.community_id, item.title, body, item.starts_at, tags=tags
+        )
 
 
 def _resources(session: Session, ids: list[int], root: Path) -> Iterator[Doc]:
@@ -190,15 +221,21 @@ def _resources(session: Session, ids: list[int], root: Path) -> Iterator[Doc]:
             country=item.country,
             resource_kind=item.kind,
         )
-        doc = Doc("resource", item.id or 0, item.community_id, item.title, body, item.created_at)
-        doc.tags = tags
-        yield doc
+        yield Doc(
+            "resource",
+            item.id or 0,
+            item.community_id,
+            item.title,
+            body,
+            item.created_at,
+            tags=tags,
+        )
 
 
 def load(session: Session, kind: str, ids: list[int], root: Path) -> list[Doc]:
     """The documents of these items that the index should hold (the others leave it)."""
     if kind == "post":
-        return list(_posts(session, ids, root))
+        return list(_posts(session, ids))
     if kind in ("discussion", "synopsis"):
         return list(_discussions(session, ids, kind == "synopsis"))
     if kind == "news":

@@ -26,9 +26,10 @@ log = logging.getLogger("mailhub.search")
 MAX_CHARS = 400_000  # past this a document's text is not indexed (about 150 pages)
 MAX_PAGES = 300
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-_PARAGRAPHS = {
-    "word/document.xml": "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}p",
-    "content.xml": "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}p",
+_ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_PARAGRAPHS = {  # the elements that hold a paragraph (or heading) of text
+    "word/document.xml": ("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}p",),
+    "content.xml": (f"{_ODF_TEXT}p", f"{_ODF_TEXT}h"),
 }
 
 
@@ -57,8 +58,7 @@ def _zipped_xml_text(data: bytes, member: str) -> str:
         if info.file_size > 50 * MAX_CHARS:
             raise ValueError(f"{member} is too large")
         root = etree.fromstring(archive.read(member), _XML)
-    tag = _PARAGRAPHS[member]
-    return "\n".join("".join(p.itertext()) for p in root.iter(tag))
+    return "\n".join("".join(p.itertext()) for p in root.iter(*_PARAGRAPHS[member]))
 
 
 def docx_text(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """Keeping the index true: changes are queued where items are approved, edited or removed,
 and indexed in batches off the ingest path; the whole index can be rebuilt.
 
-`mark` is the one insert the approving transaction pays (a row in search_pending), so
+`queue.mark` is the one insert the approving transaction pays (a row in search_pending), so
 ingest keeps its pace (bench/search.py measures it); `catch_up` (a due job of the
 scheduler, also run by `mailhub search reindex`) reads each queued item as it is now and
 writes or removes its document, so an item approved and then rejected, or edited twice,
@@ -12,7 +12,7 @@ on PostgreSQL; SQLite has one writer).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, text
@@ -28,21 +28,6 @@ from mailhub.search.documents import KINDS, Doc
 DOCS = table_of(SearchDoc)
 PENDING = table_of(SearchPending)
 _LOCK_KEY = 0x5EA2C4  # the advisory lock of the indexer on PostgreSQL
-
-
-def mark(ctx: Context, session: Session, kind: str, ids: Iterable[int | None]) -> None:
-    """Queue items for the index in the caller's transaction (one row each)."""
-    if not ctx.settings.search.enabled:
-        return
-    rows = [{"kind": kind, "item_id": i} for i in ids if i]
-    if rows:
-        session.connection().execute(insert(PENDING), rows)
-
-
-def mark_discussion(ctx: Context, session: Session, discussion_id: int | None) -> None:
-    """A discussion is two documents: its question and, once written, its synopsis."""
-    mark(ctx, session, "discussion", [discussion_id])
-    mark(ctx, session, "synopsis", [discussion_id])
 
 
 def write(connection: Connection, kind: str, ids: Sequence[int], docs: list[Doc]) -> None:
@@ -121,22 +106,20 @@ def catch_up(ctx: Context, *, rounds: int | None = None) -> int:
 
 def pending(ctx: Context) -> int:
     with ctx.session() as session:
-        return session.connection().execute(text("SELECT count(*) FROM search_pending")).scalar_one()
+        return (
+            session.connection().execute(text("SELECT count(*) FROM search_pending")).scalar_one()
+        )
 
 
 Progress = Callable[[int], None]
 
 
-def reindex(
-    ctx: Context, community_id: int | None = None, progress: Progress | None = None
-) -> int:
+def reindex(ctx: Context, community_id: int | None = None, progress: Progress | None = None) -> int:
     """Rebuild the index (of one community, or all) from the store; documents written."""
     root = ctx.settings.data_dir / "attachments"
     batch = ctx.settings.search.batch_size
     with ctx.session() as session:
-        todo = [
-            (kind, documents.item_ids(session, kind, community_id)) for kind in KINDS
-        ]
+        todo = [(kind, documents.item_ids(session, kind, community_id)) for kind in KINDS]
         _clear(session.connection(), community_id)
         session.commit()
     written = 0

@@ -9,7 +9,6 @@ not read gives no results, exactly like naming one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,7 +98,9 @@ def _spans(text: str, terms: list[Term]) -> list[list[int]]:
     return spans
 
 
-def snippet(text: str, terms: list[Term], size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
+def snippet(
+    text: str, terms: list[Term], size: int = SNIPPET_CHARS
+) -> tuple[tuple[str, bool], ...]:
     """The part of ``text`` around the first match, its matched words marked."""
     text = " ".join(hide_addresses(text).split())
     spans = _spans(text, terms)
@@ -141,7 +142,7 @@ def search(
     if query.communities:
         named = set(query.communities)
         allowed = {i: c for i, c in allowed.items() if c.slug in named}
-    if not allowed or query.empty and query.before is None and query.after is None:
+    if not allowed or (query.empty and query.before is None and query.after is None):
         return Results([], False)
     tags = [[f"c{i}" for i in sorted(allowed)], *query.tag_groups]
     connection = session.connection()
@@ -149,8 +150,7 @@ def search(
     found = backend_for(connection).search(connection, query, tags, per_page + 1, offset)
     scores = dict(found[:per_page])
     rows = {
-        row.id: row
-        for row in connection.execute(select(DOCS).where(DOCS.c.id.in_(list(scores))))
+        row.id: row for row in connection.execute(select(DOCS).where(DOCS.c.id.in_(list(scores))))
     }
     hits = []
     for doc_id, score in scores.items():

@@ -33,9 +33,7 @@ _MARKS = (
     "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
     "\u0900-\u0dff\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 )
-_TOKEN = re.compile(
-    rf"(?P<paired>[{_PAIRED}]+)|(?P<word>(?:(?![{_PAIRED}])[^\W_]|[{_MARKS}])+)"
-)
+_TOKEN = re.compile(rf"(?P<paired>[{_PAIRED}]+)|(?P<word>(?:(?![{_PAIRED}])[^\W_]|[{_MARKS}])+)")
 # Letters that keep no accent to strip but are written without one by many.
 _FOLD = str.maketrans({"đ": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe", "ı": "i", "þ": "th"})
 MAX_TOKEN = 60
