@@ -11,6 +11,7 @@ from mailhub.portal.across import AcrossPages
 from mailhub.portal.files import FileRoutes
 from mailhub.portal.pages import ConversationPages
 from mailhub.portal.rooms import RoomPages
+from mailhub.portal.search import SearchPages
 
 
 def routes(ctx: Context) -> list[BaseRoute]:
@@ -21,6 +22,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
         AcrossPages(ctx),
     )
     account = AccountPages(ctx)
+    finder = SearchPages(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
@@ -41,6 +43,8 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route(f"{c}/resources/{{item:int}}", rooms.resource),
         Route(f"{c}/resources/{{item:int}}/file", files.resource_file),
         Route(f"{c}/files/{{item:int}}", files.attachment),
+        Route(f"{c}/search", finder.within),
+        Route("/search", finder.across),
         Route("/themes/{theme}/", across.theme),
         Route("/countries/{code}/", across.country),
         Route("/matrix/", across.matrix),
