@@ -37,7 +37,7 @@ def results(client: Client, path: str, text: str) -> tuple[int, list[str], str]:
 
 
 def test_who_finds_what(site: tuple[Context, World, str]) -> None:
-    ctx, world, base = site
+    ctx, _, base = site
     viewers = {
         "anonymous": Client(base),
         "member of another community": sign_in(ctx, base, AMINA),
@@ -64,7 +64,7 @@ def test_who_finds_what(site: tuple[Context, World, str]) -> None:
 def test_results_have_marked_snippets_filters_and_pages(
     site: tuple[Context, World, str],
 ) -> None:
-    ctx, world, base = site
+    _, world, base = site
     client = Client(base)
     status, links, page = results(client, "/c/irnet/search", "tripartite")
     assert status == 200
