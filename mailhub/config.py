@@ -152,6 +152,7 @@ class PortalSettings(Section):
 class SearchSettings(Section):
     """The search index: kept up to date off the ingest path, and how much a search shows."""
 
+    enabled: bool = True
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     results_per_page: Annotated[int, Field(ge=5, le=100)] = 20
     mail_results: Annotated[int, Field(ge=1, le=50)] = 10

@@ -89,7 +89,8 @@ def search_index_due(ctx: Context, now: datetime, report: DueReport) -> None:
         if indexed:
             log.info("search index: %d item(s) read", indexed)
 
-    report.attempt("search index", catch_up)
+    if ctx.settings.search.enabled:
+        report.attempt("search index", catch_up)
 
 
 # Everything the scheduler does, in order. Digests and newsletters join here.

@@ -274,7 +274,7 @@ def decide(
         post.reason = reason
     session.add(post)
     session.flush()
-    if action == "approve" and post.kind not in SUBMISSION_KINDS:
+    if action == "approve" and post.kind not in SUBMISSION_KINDS and ctx.settings.search.enabled:
         mark(session, "post", [post.id])
     if post.kind in SUBMISSION_KINDS:
         settle(session, post, now)

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Scripts written without spaces, and Hangul: indexed as pairs of characters.
 _PAIRED = (
@@ -54,8 +55,12 @@ def _is_latin(char: str) -> bool:
     return code < 0x250 or 0x1E00 <= code <= 0x1EFF
 
 
+@lru_cache(maxsize=200_000)
 def fold(word: str) -> str:
-    """A word as it is indexed: NFKC, casefolded, Latin letters without accents."""
+    """A word as it is indexed: NFKC, casefolded, Latin letters without accents. Kept for
+    the words seen most (words follow Zipf's law): indexing is mostly this function."""
+    if word.isascii():
+        return word.lower()[:MAX_TOKEN]
     decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())
     kept: list[str] = []
     for char in decomposed:
@@ -65,7 +70,7 @@ def fold(word: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept).translate(_FOLD))[:MAX_TOKEN]
 
 
-def _pairs(run: str, start: int) -> Iterator[Token]:
+def _folded_run(run: str, start: int) -> tuple[list[str], list[int]]:
     # Each character is normalised on its own (NFKC may make one into two, as Thai's
     # SARA AM), remembering where it came from, so that snippets mark the right characters.
     folded: list[str] = []
@@ -74,9 +79,19 @@ def _pairs(run: str, start: int) -> Iterator[Token]:
         for piece in unicodedata.normalize("NFKC", char).casefold():
             folded.append(piece)
             origin.append(start + offset)
+    return folded, origin
+
+
+def _pairs(run: str, start: int) -> Iterator[Token]:
+    folded, origin = _folded_run(run, start)
     for i in range(len(folded) - 1):
         yield Token(folded[i] + folded[i + 1], origin[i], origin[i + 1] + 1)
     yield Token(folded[-1], origin[-1], origin[-1] + 1, run_end=True)
+
+
+def _pair_texts(run: str) -> list[str]:
+    folded = _folded_run(run, 0)[0]
+    return [folded[i] + folded[i + 1] for i in range(len(folded) - 1)] + [folded[-1]]
 
 
 def tokens(text: str) -> Iterator[Token]:
@@ -91,7 +106,16 @@ def tokens(text: str) -> Iterator[Token]:
 
 
 def token_texts(text: str) -> list[str]:
-    return [token.text for token in tokens(text)]
+    """The tokens of a text without their places: what the index stores (the fast path)."""
+    found: list[str] = []
+    for paired, word in _TOKEN.findall(text):
+        if paired:
+            found += _pair_texts(paired)
+        else:
+            folded = fold(word)
+            if folded:
+                found.append(folded)
+    return found
 
 
 def query_tokens(text: str) -> list[str]:
