@@ -120,12 +120,14 @@ def file_of(kind: int, words: str) -> tuple[str, str, bytes]:
         return "doc.pdf", "application/pdf", pdf_bytes(words)
     if kind == 1:
         w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-        xml = f'<w:document xmlns:w="{w}"><w:body><w:p><w:r><w:t>{words}</w:t></w:r></w:p></w:body></w:document>'
+        paragraph = f"<w:p><w:r><w:t>{words}</w:t></w:r></w:p>"
+        xml = f'<w:document xmlns:w="{w}"><w:body>{paragraph}</w:body></w:document>'
         mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
         return "doc.docx", mime, zipped("word/document.xml", xml)
     if kind == 2:
         t = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
-        xml = f'<office:document-content xmlns:office="o" xmlns:text="{t}"><text:p>{words}</text:p></office:document-content>'
+        body = f"<text:p>{words}</text:p>"
+        xml = f'<office:document-content xmlns:text="{t}">{body}</office:document-content>'
         return "doc.odt", "application/vnd.oasis.opendocument.text", zipped("content.xml", xml)
     return "doc.html", "text/html", f"<html><body><p>{words}</p></body></html>".encode()
 
@@ -228,9 +230,8 @@ def measure_queries(
             figures[name] = percentiles(times)
             print(f"    {name:9s} p50 {figures[name][0]:6.1f} ms  p95 {figures[name][1]:6.1f} ms"
                   f"  ({hits / QUERIES:.1f} hits a query)")  # fmt: skip
-    print(
-        f"    bare      p50 {figures['bare LIMIT 20'][0]:6.1f} ms  p95 {figures['bare LIMIT 20'][1]:6.1f} ms"
-    )
+    bare = figures["bare LIMIT 20"]
+    print(f"    bare      p50 {bare[0]:6.1f} ms  p95 {bare[1]:6.1f} ms")
     return figures
 
 
@@ -244,15 +245,13 @@ def index_and_query(url: str, label: str, posts: int, files: int) -> None:
         rng = random.Random(17)
         started = time.perf_counter()
         words = seed(ctx, posts, files, rng)
-        print(
-            f"  {label}: seeded {posts:,} posts and {files:,} files in {time.perf_counter() - started:.0f} s"
-        )
+        took = time.perf_counter() - started
+        print(f"  {label}: seeded {posts:,} posts and {files:,} files in {took:.0f} s")
         started = time.perf_counter()
         documents = index.reindex(ctx)
         took = time.perf_counter() - started
-        print(
-            f"  {label}: index built in {took:.1f} s ({documents:,} documents, {documents / took:,.0f}/s)"
-        )
+        rate = documents / took
+        print(f"  {label}: index built in {took:.1f} s ({documents:,} documents, {rate:,.0f}/s)")
         measure_queries(ctx, words, rng)
         ctx.engine.dispose()
 
