@@ -127,7 +127,9 @@ def file_of(kind: int, words: str) -> tuple[str, str, bytes]:
     if kind == 2:
         t = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
         body = f"<text:p>{words}</text:p>"
-        xml = f'<office:document-content xmlns:text="{t}">{body}</office:document-content>'
+        o = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+        root = f'office:document-content xmlns:office="{o}" xmlns:text="{t}"'
+        xml = f"<{root}>{body}</office:document-content>"
         return "doc.odt", "application/vnd.oasis.opendocument.text", zipped("content.xml", xml)
     return "doc.html", "text/html", f"<html><body><p>{words}</p></body></html>".encode()
 

@@ -17,13 +17,11 @@ from sqlmodel import Session
 
 from mailhub.models import Community, SearchDoc, table_of
 from mailhub.portal import links
-from mailhub.portal.web import hide_addresses
 from mailhub.search.backends import backend_for
-from mailhub.search.query import Query, Term
-from mailhub.search.text import tokens
+from mailhub.search.query import Query
+from mailhub.search.snippets import Snippet, snippet
 
 DOCS = table_of(SearchDoc)
-SNIPPET_CHARS = 240
 KIND_NAMES = {
     "post": "Post",
     "discussion": "Discussion",
@@ -44,7 +42,7 @@ class Hit:
     community: Community
     occurred_at: datetime
     author: str
-    snippet: tuple[tuple[str, bool], ...]  # pieces of text; True for the query's words
+    snippet: Snippet  # pieces of text; True for the query's words
     score: float
 
     @property
@@ -74,59 +72,6 @@ def item_path(slug: str, kind: str, item_id: int, thread_id: int | None) -> str:
         "resource": "resources",
     }[kind]
     return f"/c/{slug}/{folder}/{item_id}"
-
-
-def _spans(text: str, terms: list[Term]) -> list[list[int]]:
-    """Where the terms stand in ``text``, each as a whole (a phrase, a word's pairs), merged."""
-    found = list(tokens(text))
-    texts = [token.text for token in found]
-    places: list[tuple[int, int]] = []
-    for term in terms:
-        size = len(term.tokens)
-        for i in range(len(texts) - size + 1):
-            head, last = texts[i : i + size - 1], texts[i + size - 1]
-            if head != list(term.tokens[:-1]):
-                continue
-            if last == term.tokens[-1] or (term.prefix and last.startswith(term.tokens[-1])):
-                places.append((found[i].start, found[i + size - 1].end))
-    spans: list[list[int]] = []
-    for s, e in sorted(places):
-        if spans and s <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], e)
-        else:
-            spans.append([s, e])
-    return spans
-
-
-def snippet(
-    text: str, terms: list[Term], size: int = SNIPPET_CHARS
-) -> tuple[tuple[str, bool], ...]:
-    """The part of ``text`` around the first match, its matched words marked."""
-    text = " ".join(hide_addresses(text).split())
-    spans = _spans(text, terms)
-    start = 0
-    if spans and spans[0][0] > size // 3:
-        start = text.rfind(" ", 0, spans[0][0] - size // 3) + 1
-    end = min(len(text), start + size)
-    if end < len(text):
-        cut = text.rfind(" ", start, end)
-        if cut > start:
-            end = cut
-    pieces: list[tuple[str, bool]] = [("… ", False)] if start > 0 else []
-    at = start
-    for s, e in spans:
-        if e <= start or s >= end:
-            continue
-        s, e = max(s, start), min(e, end)
-        if s > at:
-            pieces.append((text[at:s], False))
-        pieces.append((text[s:e], True))
-        at = e
-    if at < end:
-        pieces.append((text[at:end], False))
-    if end < len(text):
-        pieces.append((" …", False))
-    return tuple(pieces)
 
 
 def search(

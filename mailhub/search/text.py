@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Scripts written without spaces, and Hangul: indexed as pairs of characters.
 _PAIRED = (
@@ -40,9 +40,9 @@ _FOLD = str.maketrans({"đ": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe", 
 MAX_TOKEN = 60
 
 
-@dataclass(frozen=True)
-class Token:
-    """One index token and the characters of the original text it stands for."""
+class Token(NamedTuple):
+    """One index token and the characters of the original text it stands for (a named
+    tuple: snippets make hundreds of them per result)."""
 
     text: str
     start: int
