@@ -27,12 +27,17 @@ from mailhub.search.text import token_texts
 # 20,000 documents, the newest 2,000 take 11 ms (bench/search.py), and in an archive of
 # conversations the newest matches are those most often wanted.
 WINDOW = 2000
+# FTS5 reads a doclist forwards cheaply and backwards only whole, so its rowids run
+# against the documents' ids (newest first): rowid = ROWID_BASE - search_doc.id.
+ROWID_BASE = 1 << 40
 MAX_POSITION = 16_383  # PostgreSQL's largest position; later words share it
 MAX_POSITIONS_PER_WORD = 255
 
 
 class Backend(Protocol):
     def write(self, connection: Connection, rows: Sequence[tuple[int, Doc]]) -> None: ...
+
+    def tidy(self, connection: Connection) -> None: ...
 
     def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None: ...
 
@@ -62,7 +67,7 @@ class SqliteIndex:
             text("INSERT INTO search_fts (rowid, title, body, tags) VALUES (:id, :t, :b, :g)"),
             [
                 {
-                    "id": doc_id,
+                    "id": ROWID_BASE - doc_id,
                     "t": " ".join(token_texts(doc.title)),
                     "b": " ".join(token_texts(doc.body)),
                     "g": " ".join(doc.tags),
@@ -71,10 +76,15 @@ class SqliteIndex:
             ],
         )
 
+    def tidy(self, connection: Connection) -> None:
+        """After a rebuild: merge the index's segments into one (queries read one b-tree)."""
+        connection.execute(text("INSERT INTO search_fts (search_fts) VALUES ('optimize')"))
+
     def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None:
         if doc_ids:
             connection.execute(
-                text("DELETE FROM search_fts WHERE rowid = :id"), [{"id": i} for i in doc_ids]
+                text("DELETE FROM search_fts WHERE rowid = :id"),
+                [{"id": ROWID_BASE - i} for i in doc_ids],
             )
 
     @staticmethod
@@ -105,15 +115,16 @@ class SqliteIndex:
         self, connection: Connection, query: Query, tags: list[list[str]], limit: int, offset: int
     ) -> list[tuple[int, float]]:
         where, params = _dates(query)
-        joined = " JOIN search_doc AS d ON d.id = f.rowid" if where else ""
+        joined = " JOIN search_doc AS d ON d.id = :base - f.rowid" if where else ""
         statement = text(
-            "SELECT id, score FROM (SELECT f.rowid AS id,"
+            "SELECT id, score FROM (SELECT :base - f.rowid AS id,"
             " bm25(search_fts, 4.0, 1.0, 0.0) AS score"
             f" FROM search_fts AS f{joined} WHERE search_fts MATCH :match{where}"
-            " ORDER BY f.rowid DESC LIMIT :window)"
+            " ORDER BY f.rowid LIMIT :window)"
             " ORDER BY score, id DESC LIMIT :limit OFFSET :offset"
         )
         params |= {
+            "base": ROWID_BASE,
             "match": self.match(query, tags),
             "window": WINDOW,
             "limit": limit,
@@ -156,6 +167,9 @@ class PostgresIndex:
 
     def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None:
         return None  # the vector leaves with its row
+
+    def tidy(self, connection: Connection) -> None:
+        connection.execute(text("ANALYZE search_doc"))
 
     @staticmethod
     def _term(term: Term) -> str:

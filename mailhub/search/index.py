@@ -131,6 +131,8 @@ def reindex(ctx: Context, community_id: int | None = None, progress: Progress | 
                 session.commit()
             if progress is not None:
                 progress(len(chunk))
+    with ctx.session() as session:
+        backend_for(session.connection()).tidy(session.connection())
     return written
 
 
