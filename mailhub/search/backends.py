@@ -14,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import Column, MetaData, Table, bindparam, cast, insert, text
 from sqlalchemy.engine import Connection
 
-from mailhub.models import naive_utc
+from mailhub.models import SearchDoc, naive_utc, table_of
 from mailhub.search.documents import Doc
 from mailhub.search.query import Clause, Query, Term
 from mailhub.search.text import token_texts
@@ -32,10 +32,13 @@ WINDOW = 2000
 ROWID_BASE = 1 << 40
 MAX_POSITION = 16_383  # PostgreSQL's largest position; later words share it
 MAX_POSITIONS_PER_WORD = 255
+DOCS = table_of(SearchDoc)
 
 
 class Backend(Protocol):
-    def write(self, connection: Connection, rows: Sequence[tuple[int, Doc]]) -> None: ...
+    def insert(
+        self, connection: Connection, values: list[dict[str, Any]], docs: Sequence[Doc]
+    ) -> None: ...
 
     def tidy(self, connection: Connection) -> None: ...
 
@@ -60,9 +63,13 @@ def _dates(query: Query) -> tuple[str, dict[str, Any]]:
 class SqliteIndex:
     """FTS5 over title, body and tags."""
 
-    def write(self, connection: Connection, rows: Sequence[tuple[int, Doc]]) -> None:
-        if not rows:
-            return
+    def insert(
+        self, connection: Connection, values: list[dict[str, Any]], docs: Sequence[Doc]
+    ) -> None:
+        """Add the documents' rows (``values``) and their tokens."""
+        statement = insert(DOCS).returning(DOCS.c.id, sort_by_parameter_order=True)
+        ids = [row[0] for row in connection.execute(statement, values)]
+        rows = list(zip(ids, docs, strict=True))
         connection.execute(
             text("INSERT INTO search_fts (rowid, title, body, tags) VALUES (:id, :t, :b, :g)"),
             [
@@ -155,15 +162,25 @@ def tsvector(doc: Doc) -> str:
     return " ".join(f"{_lexeme(token)}:{','.join(spots)}" for token, spots in places.items())
 
 
+def _vector_table() -> Table:
+    """search_doc with its vector column, which only PostgreSQL has (not in the model)."""
+    from sqlalchemy.dialects.postgresql import TSVECTOR  # only when PostgreSQL is used
+
+    columns = [Column(c.name, c.type, primary_key=c.primary_key) for c in DOCS.columns]
+    return Table("search_doc", MetaData(), *columns, Column("vector", TSVECTOR))
+
+
 class PostgresIndex:
     """A tsvector column of search_doc with a GIN index."""
 
-    def write(self, connection: Connection, rows: Sequence[tuple[int, Doc]]) -> None:
-        if rows:
-            connection.execute(
-                text("UPDATE search_doc SET vector = CAST(:v AS tsvector) WHERE id = :id"),
-                [{"id": doc_id, "v": tsvector(doc)} for doc_id, doc in rows],
-            )
+    def insert(
+        self, connection: Connection, values: list[dict[str, Any]], docs: Sequence[Doc]
+    ) -> None:
+        """Add the documents' rows with their vectors, one insert each (no update after)."""
+        table = _vector_table()
+        statement = insert(table).values(vector=cast(bindparam("v"), table.c.vector.type))
+        rows = [{**row, "v": tsvector(doc)} for row, doc in zip(values, docs, strict=True)]
+        connection.execute(statement, rows)
 
     def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None:
         return None  # the vector leaves with its row

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
@@ -57,9 +57,7 @@ def write(connection: Connection, kind: str, ids: Sequence[int], docs: list[Doc]
         }
         for d in docs
     ]
-    statement = insert(DOCS).returning(DOCS.c.id, sort_by_parameter_order=True)
-    new_ids = [row[0] for row in connection.execute(statement, values)]
-    backend.write(connection, list(zip(new_ids, docs, strict=True)))
+    backend.insert(connection, values, docs)
 
 
 def _index(session: Session, root: Path, kind: str, ids: Sequence[int]) -> int:

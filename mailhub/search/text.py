@@ -9,9 +9,13 @@ scripts written without spaces between words (Thai, Lao, Khmer, Myanmar, Chinese
 and Korean (whose words carry their particles) are cut into overlapping pairs of characters
 (bigrams), ending each run with its last character alone. A word of a query is then the
 phrase of its pairs: it finds the word wherever it stands, inside a longer compound too.
-Pairs were chosen over dictionary segmenters after measuring them (bench/segmenters.py):
-the same recall for every query word whatever its context, no dictionary to install, and
-faster than either pythainlp's newmm or jieba.
+Pairs were chosen over dictionary segmenters after measuring them (bench/segmenters.py, on
+ten Thai and ten Chinese sentences, every word the dictionary segmenter itself cuts out of
+them searched in all): pairs found 111 of 111 Thai and 64 of 64 Chinese occurrences, and
+nothing that lacked the word; pythainlp's newmm found 95 of 111 (86 %) and jieba 62 of 64
+(97 %), since a dictionary cuts the same word differently in different contexts. Pairs
+ran at 1.8 M Thai and 1.2 M Chinese characters a second against 98 k and 97 k, and need
+no dictionary (pythainlp installs 67 MB, jieba 42 MB).
 """
 
 from __future__ import annotations
