@@ -36,8 +36,10 @@ DOCS = table_of(SearchDoc)
 
 
 class Backend(Protocol):
+    def prepare(self, docs: Sequence[Doc]) -> list[Any]: ...
+
     def insert(
-        self, connection: Connection, values: list[dict[str, Any]], docs: Sequence[Doc]
+        self, connection: Connection, values: list[dict[str, Any]], prepared: list[Any]
     ) -> None: ...
 
     def tidy(self, connection: Connection) -> None: ...
@@ -63,24 +65,26 @@ def _dates(query: Query) -> tuple[str, dict[str, Any]]:
 class SqliteIndex:
     """FTS5 over title, body and tags."""
 
+    def prepare(self, docs: Sequence[Doc]) -> list[Any]:
+        """The token columns of each document (the CPU work, done before any write)."""
+        return [
+            {
+                "t": " ".join(token_texts(doc.title)),
+                "b": " ".join(token_texts(doc.body)),
+                "g": " ".join(doc.tags),
+            }
+            for doc in docs
+        ]
+
     def insert(
-        self, connection: Connection, values: list[dict[str, Any]], docs: Sequence[Doc]
+        self, connection: Connection, values: list[dict[str, Any]], prepared: list[Any]
     ) -> None:
         """Add the documents' rows (``values``) and their tokens."""
         statement = insert(DOCS).returning(DOCS.c.id, sort_by_parameter_order=True)
         ids = [row[0] for row in connection.execute(statement, values)]
-        rows = list(zip(ids, docs, strict=True))
         connection.execute(
             text("INSERT INTO search_fts (rowid, title, body, tags) VALUES (:id, :t, :b, :g)"),
-            [
-                {
-                    "id": ROWID_BASE - doc_id,
-                    "t": " ".join(token_texts(doc.title)),
-                    "b": " ".join(token_texts(doc.body)),
-                    "g": " ".join(doc.tags),
-                }
-                for doc_id, doc in rows
-            ],
+            [{"id": ROWID_BASE - i, **p} for i, p in zip(ids, prepared, strict=True)],
         )
 
     def tidy(self, connection: Connection) -> None:
@@ -173,14 +177,18 @@ def _vector_table() -> Table:
 class PostgresIndex:
     """A tsvector column of search_doc with a GIN index."""
 
+    def prepare(self, docs: Sequence[Doc]) -> list[Any]:
+        return [tsvector(doc) for doc in docs]
+
     def insert(
-        self, connection: Connection, values: list[dict[str, Any]], docs: Sequence[Doc]
+        self, connection: Connection, values: list[dict[str, Any]], prepared: list[Any]
     ) -> None:
         """Add the documents' rows with their vectors, one insert each (no update after)."""
         table = _vector_table()
         statement = insert(table).values(vector=cast(bindparam("v"), table.c.vector.type))
-        rows = [{**row, "v": tsvector(doc)} for row, doc in zip(values, docs, strict=True)]
-        connection.execute(statement, rows)
+        connection.execute(
+            statement, [{**row, "v": v} for row, v in zip(values, prepared, strict=True)]
+        )
 
     def drop(self, connection: Connection, doc_ids: Sequence[int]) -> None:
         return None  # the vector leaves with its row

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection
@@ -30,8 +32,15 @@ PENDING = table_of(SearchPending)
 _LOCK_KEY = 0x5EA2C4  # the advisory lock of the indexer on PostgreSQL
 
 
-def write(connection: Connection, kind: str, ids: Sequence[int], docs: list[Doc]) -> None:
-    """Replace the documents of these items by ``docs`` (those missing leave the index)."""
+def write(
+    connection: Connection,
+    kind: str,
+    ids: Sequence[int],
+    docs: list[Doc],
+    prepared: list[Any] | None = None,
+) -> None:
+    """Replace the documents of these items by ``docs`` (those missing leave the index);
+    ``prepared``: their tokens, made beforehand by the backend (otherwise made here)."""
     backend = backend_for(connection)
     old = [
         row[0]
@@ -57,7 +66,7 @@ def write(connection: Connection, kind: str, ids: Sequence[int], docs: list[Doc]
         }
         for d in docs
     ]
-    backend.insert(connection, values, docs)
+    backend.insert(connection, values, backend.prepare(docs) if prepared is None else prepared)
 
 
 def _index(session: Session, root: Path, kind: str, ids: Sequence[int]) -> int:
@@ -66,39 +75,66 @@ def _index(session: Session, root: Path, kind: str, ids: Sequence[int]) -> int:
     return len(docs)
 
 
-def _claim(connection: Connection, batch: int) -> list[tuple[str, int]] | None:
-    """Take queued rows off the queue; None when another process is indexing."""
-    if connection.dialect.name == "postgresql":
-        locked = connection.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        if not locked.scalar():
+@dataclass
+class Batch:
+    """Queued items read, their documents loaded and tokenized: all but the writing."""
+
+    queue_ids: list[int]
+    work: list[tuple[str, list[int], list[Doc], list[Any]]]
+
+
+def _read(ctx: Context, size: int) -> Batch | None:
+    """The next batch of the queue, made ready without holding any write lock (SQLite has
+    one writer: the intake's commits must not wait while text is tokenized)."""
+    root = ctx.settings.data_dir / "attachments"
+    with ctx.session() as session:
+        connection = session.connection()
+        rows = connection.execute(
+            text("SELECT id, kind, item_id FROM search_pending ORDER BY id LIMIT :n"), {"n": size}
+        ).all()
+        if not rows:
             return None
-    rows = connection.execute(
-        text(
-            "DELETE FROM search_pending WHERE id IN"
-            " (SELECT id FROM search_pending ORDER BY id LIMIT :n) RETURNING kind, item_id"
-        ),
-        {"n": batch},
-    ).all()
-    return [(row[0], row[1]) for row in rows]
+        by_kind: dict[str, set[int]] = defaultdict(set)
+        for _, kind, item_id in rows:
+            by_kind[kind].add(item_id)
+        backend = backend_for(connection)
+        work = []
+        for kind, wanted in by_kind.items():
+            ids = sorted(wanted)
+            docs = documents.load(session, kind, ids, root)
+            work.append((kind, ids, docs, backend.prepare(docs)))
+    return Batch([row[0] for row in rows], work)
+
+
+def _write(ctx: Context, batch: Batch) -> bool:
+    """Take the batch off the queue and write it, in one short transaction; False when
+    another process took it (or is indexing) meanwhile."""
+    with ctx.session() as session:
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            lock = text("SELECT pg_try_advisory_xact_lock(:k)")
+            if not connection.execute(lock, {"k": _LOCK_KEY}).scalar():
+                return False
+        taken = connection.execute(
+            delete(PENDING).where(PENDING.c.id.in_(batch.queue_ids)).returning(PENDING.c.id)
+        ).all()
+        if len(taken) != len(batch.queue_ids):
+            session.rollback()
+            return False
+        for kind, ids, docs, prepared in batch.work:
+            write(connection, kind, ids, docs, prepared)
+    return True
 
 
 def catch_up(ctx: Context, *, rounds: int | None = None) -> int:
-    """Index what was queued, a batch per transaction; the number of items read."""
-    root = ctx.settings.data_dir / "attachments"
+    """Index what was queued, a batch per transaction; the number of queue rows read."""
     done = 0
     while rounds is None or rounds > 0:
         rounds = None if rounds is None else rounds - 1
-        with ctx.session() as session:
-            claimed = _claim(session.connection(), ctx.settings.search.batch_size)
-            if not claimed:
-                return done
-            by_kind: dict[str, set[int]] = defaultdict(set)
-            for kind, item_id in claimed:
-                by_kind[kind].add(item_id)
-            for kind, ids in by_kind.items():
-                _index(session, root, kind, sorted(ids))
-            session.commit()
-            done += len(claimed)
+        batch = _read(ctx, ctx.settings.search.batch_size)
+        if batch is None or not _write(ctx, batch):
+            return done
+        done += len(batch.queue_ids)
     return done
 
 
