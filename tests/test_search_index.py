@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mailhub.communities import get_community
+from mailhub.communities import get_community, rename_theme
 from mailhub.context import Context
 from mailhub.library import resources
 from mailhub.models import Post, Thread
@@ -157,6 +157,11 @@ def test_filters_and_dates(ctx: Context) -> None:
     assert paths(ctx, f"wages before:{day.isoformat()}") == []
     assert len(paths(ctx, "wages community:irnet")) == 1
     assert paths(ctx, "wages community:elsewhere") == []
+    with ctx.session() as session:
+        rename_theme(session, "skills", "work-skills")
+    run_due(ctx)
+    assert paths(ctx, "wages theme:skills") == []
+    assert len(paths(ctx, "wages theme:work-skills")) == 1
 
 
 @pytest.mark.parametrize(

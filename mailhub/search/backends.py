@@ -5,7 +5,8 @@ SQLite keeps a document's tokens in an FTS5 table (columns title, body, tags; ro
 search_doc.id) with the ascii tokenizer, which splits only at the spaces between our tokens.
 PostgreSQL keeps them in search_doc.vector, written as a tsvector literal (never parsed, so
 no dictionary or locale changes a token): title at weight A, text at D, filter tags at B,
-with a GIN index. Ranking: FTS5's bm25 and ts_rank, title counting more than text.
+pairs of neighbouring tokens (for phrases, search/text.py) at C, with a GIN index.
+Ranking: FTS5's bm25 and ts_rank, title counting more than text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection
 from mailhub.models import SearchDoc, naive_utc, table_of
 from mailhub.search.documents import Doc
 from mailhub.search.query import Clause, Query, Term
-from mailhub.search.text import token_texts
+from mailhub.search.text import JOINER, shingles, token_texts
 
 # Ranking reads the newest this-many matches of a query (every match but for the commonest
 # words): scoring all 50,000 documents that hold a common word took 130 ms at p95 over
@@ -67,14 +68,19 @@ class SqliteIndex:
 
     def prepare(self, docs: Sequence[Doc]) -> list[Any]:
         """The token columns of each document (the CPU work, done before any write)."""
-        return [
-            {
-                "t": " ".join(token_texts(doc.title)),
-                "b": " ".join(token_texts(doc.body)),
-                "g": " ".join(doc.tags),
-            }
-            for doc in docs
-        ]
+        prepared = []
+        for doc in docs:
+            title, body = token_texts(doc.title), token_texts(doc.body)
+            pairs = [*shingles(title), JOINER, *shingles(body)]
+            prepared.append(
+                {
+                    "t": " ".join(title),
+                    "b": " ".join(body),
+                    "g": " ".join(doc.tags),
+                    "p": " ".join(pairs),
+                }
+            )
+        return prepared
 
     def insert(
         self, connection: Connection, values: list[dict[str, Any]], prepared: list[Any]
@@ -83,7 +89,10 @@ class SqliteIndex:
         statement = insert(DOCS).returning(DOCS.c.id, sort_by_parameter_order=True)
         ids = [row[0] for row in connection.execute(statement, values)]
         connection.execute(
-            text("INSERT INTO search_fts (rowid, title, body, tags) VALUES (:id, :t, :b, :g)"),
+            text(
+                "INSERT INTO search_fts (rowid, title, body, tags, pairs)"
+                " VALUES (:id, :t, :b, :g, :p)"
+            ),
             [{"id": ROWID_BASE - i, **p} for i, p in zip(ids, prepared, strict=True)],
         )
 
@@ -100,7 +109,9 @@ class SqliteIndex:
 
     @staticmethod
     def _term(term: Term) -> str:
-        return '"' + " ".join(term.tokens) + '"' + ("*" if term.prefix else "")
+        if len(term.tokens) > 1 and not term.prefix:
+            return 'pairs : "' + " ".join(shingles(list(term.tokens))) + '"'
+        return '{title body} : "' + " ".join(term.tokens) + '"' + ("*" if term.prefix else "")
 
     def _clause(self, clause: Clause) -> str:
         must = " AND ".join(self._term(t) for t in clause.must)
@@ -116,10 +127,10 @@ class SqliteIndex:
         clauses = query.clauses
         if len(clauses) == 1 and not clauses[0].must:
             nots = " OR ".join(self._term(t) for t in clauses[0].must_not)
-            return f"{expression} NOT {{title body}} : ({nots})"
+            return f"{expression} NOT ({nots})"
         if clauses:
             words = " OR ".join(f"({self._clause(c)})" for c in clauses)
-            expression += f" AND {{title body}} : ({words})"
+            expression += f" AND ({words})"
         return expression
 
     def search(
@@ -129,7 +140,7 @@ class SqliteIndex:
         joined = " JOIN search_doc AS d ON d.id = :base - f.rowid" if where else ""
         statement = text(
             "SELECT id, score FROM (SELECT :base - f.rowid AS id,"
-            " bm25(search_fts, 4.0, 1.0, 0.0) AS score"
+            " bm25(search_fts, 4.0, 1.0, 0.0, 1.0) AS score"
             f" FROM search_fts AS f{joined} WHERE search_fts MATCH :match{where}"
             " ORDER BY f.rowid LIMIT :window)"
             " ORDER BY score, id DESC LIMIT :limit OFFSET :offset"
@@ -149,18 +160,25 @@ def _lexeme(token: str) -> str:
 
 
 def tsvector(doc: Doc) -> str:
-    """A document as a tsvector literal: title at weight A, text at D, tags at B."""
+    """A document as a tsvector literal: title at weight A, text at D, tags at B, and the
+    pairs of neighbouring tokens at C, each at the place of the token it starts with."""
     places: dict[str, list[str]] = defaultdict(list)
+
+    def put(token: str, spot: str) -> None:
+        spots = places[token]
+        if len(spots) < MAX_POSITIONS_PER_WORD:
+            spots.append(spot)
+
     position = 1
     for weight, tokens in (
         ("A", token_texts(doc.title)),
         ("", token_texts(doc.body)),
         ("B", doc.tags),
     ):
-        for token in tokens:
-            spots = places[token]
-            if len(spots) < MAX_POSITIONS_PER_WORD:
-                spots.append(f"{min(position, MAX_POSITION)}{weight}")
+        for token, pair in zip(tokens, [*shingles(tokens), ""], strict=True):
+            put(token, f"{min(position, MAX_POSITION)}{weight}")
+            if pair and weight != "B":
+                put(pair, f"{min(position, MAX_POSITION)}C")
             position += 1
         position += 1  # no phrase runs from the title into the text
     return " ".join(f"{_lexeme(token)}:{','.join(spots)}" for token, spots in places.items())
@@ -198,6 +216,8 @@ class PostgresIndex:
 
     @staticmethod
     def _term(term: Term) -> str:
+        if len(term.tokens) > 1 and not term.prefix:
+            return " <-> ".join(_lexeme(t) + ":C" for t in shingles(list(term.tokens)))
         last = len(term.tokens) - 1
         return " <-> ".join(
             _lexeme(t) + (":*AD" if term.prefix and i == last else ":AD")
@@ -222,7 +242,7 @@ class PostgresIndex:
     ) -> list[tuple[int, float]]:
         where, params = _dates(query)
         statement = text(
-            "SELECT d.id, ts_rank('{0.4, 0, 0, 1}', d.vector, q) AS score"
+            "SELECT d.id, ts_rank('{0.4, 0.4, 0, 1}', d.vector, q) AS score"
             " FROM (SELECT d.id FROM search_doc AS d"
             f" WHERE d.vector @@ CAST(:q AS tsquery){where} ORDER BY d.id DESC LIMIT :window)"
             " AS c JOIN search_doc AS d ON d.id = c.id, CAST(:q AS tsquery) AS q"

@@ -48,12 +48,13 @@ def upgrade() -> None:
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    # The tokens (search/text.py) are made in Python, so each backend only stores them:
+    # The tokens (search/text.py) are made in Python, so each backend only stores them (and
+    # the pairs of neighbouring tokens that phrases are looked up by):
     # FTS5's ascii tokenizer splits on the spaces between them and leaves other characters
     # alone; PostgreSQL's tsvector is written as a literal, never parsed.
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
-            "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, tags, tokenize='ascii')"
+            "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, tags, pairs, tokenize='ascii')"
         )
     else:
         op.execute("ALTER TABLE search_doc ADD COLUMN vector tsvector")
