@@ -1,8 +1,9 @@
 """The two index backends: SQLite FTS5 and PostgreSQL full text, storing the same tokens
 (search/text.py) and answering the same query tree (search/query.py).
 
-SQLite keeps a document's tokens in an FTS5 table (columns title, body, tags; rowid =
-search_doc.id) with the ascii tokenizer, which splits only at the spaces between our tokens.
+SQLite keeps a document's tokens in an FTS5 table (columns title, body, tags, pairs; rowid
+ROWID_BASE - search_doc.id) with the ascii tokenizer, which splits only at the spaces
+between our tokens.
 PostgreSQL keeps them in search_doc.vector, written as a tsvector literal (never parsed, so
 no dictionary or locale changes a token): title at weight A, text at D, filter tags at B,
 pairs of neighbouring tokens (for phrases, search/text.py) at C, with a GIN index.
