@@ -5,8 +5,8 @@ SQLite keeps a document's tokens in an FTS5 table (columns title, body, tags, pa
 ROWID_BASE - search_doc.id) with the ascii tokenizer, which splits only at the spaces
 between our tokens.
 PostgreSQL keeps them in search_doc.vector, written as a tsvector literal (never parsed, so
-no dictionary or locale changes a token): title at weight A, text at D, filter tags at B,
-pairs of neighbouring tokens (for phrases, search/text.py) at C, with a GIN index.
+no dictionary or locale changes a token), with a GIN index: title at weight A, text at D,
+with the pairs of neighbouring tokens that phrases are looked up by, and the filter tags.
 Ranking: FTS5's bm25 and ts_rank, title counting more than text.
 """
 
@@ -161,8 +161,10 @@ def _lexeme(token: str) -> str:
 
 
 def tsvector(doc: Doc) -> str:
-    """A document as a tsvector literal: title at weight A, text at D, tags at B, and the
-    pairs of neighbouring tokens at C, each at the place of the token it starts with."""
+    """A document as a tsvector literal: title at weight A (ranked higher), text at D, and
+    the pairs of neighbouring tokens (for phrases) at the place of the token they start
+    with; then the filter tags, marked with the joiner so that no word is ever one. A query
+    names no weight, so the GIN index answers it without reading a vector (phrases aside)."""
     places: dict[str, list[str]] = defaultdict(list)
 
     def put(token: str, spot: str) -> None:
@@ -171,17 +173,15 @@ def tsvector(doc: Doc) -> str:
             spots.append(spot)
 
     position = 1
-    for weight, tokens in (
-        ("A", token_texts(doc.title)),
-        ("", token_texts(doc.body)),
-        ("B", doc.tags),
-    ):
+    for weight, tokens in (("A", token_texts(doc.title)), ("", token_texts(doc.body))):
         for token, pair in zip(tokens, [*shingles(tokens), ""], strict=True):
             put(token, f"{min(position, MAX_POSITION)}{weight}")
-            if pair and weight != "B":
-                put(pair, f"{min(position, MAX_POSITION)}C")
+            if pair:
+                put(pair, f"{min(position, MAX_POSITION)}{weight}")
             position += 1
         position += 1  # no phrase runs from the title into the text
+    for tag in doc.tags:
+        put(JOINER + tag, str(MAX_POSITION))
     return " ".join(f"{_lexeme(token)}:{','.join(spots)}" for token, spots in places.items())
 
 
@@ -218,10 +218,10 @@ class PostgresIndex:
     @staticmethod
     def _term(term: Term) -> str:
         if len(term.tokens) > 1 and not term.prefix:
-            return " <-> ".join(_lexeme(t) + ":C" for t in shingles(list(term.tokens)))
+            return " <-> ".join(_lexeme(t) for t in shingles(list(term.tokens)))
         last = len(term.tokens) - 1
         return " <-> ".join(
-            _lexeme(t) + (":*AD" if term.prefix and i == last else ":AD")
+            _lexeme(t) + (":*" if term.prefix and i == last else "")
             for i, t in enumerate(term.tokens)
         )
 
@@ -233,7 +233,7 @@ class PostgresIndex:
         return must or f"!({nots})"
 
     def tsquery(self, query: Query, tags: list[list[str]]) -> str:
-        parts = ["(" + " | ".join(f"{_lexeme(t)}:B" for t in group) + ")" for group in tags]
+        parts = ["(" + " | ".join(_lexeme(JOINER + t) for t in group) + ")" for group in tags]
         if query.clauses:
             parts.append("(" + " | ".join(f"({self._clause(c)})" for c in query.clauses) + ")")
         return " & ".join(parts)
@@ -243,7 +243,7 @@ class PostgresIndex:
     ) -> list[tuple[int, float]]:
         where, params = _dates(query)
         statement = text(
-            "SELECT d.id, ts_rank('{0.4, 0.4, 0, 1}', d.vector, q) AS score"
+            "SELECT d.id, ts_rank('{0.4, 0, 0, 1}', d.vector, q) AS score"
             " FROM (SELECT d.id FROM search_doc AS d"
             f" WHERE d.vector @@ CAST(:q AS tsquery){where} ORDER BY d.id DESC LIMIT :window)"
             " AS c JOIN search_doc AS d ON d.id = c.id, CAST(:q AS tsquery) AS q"
