@@ -356,8 +356,9 @@ def ingest(messages: int, rounds: int, database: str | None) -> None:
         off.append(rates[False][0])
         on.append(rates[True][0])
         ratios.append(on[-1] / off[-1])
+        lag = rates[True][1]
         print(f"    round {n + 1}: without indexing {off[-1]:6.1f}/s, with {on[-1]:6.1f}/s "
-              f"= {ratios[-1]:.0%} (index caught up {rates[True][1]:.1f} s after the last post)")  # fmt: skip
+              f"= {ratios[-1]:.0%} (index caught up {lag:.1f} s after the last post)")  # fmt: skip
     print(f"    median: without {statistics.median(off):.1f}/s, with {statistics.median(on):.1f}/s;"
           f" median ratio {statistics.median(ratios):.0%} (target >= 90 %)")  # fmt: skip
 
