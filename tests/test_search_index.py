@@ -195,3 +195,15 @@ def test_reindex_and_query_commands(ctx: Context, run_cli: Callable[..., Any]) -
     bad = run_cli("search", "query", "in:forum")
     assert bad.exit_code == 2
     assert bad.output.startswith("error: in:forum: choose from")
+
+
+def test_with_search_off_intake_queues_nothing(ctx: Context) -> None:
+    from conftest import derive
+
+    off = derive(ctx, search={"enabled": False})
+    post = held_post(off, "Quiet", "Nothing to index here.")
+    moderate(off, post, "approve")
+    assert index.pending(off) == 0
+    run_due(off)
+    assert paths(off, "index") == []
+    assert index.reindex(off) == 1  # a rebuild catches up when it is on again
