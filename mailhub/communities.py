@@ -26,6 +26,7 @@ from mailhub.models import (
     table_of,
 )
 from mailhub.reports.targets import canonical
+from mailhub.search.queue import mark, mark_discussion, mark_threads
 
 MODERATION_POLICIES = ("all", "first-post", "none")
 NONMEMBER_POLICIES = ("hold", "reject", "discard")
@@ -208,8 +209,19 @@ def _retag(session: Session, old: str, new: str | None) -> int:
             row.themes = list(dict.fromkeys(t for t in tags if t))
             session.add(row)
             changed += 1
+            _requeue(session, row)
     session.flush()
     return changed
+
+
+def _requeue(session: Session, row: Tagged) -> None:
+    """Items whose themes changed are indexed again (theme: filters read the index)."""
+    if isinstance(row, Thread):
+        mark_threads(session, [row.id])
+    elif isinstance(row, Discussion):
+        mark_discussion(session, row.id)
+    elif not isinstance(row, Membership):
+        mark(session, {NewsItem: "news", Event: "event", Resource: "resource"}[type(row)], [row.id])
 
 
 def rename_theme(session: Session, slug: str, new_slug: str, name: str | None = None) -> int:

@@ -165,6 +165,15 @@ class ReportSettings(Section):
     _cron = field_validator("cron")(check_optional_cron)
 
 
+class SearchSettings(Section):
+    """The search index: kept up to date off the ingest path, and how much a search shows."""
+
+    enabled: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    results_per_page: Annotated[int, Field(ge=5, le=100)] = 20
+    mail_results: Annotated[int, Field(ge=1, le=50)] = 10
+
+
 class DkimSettings(Section):
     """DKIM signing of outgoing mail; off unless a key is named."""
 
@@ -298,6 +307,7 @@ class Settings(Section):
     outbound: OutboundSettings = OutboundSettings()
     web: WebSettings = WebSettings()
     portal: PortalSettings = PortalSettings()
+    search: SearchSettings = SearchSettings()
     dkim: DkimSettings = DkimSettings()
     mta: MtaSettings = MtaSettings()
     delivery: DeliverySettings = DeliverySettings()

@@ -523,3 +523,34 @@ def table_of(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
     assert isinstance(table, Table)
     return table
+
+
+class SearchDoc(SQLModel, table=True):
+    """One searchable item (a post, discussion, synopsis, news item, event or resource) as
+    the index holds it: its title and text for snippets, and what results link to. The
+    tokens themselves live in the backend's index (search/backends.py): an FTS5 table on
+    SQLite, a tsvector column with a GIN index on PostgreSQL."""
+
+    __tablename__ = "search_doc"
+    __table_args__ = (UniqueConstraint("kind", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    item_id: int
+    community_id: int = Field(foreign_key="community.id", index=True)
+    thread_id: int | None = None
+    title: str = ""
+    author: str = ""
+    occurred_at: datetime = utc_column(nullable=False, index=True)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class SearchPending(SQLModel, table=True):
+    """An item changed (approved, edited, removed) and not yet (re)indexed: the one cheap
+    insert the approving transaction pays; search/index.py catches up off the ingest path."""
+
+    __tablename__ = "search_pending"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    item_id: int

@@ -79,6 +79,21 @@ def moderation_reminders(ctx: Context, now: datetime, report: DueReport) -> None
     report.attempt("moderation reminders", remind)
 
 
+def search_index_due(ctx: Context, now: datetime, report: DueReport) -> None:
+    """Index what was approved, edited or removed since the last run (search/index.py).
+    Logged, not reported: it is housekeeping that every run may do, not a due event."""
+
+    def catch_up() -> None:
+        from mailhub.search.index import catch_up  # the indexer and its readers, when due
+
+        indexed = catch_up(ctx)
+        if indexed:
+            log.info("search index: %d item(s) read", indexed)
+
+    if ctx.settings.search.enabled:
+        report.attempt("search index", catch_up)
+
+
 # Everything the scheduler does, in order. Digests and newsletters join here.
 DUE_JOBS: list[DueJob] = [
     discussions_due,
@@ -88,6 +103,7 @@ DUE_JOBS: list[DueJob] = [
     reminders_due,
     event_digests_due,
     reports_due,
+    search_index_due,
 ]
 
 

@@ -267,6 +267,15 @@ def discussion_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
     assert rows(ctx, "synopsis-correction")
 
 
+def search_story(ctx: Context, mail: Mailer) -> None:
+    """search-reply: a member searches the archive by mail (indexed by the runs before)."""
+    mail.send(AMINA, REQUEST, "Looking for", 'search "wage councils"')
+    [answer] = rows(ctx, "search-reply", AMINA)
+    text = decoded_text(parsed(answer))
+    assert "1. Wage councils" in text and "/c/irnet/t/" in text, text
+    assert not rows(ctx, "command-reply", AMINA)  # the results are the answer
+
+
 def periodic_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
     """digest (MIME and RFC 1153), digest-reply, newsletter, event-digest, event-reminder,
     report."""
@@ -793,6 +802,7 @@ def test_every_address_and_link_in_every_kind_of_mail_works(
     moderation_story(ctx, world.mail, clock)
     membership_story(ctx, world.mail, run_cli)
     discussion_story(ctx, world.mail, clock)
+    search_story(ctx, world.mail)
     periodic_story(ctx, world.mail, clock)
     portal_story(world)
 

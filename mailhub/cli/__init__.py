@@ -130,6 +130,12 @@ AREAS: dict[str, Area] = {
         "The resource library: links and files, tagged by theme and country "
         "(add, list, show, remove, export, candidates).",
     ),
+    "search": Area(
+        "mailhub.cli.search",
+        "search_app",
+        "The search index over posts, discussions, synopses, news, events and resources "
+        "(reindex, query).",
+    ),
     "check": Area(
         "mailhub.cli.checkup",
         "check_command",

@@ -21,6 +21,7 @@ from mailhub.discussions import mails, synopsis
 from mailhub.discussions.claims import claim
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import Community, Discussion, DiscussionState, Membership, Person
+from mailhub.search.queue import mark_discussion
 
 State = DiscussionState
 MODERATING_ROLES = ("moderator", "admin")
@@ -98,6 +99,7 @@ def create(
     )
     session.add(discussion)
     session.flush()
+    mark_discussion(session, discussion.id)
     return discussion
 
 
@@ -117,6 +119,7 @@ def schedule(ctx: Context, discussion_id: int, opens_at: datetime) -> Discussion
                 ctx.settings.discussions, opens_at, discussion.closes_at
             )
         session.add(discussion)
+        mark_discussion(session, discussion.id)
         return discussion
 
 
@@ -182,6 +185,7 @@ def open_discussion(ctx: Context, discussion_id: int, *, when_due: bool = True) 
         if discussion.opens_at is None or discussion.opens_at > now:
             discussion.opens_at = now
         session.add(discussion)
+        mark_discussion(session, discussion.id)
         return sent
 
 
@@ -203,6 +207,7 @@ def remind(ctx: Context, discussion_id: int) -> int | None:
         sent = mails.remind(ctx, session, community, discussion, root)
         discussion.reminded_at = now
         session.add(discussion)
+        mark_discussion(session, discussion.id)
         return sent
 
 
@@ -221,6 +226,7 @@ def close(ctx: Context, discussion_id: int, *, when_due: bool = True) -> bool:
         if discussion.closes_at is None or discussion.closes_at > now:
             discussion.closes_at = now
         session.add(discussion)
+        mark_discussion(session, discussion.id)
         synopsis.request(ctx, session, _community(session, discussion), discussion)
         return True
 
@@ -237,4 +243,5 @@ def cancel(ctx: Context, discussion_id: int) -> Discussion:
             )
         discussion.state = State.CANCELLED.value
         session.add(discussion)
+        mark_discussion(session, discussion.id)
         return discussion

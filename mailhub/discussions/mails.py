@@ -13,6 +13,7 @@ from mailhub.discussions.figures import ROOT_KIND
 from mailhub.models import Community, Discussion, Person, Post, PostStatus, Thread, ThreadRef
 from mailhub.outbound.compose import send_rendered, staff_notice
 from mailhub.rendering import render
+from mailhub.search.queue import mark
 from mailhub.threads.subjects import normalise_subject
 
 
@@ -71,6 +72,7 @@ def root_post(
     session.add(post)
     session.add(ThreadRef(community_id=community.id, message_id=message_id, thread_id=thread.id))
     session.flush()
+    mark(session, "post", [post.id])
     return post
 
 

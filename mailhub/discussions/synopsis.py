@@ -29,6 +29,7 @@ from mailhub.models import (
 )
 from mailhub.outbound.compose import send_rendered, staff_notice
 from mailhub.rendering import render
+from mailhub.search.queue import mark_discussion
 
 
 def draft(ctx: Context, session: Session, community: Community, discussion: Discussion) -> str:
@@ -118,6 +119,7 @@ def set_synopsis(
             set_at=now,
         )
     )
+    mark_discussion(session, discussion.id)
     return broadcast(ctx, session, discussion, correction=correction)
 
 

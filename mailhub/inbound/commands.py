@@ -46,7 +46,8 @@ MAX_LINES = 20
 REPLIES_PER_DAY = 5
 _DAY = timedelta(days=1)
 # Every answer we send to mail from a person counts towards that person's daily cap.
-REPLY_KINDS = ("command-reply", "confirmation-reply", "unsubscribe-reply")
+REPLY_KINDS = ("command-reply", "confirmation-reply", "unsubscribe-reply", "search-reply")
+SEARCHES_PER_MAIL = 3
 STOP_WORDS = {"end", "stop"}
 NEUTRAL = "This request cannot be carried out for your address."
 FORMAT_NAMES = {"mime": "text and HTML (MIME)", "rfc1153": "one plain text (RFC 1153)"}
@@ -72,6 +73,7 @@ class Request:
     name: str
     answers: list[Answer] = field(default_factory=list)
     show_help: bool = False
+    searches: int = 0
 
     @property
     def community_name(self) -> str:
@@ -135,7 +137,9 @@ def handle_request(incoming: Incoming) -> Outcome:
         elif line.lower() not in seen:
             seen.add(line.lower())
             request.answers.append(Answer(line, command(request, words[1:])))
-    send_reply(request, unknown, truncated)
+    # A mail of searches only is answered by its results, without a second mail.
+    if unknown or truncated or request.searches < len(request.answers):
+        send_reply(request, unknown, truncated)
     done = "; ".join(f"{a.line.split()[0].lower()}" for a in request.answers) or "none"
     reason = f"commands from {sender}: {done}; {len(unknown)} not understood"
     return incoming.outcome("command", reason)
@@ -384,6 +388,30 @@ def _profile(request: Request, args: list[str]) -> str:
     )
 
 
+def _search(request: Request, args: list[str]) -> str:
+    """``search WORDS``: the top results, by mail, from what the portal shows the sender
+    (search/bymail.py says why From may be trusted that far)."""
+    from mailhub.search import bymail  # the search readers, only when someone searches
+
+    if not args:
+        return 'Write what to look for after "search", e.g. search "minimum wage" country:TH.'
+    if request.searches == SEARCHES_PER_MAIL:
+        return f"At most {SEARCHES_PER_MAIL} searches are answered per mail."
+    request.searches += 1
+    incoming = request.incoming
+    member = request.member()
+    person_id = member.person.id if member is not None and member.active else None
+    return bymail.answer(
+        incoming.ctx,
+        incoming.session,
+        incoming.community,
+        request.sender,
+        person_id,
+        " ".join(args),
+        incoming.item.message_id,
+    )
+
+
 def _help(request: Request, args: list[str]) -> str:
     request.show_help = True
     return "The commands are listed below."
@@ -402,5 +430,6 @@ COMMANDS: dict[str, Command] = {
     "format": _format,
     "events": _events,
     "profile": _profile,
+    "search": _search,
     "help": _help,
 }

@@ -28,6 +28,7 @@ from mailhub.inbound.parse import UnparseableMessage, derive_message_id, parse_m
 from mailhub.inbound.pipeline import POSTS, _people
 from mailhub.inbound.trim import trim_reply
 from mailhub.models import Community, PostStatus, Thread, table_of
+from mailhub.search.queue import mark
 from mailhub.threads.jwz import ThreadMessage, build_threads, thread_key, thread_message_from_email
 
 THREADS = table_of(Thread)
@@ -137,6 +138,7 @@ class Importer:
         if rows:
             statement = insert(POSTS).returning(POSTS.c.id, sort_by_parameter_order=True)
             ids = [r[0] for r in connection.execute(statement, rows)]
+            mark(connection, "post", ids)
             self.post_ids.update(
                 {row["message_id"]: pid for row, pid in zip(rows, ids, strict=True)}
             )

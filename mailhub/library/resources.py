@@ -23,6 +23,7 @@ from mailhub.inbound import attachments
 from mailhub.members import check_country, check_themes
 from mailhub.models import Attachment, Community, Person, Post, PostStatus, Resource
 from mailhub.news.publish import community_key
+from mailhub.search.queue import mark
 from mailhub.threads.themes import post_themes
 from mailhub.weblinks import check_url
 
@@ -101,6 +102,7 @@ def add_link(
     resource.url = link
     session.add(resource)
     session.flush()
+    mark(session, "resource", [resource.id])
     return resource
 
 
@@ -134,6 +136,7 @@ def add_file(
     resource.size = len(data)
     session.add(resource)
     session.flush()
+    mark(session, "resource", [resource.id])
     return resource
 
 
@@ -175,6 +178,7 @@ def remove(session: Session, resource_id: int) -> Resource:
     resource = get_resource(session, resource_id)
     session.delete(resource)
     session.flush()
+    mark(session, "resource", [resource_id])
     return resource
 
 
@@ -304,6 +308,7 @@ def add_attachment(
     resource.size = attachment.size
     session.add(resource)
     session.flush()
+    mark(session, "resource", [resource.id])
     return resource
 
 

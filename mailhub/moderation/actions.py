@@ -33,6 +33,7 @@ from mailhub.moderation.rules import Action, Verdict
 from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
 from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered, staff_notice
+from mailhub.search.queue import mark
 
 log = logging.getLogger("mailhub.moderation")
 DECISIONS = table_of(Decision)
@@ -286,6 +287,8 @@ def decide(
         post.reason = reason
     session.add(post)
     session.flush()
+    if action == "approve" and post.kind not in SUBMISSION_KINDS and ctx.settings.search.enabled:
+        mark(session, "post", [post.id])
     if post.kind in SUBMISSION_KINDS:
         settle(session, post, now)
     if action == "approve":

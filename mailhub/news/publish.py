@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from mailhub.models import SUBMISSION_KINDS, Community, Event, NewsItem, Post, PostStatus
+from mailhub.search.queue import mark
 
 
 def submission_key(kind: str, message_id: str) -> str:
@@ -38,11 +39,13 @@ def settle(session: Session, post: Post, now: datetime) -> None:
             if post.status == PostStatus.APPROVED.value:
                 news.published_at = now
             session.add(news)
+            mark(session, "news", [news.id])
     elif post.kind == "event":
         event = session.exec(select(Event).where(Event.post_id == post.id)).first()
         if event is not None:
             event.status = post.status
             session.add(event)
+            mark(session, "event", [event.id])
 
 
 def community_key(community: Community) -> int:

@@ -22,6 +22,7 @@ from mailhub.models import Community, Event, NewsItem, Person, Post, PostStatus
 from mailhub.moderation.batch import judge
 from mailhub.moderation.facts import Candidate
 from mailhub.news.publish import community_key, submission_key
+from mailhub.search.queue import mark
 from mailhub.times import local_text
 
 
@@ -63,6 +64,7 @@ def add_news(session: Session, community: Community, fields: NewsFields, now: da
     )
     session.add(item)
     session.flush()
+    mark(session, "news", [item.id])
     return item
 
 
@@ -97,6 +99,7 @@ def add_event(ctx: Context, session: Session, community: Community, fields: Even
     event = _event_row(ctx, community, fields, PostStatus.APPROVED.value)
     session.add(event)
     session.flush()
+    mark(session, "event", [event.id])
     return event
 
 
@@ -108,6 +111,7 @@ def cancel_event(session: Session, event_id: int) -> Event:
         raise Conflict(f"event {event_id} is cancelled already")
     event.status = "cancelled"
     session.add(event)
+    mark(session, "event", [event.id])
     return event
 
 
@@ -133,6 +137,7 @@ def update_item(
     if isinstance(item, Event) and item.ends_at is not None and item.ends_at < item.starts_at:
         raise InvalidInput("ends: the end is before the start")
     session.add(item)
+    mark(session, "news" if model is NewsItem else "event", [item_id])
     return item, changed
 
 
@@ -143,6 +148,7 @@ def remove_item(session: Session, model: type[NewsItem] | type[Event], item_id: 
     title = str(item.title)
     session.delete(item)
     session.flush()
+    mark(session, "news" if model is NewsItem else "event", [item_id])
     return title
 
 

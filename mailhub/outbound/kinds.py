@@ -44,6 +44,7 @@ NOTICES = frozenset(
         "unsubscribe-reply",  # what a mail to the +u- address did
         "unsubscribe-notice",  # an admin removed a member
         "command-reply",  # the answer to -request@ commands
+        "search-reply",  # the results of "search ..." to -request@
         "bounce_disabled",  # to a member: delivery paused after bounces
         "bounce_admin",  # to the admins: a member's delivery was paused
         "owner-forward",  # mail to -owner@ or postmaster@, to the people behind it

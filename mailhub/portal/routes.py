@@ -18,6 +18,7 @@ from mailhub.portal.moderate import ModerationPages
 from mailhub.portal.pages import ConversationPages
 from mailhub.portal.reports import ReportPages
 from mailhub.portal.rooms import RoomPages
+from mailhub.portal.search import SearchPages
 
 
 def routes(ctx: Context) -> list[BaseRoute]:
@@ -30,6 +31,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
     account, me, queue = AccountPages(ctx), MemberPages(ctx), ModerationPages(ctx)
     feeds, mboxes, my_feeds = FeedRoutes(ctx), MboxRoutes(ctx), FeedKeyPage(ctx)
     reports = ReportPages(ctx)
+    finder = SearchPages(ctx)
     c = "/c/{slug}"
     return [
         Route("/", talk.home),
@@ -54,6 +56,8 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route(f"{c}/resources/{{item:int}}/file", files.resource_file),
         Route(f"{c}/files/{{item:int}}", files.attachment),
         Route(f"{c}/reports", reports.reports),
+        Route(f"{c}/search", finder.within),
+        Route("/search", finder.across),
         Route("/themes/{theme}/", across.theme),
         Route("/countries/{code}/", across.country),
         Route("/matrix/", across.matrix),

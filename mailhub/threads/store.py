@@ -17,6 +17,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from mailhub.models import Community, Post, Thread, ThreadRef, table_of
+from mailhub.search.queue import mark, mark_threads
 from mailhub.threads.subjects import is_reply_subject, normalise_subject
 
 REFS = table_of(ThreadRef)
@@ -84,6 +85,7 @@ def merge_threads(session: Session, into: int, others: set[int]) -> None:
             session.delete(thread)
     session.flush()
     refresh_thread(session, into)
+    mark_threads(session, [into])
 
 
 def refresh_thread(session: Session, thread_id: int) -> None:
@@ -196,6 +198,7 @@ def _adopt_waiting_replies(session: Session, community_id: int, post: Post) -> N
         reply.parent_id = post.id
         reply.thread_id = post.thread_id
         session.add(reply)
+        mark(session, "post", [reply.id])
         if thread is not None and thread.root_message_id == reply.message_id:
             thread.root_message_id = post.message_id
             thread.subject = post.subject
@@ -234,6 +237,7 @@ def move(session: Session, post: Post, thread: Thread) -> int:
     session.flush()
     assert thread.id is not None
     refresh_thread(session, thread.id)
+    mark(session, "post", [item.id for item in moved])
     if old is not None:
         refresh_thread(session, old)
     return len(moved)

@@ -15,6 +15,7 @@ from mailhub.communities import known_theme_slugs
 from mailhub.errors import InvalidInput
 from mailhub.members import check_themes
 from mailhub.models import Discussion, Post, Thread
+from mailhub.search.queue import mark_threads
 
 
 def checked(session: Session, slugs: Iterable[str]) -> list[str]:
@@ -27,6 +28,7 @@ def set_themes(session: Session, thread: Thread, slugs: Iterable[str]) -> list[s
     thread.themes = checked(session, slugs)
     session.add(thread)
     session.flush()
+    mark_threads(session, [thread.id])
     return thread.themes
 
 
@@ -41,6 +43,7 @@ def add_themes(session: Session, post: Post, slugs: Iterable[str]) -> list[str]:
     thread.themes = sorted({*thread.themes, *wanted})
     session.add(thread)
     session.flush()
+    mark_threads(session, [thread.id])
     return post_themes(session, post)
 
 

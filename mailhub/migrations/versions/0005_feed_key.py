@@ -1,7 +1,7 @@
 """feed_key: members' revocable secrets for feed readers; posts by community and time
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-03 12:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import mailhub.models
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

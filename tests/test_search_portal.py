@@ -1,0 +1,82 @@
+"""The portal's search page: who finds what. No result, title or snippet of a community the
+visitor may not read reaches them (anonymous, a member of another community, members,
+moderators and admins of it), a community with no web archive is never searched, and every
+result's link opens for the one who got it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html import unescape
+from urllib.parse import quote
+
+import pytest
+from portal_client import Client, sign_in
+from portal_seed import AMINA, YEN_ADMIN, YEN_MEMBER, YEN_MOD, World, seed
+from test_web import running_web
+
+from mailhub.context import Context
+from mailhub.search import index
+
+_LINK = re.compile(r'<li><a href="([^"]+)">')
+
+
+@pytest.fixture
+def site(ctx: Context) -> Iterator[tuple[Context, World, str]]:
+    world = seed(ctx)
+    index.reindex(ctx)
+    with running_web(ctx) as web_ctx:
+        yield web_ctx, world, web_ctx.settings.instance.public_url or ""
+
+
+def results(client: Client, path: str, text: str) -> tuple[int, list[str], str]:
+    status, _, page = client.get(f"{path}?q={quote(text)}")
+    listed = page.split('<ul class="items results">', 1)[-1].split("</ul>", 1)[0]
+    found = _LINK.findall(listed) if '<ul class="items results">' in page else []
+    return status, [unescape(link) for link in found], page
+
+
+def test_who_finds_what(site: tuple[Context, World, str]) -> None:
+    ctx, _, base = site
+    viewers = {
+        "anonymous": Client(base),
+        "member of another community": sign_in(ctx, base, AMINA),
+        "member": sign_in(ctx, base, YEN_MEMBER),
+        "moderator": sign_in(ctx, base, YEN_MOD),
+        "admin": sign_in(ctx, base, YEN_ADMIN),
+    }
+    for who, client in viewers.items():
+        reads_yen = who in ("member", "moderator", "admin")
+        for text in ("secret", "secret community:yen", "secret in:post", "conversation"):
+            status, links, page = results(client, "/search", text)
+            assert status == 200, (who, text)
+            assert ("SECRET-YEN" in page) == reads_yen, (who, text)
+            assert "SECRET-QUIET" not in page and "/c/quiet/" not in page, (who, text)
+            assert all(link.startswith("/c/yen/") == reads_yen for link in links), (who, text)
+            for link in links:  # each result opens for whoever was shown it
+                assert client.get(link.split("#")[0])[0] == 200, (who, link)
+        status, links, page = results(client, "/c/yen/search", "secret")
+        assert status == (200 if reads_yen else 404), who
+        assert bool(links) == reads_yen, who
+        assert results(client, "/c/quiet/search", "secret")[0] == 404, who
+
+
+def test_results_have_marked_snippets_filters_and_pages(
+    site: tuple[Context, World, str],
+) -> None:
+    _, world, base = site
+    client = Client(base)
+    status, links, page = results(client, "/c/irnet/search", "tripartite")
+    assert status == 200
+    assert links == [f"/c/irnet/t/{world.ids['thread']}#p{world.ids['reply']}"]
+    assert "<mark>tripartite</mark> council" in page
+    assert "<script>" not in page.split("results", 1)[-1]  # hostile text is escaped
+    status, _, page = client.get("/c/irnet/search?q=councils&in=synopsis")
+    assert status == 200 and f'href="/c/irnet/d/{world.ids["discussion"]}"' in page
+    assert "Synopsis: Minimum wage councils" in page
+    status, _, page = client.get("/search?q=councils&in=resource&theme=skills")
+    assert f'href="/c/irnet/resources/{world.ids["resource"]}"' in page
+    status, _, page = client.get("/search?q=in%3Aforum")
+    assert status == 400 and "in:forum: choose from" in page
+    status, _, page = client.get("/search")
+    assert status == 200 and 'name="q"' in page and "Nothing found" not in page
