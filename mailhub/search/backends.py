@@ -174,7 +174,7 @@ def tsvector(doc: Doc) -> str:
 
     position = 1
     for weight, tokens in (("A", token_texts(doc.title)), ("", token_texts(doc.body))):
-        for token, pair in zip(tokens, [*shingles(tokens), ""], strict=True):
+        for token, pair in zip(tokens, [*shingles(tokens), ""][: len(tokens)], strict=True):
             put(token, f"{min(position, MAX_POSITION)}{weight}")
             if pair:
                 put(pair, f"{min(position, MAX_POSITION)}{weight}")
