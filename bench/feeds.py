@@ -14,23 +14,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
-import socket
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from portal import NOW, get, load, seed, serve_bare, serve_portal, wait_for
+from portal import NOW, free_port, get, load, seed, serve_bare, serve_portal, wait_for
 
 from mailhub.portal.atom import Entry, Feed, document
 
 ROUNDS = 2000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sample_feed() -> Feed:

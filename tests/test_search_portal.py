@@ -16,7 +16,9 @@ from portal_seed import AMINA, YEN_ADMIN, YEN_MEMBER, YEN_MOD, World, seed
 from test_web import running_web
 
 from mailhub.context import Context
+from mailhub.models import Post
 from mailhub.search import index
+from mailhub.search.queue import mark
 
 _LINK = re.compile(r'<li><a href="([^"]+)">')
 
@@ -80,3 +82,21 @@ def test_results_have_marked_snippets_filters_and_pages(
     assert status == 400 and "in:forum: choose from" in page
     status, _, page = client.get("/search")
     assert status == 200 and 'name="q"' in page and "Nothing found" not in page
+
+
+def test_a_visitor_finds_an_item_once_it_is_indexed(site: tuple[Context, World, str]) -> None:
+    """The index catches up after the change that bumped the portal's change count, so a
+    search page kept for visitors would go on showing the results from before."""
+    ctx, world, base = site
+    visitor = Client(base)
+    with ctx.session() as session:
+        post = session.get(Post, world.ids["reply"])
+        assert post is not None
+        post.body_text += " zebrafinch"
+        session.add(post)
+        mark(session, "post", [post.id])
+        session.commit()
+    assert results(visitor, "/search", "zebrafinch")[1] == []
+    index.catch_up(ctx)
+    links = results(visitor, "/search", "zebrafinch")[1]
+    assert [link.split("#")[0] for link in links] == [f"/c/irnet/t/{world.ids['thread']}"], links

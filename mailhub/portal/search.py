@@ -33,6 +33,11 @@ def written_query(wanted: dict[str, str]) -> str:
 class SearchPages(Portal):
     """GET /search and /c/<slug>/search."""
 
+    # Not kept for visitors: the index catches up after the change that bumps the store's
+    # change count, so a kept page would miss what was indexed since (and queries vary
+    # without end).
+    keep_for_visitors = False
+
     def _search(
         self, session: Session, viewer: Viewer, slug: str | None, wanted: dict[str, str]
     ) -> Page | None:
