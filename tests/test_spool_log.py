@@ -526,3 +526,47 @@ def test_a_dead_writers_segment_is_closed_even_when_its_process_id_lives_again(
     spool.write(arrival(2), ctx.now())
     assert import_files(ctx.engine, FileSpool(spool.root)) == 1
     assert len(files(spool)) == 1
+
+
+def test_a_reader_between_a_new_segments_creation_and_its_lock_leaves_it_alone(
+    sqlite_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that looks while the writer has just created its next segment, before the
+    writer's lock is on it, must not take it for a dead writer's empty segment and delete
+    it: what is written next would go to a file no longer in the folder, after its 250."""
+    ctx = sqlite_ctx
+    spool = spool_folder(ctx)
+    reader = FileSpool(spool.root)
+    real_flock = filespool.fcntl.flock
+    looked = []
+
+    def flock_after_a_reader_looked(fd: Any, operation: int) -> None:
+        if operation == filespool.fcntl.LOCK_EX | filespool.fcntl.LOCK_NB and not looked:
+            looked.append(import_files(ctx.engine, reader))
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(filespool.fcntl, "flock", flock_after_a_reader_looked)
+    spool.write(arrival(1), ctx.now())
+    monkeypatch.setattr(filespool.fcntl, "flock", real_flock)
+    spool.write(arrival(2), ctx.now())
+    spool.close()
+    assert looked == [0]
+    assert import_files(ctx.engine, reader) == 2
+    assert [r.raw for r in rows(ctx)] == [message(1), message(2)]
+    assert files(spool) == []
+
+
+def test_a_segment_closed_while_a_reader_reads_it_is_read_under_its_new_name(
+    sqlite_ctx: Context,
+) -> None:
+    """The writer renames ``.open`` to ``.log`` when it closes a segment; a reader that
+    listed the segment as open a moment before reads the same file by its new name."""
+    ctx = sqlite_ctx
+    spool = spool_folder(ctx)
+    spool.write(arrival(1), ctx.now())
+    reader = FileSpool(spool.root)
+    listed = reader.segments()
+    assert [closed for _, closed in listed] == [False]
+    spool.close()  # renamed after the reader listed it
+    records, end, damaged = filespool.read_records(reader.path(listed[0][0], False), 0, 10)
+    assert [r.arrival.raw for r in records] == [message(1)] and not damaged and end > 0

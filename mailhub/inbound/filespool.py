@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -44,7 +45,7 @@ from mailhub.inbound.spool import TABLE, Arrival, SpoolRow, row_values
 from mailhub.models import InboundState, SpoolSegment, table_of
 
 MAGIC = b"MHS1"
-OPEN, CLOSED = ".open", ".log"
+OPEN, CLOSED, MAKING = ".open", ".log", ".new"
 READ_LOCK = "readers.lock"
 SEGMENT_BYTES = 16 * 1024 * 1024
 SEGMENT_SECONDS = 3600.0
@@ -111,12 +112,23 @@ class FileSpool:
             self._close_segment()
         if self._fd is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._name = f"{time.time_ns():020d}-{os.getpid()}"
-            path = self.root / (self._name + OPEN)
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            # Held while this process lives: how a reader tells a live segment from one
-            # whose writer died (a process id could be reused; a lock dies with its holder).
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            name = f"{time.time_ns():020d}-{os.getpid()}"
+            # Created under a name readers ignore, locked, then given its reader-visible
+            # name: a reader that saw an unlocked ``.open`` file between its creation and its
+            # lock would take it for a dead writer's, find it empty and delete it, and what
+            # was written next would go to a file no longer in the folder.
+            making = self.root / (name + MAKING)
+            fd = os.open(making, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                # Held while this process lives: how a reader tells a live segment from one
+                # whose writer died (a process id could be reused; a lock dies with its holder).
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.replace(making, self.root / (name + OPEN))
+            except OSError:
+                os.close(fd)
+                making.unlink(missing_ok=True)
+                raise
+            self._fd, self._name = fd, name
             self._size = 0
             self._opened = time.monotonic()
         return self._fd
@@ -192,11 +204,21 @@ class _Record:
     received_at: datetime
 
 
+def _open(path: Path) -> BinaryIO:
+    """Open a segment; an ``.open`` one its writer closed (renamed) meanwhile is the ``.log``."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        if path.suffix != OPEN:
+            raise
+        return path.with_suffix(CLOSED).open("rb")
+
+
 def read_records(path: Path, offset: int, limit: int) -> tuple[list[_Record], int, bool]:
     """Whole records from ``offset``: (records, where reading stopped, damaged tail seen)."""
     # Enough for ``limit`` records of a usual size; a larger one is read on its own.
     wanted = min(READ_BYTES, max(READ_HINT, limit * RECORD_HINT))
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         handle.seek(offset)
         data = handle.read(wanted)
     # Where the file ends inside a record, it is being written, or was cut short if the
@@ -238,7 +260,7 @@ def read_records(path: Path, offset: int, limit: int) -> tuple[list[_Record], in
 def _read_large(
     path: Path, offset: int, head: int, length: int, crc: int
 ) -> tuple[list[_Record], int, bool]:
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         handle.seek(offset + head)
         payload = handle.read(length)
     if len(payload) < length:
@@ -251,7 +273,7 @@ def _read_large(
 
 def _next_whole_record(path: Path, start: int, size: int) -> int:
     """Where the next whole, CRC-checked record after ``start`` begins (``size``: none)."""
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         handle.seek(start)
         data = handle.read()
     position = data.find(MAGIC + b" ")
