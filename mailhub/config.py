@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 
 from mailhub.cron import trigger
@@ -25,6 +32,13 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which key and why."""
+
+
+# Pydantic looks for plugins in every installed package's metadata when it builds its first
+# model (20-30 ms of each CLI start); mailhub's settings use none, so they are built without
+# looking, as typer builds its option checks. The variable is restored after the models.
+_PLUGINS_WERE = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "1"
 
 
 class Section(BaseModel):
@@ -39,9 +53,12 @@ def check_timezone(value: str) -> str:
     return value
 
 
-def check_optional_cron(value: str) -> str:
-    """A cron line, or empty for "only by hand"; ValueError when it cannot be read."""
-    if value.strip():
+def check_optional_cron(value: str, info: ValidationInfo) -> str:
+    """A cron line, or empty for "only by hand"; ValueError when it cannot be read.
+
+    Reading one takes APScheduler (70 ms to import): a command that runs no schedule loads
+    the settings with ``schedules=False`` and the line is kept as written (see `load`)."""
+    if value.strip() and (info.context or {}).get("schedules", True):
         trigger(value, "UTC")
     return value.strip()
 
@@ -288,9 +305,10 @@ class CommunitySettings(Section):
 
     @field_validator("digest_cron")
     @classmethod
-    def _cron(cls, value: str) -> str:
-        trigger(value, "UTC")
-        return value.strip()
+    def _cron(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            raise ValueError("a cron line, e.g. '0 8 * * mon'")
+        return check_optional_cron(value, info)
 
 
 class ThemeSettings(Section):
@@ -356,6 +374,12 @@ class Settings(Section):
         return path if path.is_absolute() else self.data_dir / path
 
 
+if _PLUGINS_WERE is None:
+    del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+else:
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = _PLUGINS_WERE
+
+
 def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
@@ -366,8 +390,11 @@ def _describe(error: ErrorDetails) -> str:
     return f"{key}: {message}{shown}"
 
 
-def from_mapping(data: dict[str, Any], source: Path | None = None) -> Settings:
-    """Validate a parsed TOML document, applying environment overrides."""
+def from_mapping(
+    data: dict[str, Any], source: Path | None = None, schedules: bool = True
+) -> Settings:
+    """Validate a parsed TOML document, applying environment overrides; ``schedules=False``
+    leaves cron lines unread (for commands that run none)."""
     data = {**data}
     env_url = os.environ.get("MAILHUB_DATABASE_URL")
     env_secret = os.environ.get("MAILHUB_SECRET")
@@ -376,7 +403,7 @@ def from_mapping(data: dict[str, Any], source: Path | None = None) -> Settings:
     if env_secret:
         data["instance"] = {**data.get("instance", {}), "secret": env_secret}
     try:
-        return Settings.model_validate({**data, "source": source})
+        return Settings.model_validate({**data, "source": source}, context={"schedules": schedules})
     except ValidationError as exc:
         lines = [_describe(e) for e in exc.errors()]
         where = f"{source}: " if source else ""
@@ -392,11 +419,12 @@ def default_path() -> Path | None:
     return local if local.exists() else None
 
 
-def load(path: Path | None = None) -> Settings:
-    """Load and validate settings; raise ConfigError with a readable message."""
+def load(path: Path | None = None, schedules: bool = True) -> Settings:
+    """Load and validate settings; raise ConfigError with a readable message.
+    ``schedules=False``: cron lines are not read (see `check_optional_cron`)."""
     path = path or default_path()
     if path is None:
-        return from_mapping({})
+        return from_mapping({}, schedules=schedules)
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
@@ -404,4 +432,4 @@ def load(path: Path | None = None) -> Settings:
         raise ConfigError(f"{path}: configuration file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return from_mapping(data, source=path.resolve())
+    return from_mapping(data, source=path.resolve(), schedules=schedules)

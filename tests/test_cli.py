@@ -92,6 +92,25 @@ def test_member_list_imports_what_it_needs_and_no_more(tmp_path: Path, sqlite_ct
     assert loaded(modules, *unneeded) == []
 
 
+def test_member_list_with_the_shipped_settings_imports_no_store_models(tmp_path: Path) -> None:
+    """The shipped config.toml (every network, target mixes, themes, digest schedules) is
+    read without the models (a settings check that imported them cost every command half a
+    second) and, by a command that runs no schedule, without APScheduler."""
+    shipped = (ROOT / "config.toml").read_text()
+    assert 'data_dir = "data"' in shipped and "target_mix" in shipped
+    config = tmp_path / "config.toml"
+    config.write_text(shipped.replace('data_dir = "data"', f'data_dir = "{tmp_path}"', 1))
+    subprocess.run(
+        [sys.executable, "-m", "mailhub", "init", "--apply"],
+        env={**os.environ, "MAILHUB_CONFIG": str(config), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        check=True,
+    )
+    modules = imported_by(tmp_path, "member", "list", config=config)
+    assert "mailhub.roster" in modules
+    assert loaded(modules, "sqlmodel", "sqlalchemy", "mailhub.models", "apscheduler") == []
+
+
 def test_every_area_loads_with_the_help_its_stand_in_shows() -> None:
     group = typer.main.get_command(app)
     for name, area in AREAS.items():

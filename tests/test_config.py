@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,23 @@ def test_cli_reports_unparseable_toml_and_missing_file(tmp_path: Path) -> None:
     result = _cli("community", "list", env_config=tmp_path / "missing.toml")
     assert result.returncode == 2 and "not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("before", [None, "logfire"])
+def test_settings_are_built_without_scanning_for_pydantic_plugins(before: str | None) -> None:
+    """Looking up pydantic plugins scans every installed package's metadata (20-30 ms of
+    each CLI start); the settings models skip it, and leave the variable as they found it."""
+    script = (
+        "import os, mailhub.config, mailhub.config as c\n"
+        "c.load(None)\n"
+        "import pydantic.plugin._loader as loader\n"
+        "print(loader._plugins is None, os.environ.get('PYDANTIC_DISABLE_PLUGINS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env.pop("MAILHUB_CONFIG", None)
+    if before is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = before
+    found = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert found == ["True", str(before)]

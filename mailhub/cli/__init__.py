@@ -33,6 +33,9 @@ class Area:
     help: str
     # Modules that add commands to this group when imported.
     extras: tuple[str, ...] = ()
+    # Whether its commands run schedules (cron lines); those of an area that runs none are
+    # not read when the settings load, which spares them APScheduler's import.
+    schedules: bool = True
 
     def load(self, name: str) -> Command:
         """The click command: a typer sub-app as a group, a function as one command."""
@@ -55,6 +58,7 @@ AREAS: dict[str, Area] = {
         "mailhub.cli.inbound",
         "ingest_command",
         "Read one message on stdin (for an MTA pipe transport) and commit it to the spool.",
+        schedules=False,
     ),
     "run-due": Area(
         "mailhub.cli.discussion",
@@ -69,25 +73,38 @@ AREAS: dict[str, Area] = {
         "mailhub.cli.community",
         "theme_app",
         "The common themes that members, posts, news and resources are tagged with.",
+        schedules=False,
     ),
     "member": Area(
         "mailhub.cli.member",
         "member_app",
         "Add, import, list, show, update and remove members.",
         extras=("mailhub.cli.subscription", "mailhub.cli.feedkeys"),
+        schedules=False,
     ),
     "report": Area(
         "mailhub.cli.report",
         "report_app",
         "Participation reports: who takes part, what goes unanswered, what reaches.",
     ),
-    "outbox": Area("mailhub.cli.outbox", "outbox_app", "Outgoing mail: list, show, retry, send."),
+    "outbox": Area(
+        "mailhub.cli.outbox",
+        "outbox_app",
+        "Outgoing mail: list, show, retry, send.",
+        schedules=False,
+    ),
     "queue": Area(
         "mailhub.cli.queue",
         "queue_app",
         "The moderation queue: list, show, approve, reject, discard, remind.",
+        schedules=False,
     ),
-    "thread": Area("mailhub.cli.thread", "thread_app", "Threads: list, show, move, split, theme."),
+    "thread": Area(
+        "mailhub.cli.thread",
+        "thread_app",
+        "Threads: list, show, move, split, theme.",
+        schedules=False,
+    ),
     "discussion": Area(
         "mailhub.cli.discussion",
         "discussion_app",
@@ -102,12 +119,14 @@ AREAS: dict[str, Area] = {
         "mailhub.cli.inbound",
         "inbound_app",
         "The inbound spool: list, show, status, retry, process.",
+        schedules=False,
     ),
-    "import": Area("mailhub.cli.inbound", "import_app", "Import archives."),
+    "import": Area("mailhub.cli.inbound", "import_app", "Import archives.", schedules=False),
     "export": Area(
         "mailhub.cli.export",
         "export_app",
         "Export a community's archive as an mbox file, as it was received.",
+        schedules=False,
     ),
     "news": Area(
         "mailhub.cli.news",
@@ -129,12 +148,14 @@ AREAS: dict[str, Area] = {
         "resource_app",
         "The resource library: links and files, tagged by theme and country "
         "(add, list, show, remove, export, candidates).",
+        schedules=False,
     ),
     "search": Area(
         "mailhub.cli.search",
         "search_app",
         "The search index over posts, discussions, synopses, news, events and resources "
         "(reindex, query).",
+        schedules=False,
     ),
     "check": Area(
         "mailhub.cli.checkup",
@@ -152,6 +173,7 @@ AREAS: dict[str, Area] = {
         "mailhub.cli.mta",
         "mta_app",
         "The MTA in front of mailhub: Postfix maps and main.cf lines, and a check.",
+        schedules=False,
     ),
 }
 
@@ -177,6 +199,8 @@ class LazyCommand(TyperCommand):
         parent: ClickContext | None = None,
         **extra: Any,
     ) -> ClickContext:
+        if parent is not None and isinstance(parent.obj, dict):
+            parent.obj["schedules"] = self.area.schedules
         # The context made belongs to the real command, so the group invokes that one.
         return self.real().make_context(info_name, args, parent, **extra)
 

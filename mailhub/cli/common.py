@@ -151,7 +151,7 @@ def settings(ctx: typer.Context) -> Settings:
     root.obj = root.obj or {}
     if "settings" not in root.obj:
         path: Path | None = root.obj.get("config_path")
-        root.obj["settings"] = config.load(path)
+        root.obj["settings"] = config.load(path, schedules=root.obj.get("schedules", True))
     return root.obj["settings"]
 
 

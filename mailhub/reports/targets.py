@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mailhub.models import Affiliation
+from mailhub.choices import Affiliation
 
 AFFILIATIONS = tuple(a.value for a in Affiliation)
 EXAMPLE = "government=20 workers=20 employers=20 staff=25"
