@@ -228,3 +228,23 @@ def test_readme_transcripts_are_what_the_command_prints(
         timeout=120,
     )
     assert done.stdout + done.stderr == shown
+
+
+def test_a_bad_cron_line_stops_the_commands_that_run_schedules_only(
+    tmp_path: Path, run_cli_sqlite: Callable[..., Any]
+) -> None:
+    """A command that runs no schedule reads the settings without their cron lines; one that
+    does (run-due, init) still refuses a line it cannot read, in one line, exit 2."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config.read_text().replace(
+            'slug = "irnet"', 'slug = "irnet"\ndigest_cron = "0 25 * * mon"', 1
+        )
+    )
+    assert 'digest_cron = "0 25' in config.read_text()
+    listed = run_cli_sqlite("member", "list", "-c", "irnet")
+    assert listed.exit_code == 0, listed.output
+    for command in (("run-due",), ("init",)):
+        refused = run_cli_sqlite(*command)
+        assert refused.exit_code == 2, refused.output
+        assert "communities.0.digest_cron" in refused.output and "Traceback" not in refused.output
