@@ -157,11 +157,15 @@ def test_two_moderators_at_once_decide_once(site: tuple[Context, World, str, Mai
     ctx, _, base, mailer = site
     post = held(ctx, mailer.send(AMINA, LIST, "Raced", "raced"))
     clients = [sign_in(ctx, base, MOD), sign_in(ctx, base, ADMIN)]
-    forms = [{"csrf": csrf_of(c.get("/c/irnet/queue")[2]), "action": "approve"} for c in clients]
-    answers: list[int] = []
+    # Each files the conversation under a different theme: only the winner's may stick.
+    forms = [
+        {"csrf": csrf_of(c.get("/c/irnet/queue")[2]), "action": "approve", "themes": theme}
+        for c, theme in zip(clients, ("skills", "green-jobs"), strict=True)
+    ]
+    answers: list[tuple[int, str]] = []
 
     def press(client: Client, form: dict[str, str]) -> None:
-        answers.append(client.post(f"/c/irnet/queue/{post.id}", form)[0])
+        answers.append((client.post(f"/c/irnet/queue/{post.id}", form)[0], form["themes"]))
 
     pairs = zip(clients, forms, strict=True)
     threads = [threading.Thread(target=press, args=pair) for pair in pairs]
@@ -169,8 +173,12 @@ def test_two_moderators_at_once_decide_once(site: tuple[Context, World, str, Mai
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(answers) == [303, 409]
+    assert sorted(status for status, _ in answers) == [303, 409]
     assert [d[0] for d in decisions(ctx, post.id)] == ["hold", "approve"]
+    winner = next(theme for status, theme in answers if status == 303)
+    with ctx.session() as session:
+        thread = session.get(Thread, session.get(Post, post.id).thread_id)  # type: ignore[union-attr]
+        assert thread is not None and thread.themes == [winner]
     copies = [r for r, _ in outbox(ctx, "post") if r.dedup_key.startswith(f"post:{post.id}:")]
     assert len(copies) == len({r.recipient for r in copies})
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
 from mailhub.communities import get_community
 from mailhub.errors import Conflict, InvalidInput, NotFound
-from mailhub.models import Attachment, Community, Person, Post, PostStatus
+from mailhub.models import Attachment, Community, Person, Post
 from mailhub.moderation import actions, team
 from mailhub.moderation.queue import held_posts, queue_items, send_reminders
 from mailhub.threads import themes as thread_themes
@@ -134,10 +134,10 @@ def _decide(
                 assert community is not None
                 if not team.is_moderator(session, community, by):
                     raise InvalidInput(f"--as {moderator}: not a moderator of {community.slug}")
-            if tags and post.status == PostStatus.HELD.value:
-                thread_themes.add_themes(session, post, tags)
             try:
-                actions.decide(app, session, post, action, by=by, via="cli", reason=reason)
+                actions.decide(
+                    app, session, post, action, by=by, via="cli", reason=reason, themes=tags
+                )
             except actions.AlreadyDecided as exc:
                 raise Conflict(str(exc)) from None
             lines.append(f"item {post_id}: {post.status if action != 'defer' else 'left waiting'}")

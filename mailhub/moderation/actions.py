@@ -34,6 +34,7 @@ from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
 from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered, staff_notice
 from mailhub.search.queue import mark
+from mailhub.threads.themes import add_themes
 
 log = logging.getLogger("mailhub.moderation")
 DECISIONS = table_of(Decision)
@@ -268,11 +269,18 @@ def decide(
     by: Person | None,
     via: str,
     reason: str | None = None,
+    themes: Sequence[str] = (),
 ) -> Done:
     """Apply a moderator's (or the rules') decision to a held post; first decision wins,
-    also when two moderators (by mail, on the web, in two processes) answer at once."""
+    also when two moderators (by mail, on the web, in two processes) answer at once.
+
+    ``themes`` (an approval's, as `approve themes a b` by mail) file the post's conversation
+    under them once the post is taken, so a decision that lost the race tags nothing;
+    InvalidInput names an unknown theme before anything is decided."""
     if post.status != PostStatus.HELD.value or (by is not None and not claim_held(session, post)):
         raise AlreadyDecided(post, decider_label(session, post))
+    if themes and action == "approve" and post.kind not in SUBMISSION_KINDS:
+        add_themes(session, post, themes)
     community = session.get(Community, post.community_id)
     assert community is not None
     now = ctx.now()

@@ -23,11 +23,10 @@ from mailhub.errors import MailhubError
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.library import offers as resource_offers
-from mailhub.models import Community, Person, Post, PostStatus
+from mailhub.models import Community, Person, Post
 from mailhub.moderation import actions, team
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
-from mailhub.threads import themes as thread_themes
 
 WORDS = {
     "approve": "approve",
@@ -185,14 +184,16 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
             incoming, sender.email, f"No decision read for item {post.id}", text, "unclear", sender
         )
         return incoming.outcome("decision", f"unclear reply about item {post.id}; nothing changed")
-    if decision.themes and post.status == PostStatus.HELD.value:
-        try:
-            thread_themes.add_themes(session, post, decision.themes)
-        except MailhubError as exc:
-            return _refuse(incoming, sender.email, str(exc))
     try:
         actions.decide(
-            ctx, session, post, decision.action, by=sender, via="email", reason=decision.reason
+            ctx,
+            session,
+            post,
+            decision.action,
+            by=sender,
+            via="email",
+            reason=decision.reason,
+            themes=decision.themes,
         )
     except actions.AlreadyDecided as exc:
         text = render(
@@ -210,6 +211,8 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
             incoming, sender.email, f"Item {post.id} was already decided", text, "already", sender
         )
         return incoming.outcome("decision", f"item {post.id} already decided by {exc.by}")
+    except MailhubError as exc:  # an unknown theme: nothing was decided
+        return _refuse(incoming, sender.email, str(exc))
     summary = f"Item {post.id} ({post.subject or 'no subject'}): {_past(decision.action)}."
     _reply(incoming, sender.email, summary, summary + "\n", "done", sender)
     return incoming.outcome("decision", f"{sender.email} {decision.action} item {post.id} by email")

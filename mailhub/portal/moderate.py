@@ -23,7 +23,6 @@ from starlette.responses import RedirectResponse, Response
 
 from mailhub.errors import InvalidInput
 from mailhub.models import (
-    SUBMISSION_KINDS,
     Attachment,
     Community,
     Decision,
@@ -38,7 +37,6 @@ from mailhub.portal import library, sessions
 from mailhub.portal.access import Viewer
 from mailhub.portal.csrf import Fields, checked_fields
 from mailhub.portal.web import Page, Portal
-from mailhub.threads import themes as thread_themes
 
 ACTIONS = ("approve", "reject", "discard", "defer")
 MAX_REASON = 500
@@ -138,9 +136,6 @@ class ModerationPages(Portal):
             post, by = session.get(Post, item), session.get(Person, person_id)
             assert post is not None and by is not None
             try:
-                if action == "approve" and themes and post.kind not in SUBMISSION_KINDS:
-                    # As `approve themes a b` by mail: its conversation is filed under them.
-                    thread_themes.add_themes(session, post, themes)
                 actions.decide(
                     self.ctx,
                     session,
@@ -149,6 +144,7 @@ class ModerationPages(Portal):
                     by=by,
                     via="web",
                     reason=reason if action == "reject" else None,
+                    themes=themes,
                 )
             except actions.AlreadyDecided:
                 session.rollback()
