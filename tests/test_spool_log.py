@@ -570,3 +570,31 @@ def test_a_segment_closed_while_a_reader_reads_it_is_read_under_its_new_name(
     spool.close()  # renamed after the reader listed it
     records, end, damaged = filespool.read_records(reader.path(listed[0][0], False), 0, 10)
     assert [r.arrival.raw for r in records] == [message(1)] and not damaged and end > 0
+
+
+def test_a_segment_its_writer_died_making_is_swept_once_old(sqlite_ctx: Context) -> None:
+    """A writer killed between creating its next segment and naming it leaves an empty
+    ``.new`` file; readers delete it once it is old and no writer holds it."""
+    ctx = sqlite_ctx
+    spool = spool_folder(ctx)
+    spool.root.mkdir(parents=True, exist_ok=True)
+    dead = spool.root / "00000000000000000001-999.new"
+    dead.touch()
+    os.utime(dead, (1_000_000, 1_000_000))
+    young = spool.root / "00000000000000000002-999.new"
+    young.touch()
+    held = spool.root / "00000000000000000003-999.new"
+    held.touch()
+    os.utime(held, (1_000_000, 1_000_000))
+    with held.open("rb") as handle:
+        filespool.fcntl.flock(handle, filespool.fcntl.LOCK_EX)
+        assert spool.sweep_unmade() == 1
+    assert sorted(p.name for p in spool.root.iterdir() if p.suffix == ".new") == [
+        young.name,
+        held.name,
+    ]
+    spool.write(arrival(1), ctx.now())
+    spool.close()
+    reader = FileSpool(spool.root)
+    assert import_files(ctx.engine, reader) == 1  # a pass that finishes a segment sweeps too
+    assert not dead.exists() and young.exists() and not held.exists()

@@ -47,6 +47,7 @@ from mailhub.models import InboundState, SpoolSegment, table_of
 MAGIC = b"MHS1"
 OPEN, CLOSED, MAKING = ".open", ".log", ".new"
 READ_LOCK = "readers.lock"
+UNMADE_SECONDS = 60.0
 SEGMENT_BYTES = 16 * 1024 * 1024
 SEGMENT_SECONDS = 3600.0
 READ_BYTES = 8 * 1024 * 1024
@@ -173,6 +174,23 @@ class FileSpool:
                 stem = name[: -len(OPEN)]
                 found.append((stem, stem != self._name and not _writer_holds(self.root / name)))
         return found
+
+    def sweep_unmade(self, now: float | None = None) -> int:
+        """Delete the empty ``.new`` files of writers that died before naming them (a kill
+        in the instant between creating and locking a segment); return how many. One no
+        writer holds that is older than a minute is such a file."""
+        now = time.time() if now is None else now
+        swept = 0
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(self.root):
+                path = self.root / name
+                if not name.endswith(MAKING) or _writer_holds(path):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if now - path.stat().st_mtime > UNMADE_SECONDS:
+                        path.unlink()
+                        swept += 1
+        return swept
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
@@ -366,6 +384,7 @@ def _import(
             for suffix in (CLOSED, OPEN):
                 (spool.root / (stem + suffix)).unlink(missing_ok=True)
         if finished:
+            spool.sweep_unmade()
             present = [stem for stem, _ in segments if stem not in finished]
             with engine.begin() as connection:
                 # The marks of segments that are gone: deleted now, or before a crash kept
