@@ -2,7 +2,9 @@
 members through a real SMTP relay, start it again, and count what the relay received.
 
 Only the messages on the wire when the service died (at most one per relay connection) may
-reach the relay twice; every member gets the post.
+reach the relay twice; every member gets the post. The same with DKIM signed in a worker
+process and small batches, so that the kill finds a batch claimed and signed ahead but not
+sent (outbound/batches.py): its rows come back after their lease and go out once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from conftest import make_context, write_config
 from smtp_sink import SinkHandler, smtp_sink
 from test_delivery import approved_post
@@ -26,19 +29,28 @@ from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.member_import import import_members
 from mailhub.outbound import outbox
+from mailhub.outbound.dkim_keys import generate
 from mailhub.outbound.fanout import fan_out
 
 MEMBERS = 500
 CONNECTIONS = 4
 KILL_AFTER = 150
 LEASE_SECONDS = 2.0
+SIGNED_BATCH = 50
 
 
-def sending_config(tmp_path: Path, url: str, port: int) -> Path:
-    """A service that only sends, through the sink, with a short lease so the test is quick."""
-    path = write_config(tmp_path, url, "\n[web]\nenabled = false\n")
+def sending_config(tmp_path: Path, url: str, port: int, signed: bool = False) -> Path:
+    """A service that only sends, through the sink, with a short lease so the test is quick;
+    ``signed``: DKIM-signed in a worker process, in batches of SIGNED_BATCH."""
+    extra = "\n[web]\nenabled = false\n"
+    batch = ""
+    if signed:
+        key = generate(tmp_path / "dkim", {"rsa": "crash"})[0].path
+        extra += f'\n[dkim]\nprivate_key = "{key}"\nselector = "crash"\nsign_processes = 1\n'
+        batch = f"batch_size = {SIGNED_BATCH}\n"
+    path = write_config(tmp_path, url, extra)
     outbound = (
-        f'[outbound]\nmode = "smtp"\nlease_seconds = {LEASE_SECONDS}\n'
+        f'[outbound]\nmode = "smtp"\nlease_seconds = {LEASE_SECONDS}\n{batch}'
         f'relay = {{ host = "127.0.0.1", port = {port}, connections = {CONNECTIONS} }}\n'
     )
     path.write_text(path.read_text().replace("[outbound]\n", outbound))
@@ -87,13 +99,14 @@ def received(handler: SinkHandler) -> Counter[str]:
     return Counter(address for mail in list(handler.received) for address in mail.rcpt_tos)
 
 
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed ahead"])
 def test_sigkill_mid_delivery_resends_at_most_one_message_per_connection(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, signed: bool
 ) -> None:
     # A relay that takes 10 ms per message: 500 messages over 4 connections take over a
     # second, so the kill lands in the middle of a batch.
     with smtp_sink(delay=0.01) as (handler, port):
-        config = sending_config(tmp_path, database_url, port)
+        config = sending_config(tmp_path, database_url, port, signed)
         ctx = make_context(config, FrozenClock(datetime.now(UTC)))
         log = tmp_path / "serve.log"
         try:
@@ -121,6 +134,8 @@ def test_sigkill_mid_delivery_resends_at_most_one_message_per_connection(
     assert sorted(counts) == sorted(members)
     duplicates = sum(counts.values()) - len(counts)
     assert duplicates <= CONNECTIONS, f"{duplicates} duplicates after a kill at {at_kill}"
+    if signed:
+        assert all(mail.content.startswith(b"DKIM-Signature:") for mail in handler.received)
 
 
 def drained(ctx: Context) -> bool:

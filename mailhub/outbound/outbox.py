@@ -123,6 +123,20 @@ def mark_sent(connection: Connection, mails: Sequence[Claimed], now: datetime) -
         connection.execute(SENT, [leases.claim_parameters(m.claim, at=now) for m in mails])
 
 
+# A claim given back unused: due again at once, and the attempt it counted taken back.
+RELEASE = (
+    update(TABLE)
+    .where(leases.held(TABLE, SENDING))
+    .values(state=OutboundState.QUEUED.value, lease_until=None, attempts=TABLE.c.attempts - 1)
+)
+
+
+def release(connection: Connection, mails: Sequence[Claimed]) -> None:
+    """Give back rows claimed but never handed to a transport (only those still held)."""
+    if mails:
+        connection.execute(RELEASE, [leases.claim_parameters(m.claim) for m in mails])
+
+
 def mark_retry(connection: Connection, mail: Claimed, error: str, at: datetime) -> None:
     connection.execute(RETRY, leases.claim_parameters(mail.claim, at=at, error=error))
 

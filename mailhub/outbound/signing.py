@@ -84,6 +84,11 @@ def load_key(pem: bytes, selector: str) -> DkimKey:
     raise ValueError(f"a {type(key).__name__}: DKIM signs with RSA or Ed25519 keys")
 
 
+# Canonical header fields kept for the next copies (most are the same in every copy of a
+# fan-out); the store is emptied when it reaches this many.
+KEEP_FIELDS = 512
+
+
 class Signer:
     """Adds one DKIM-Signature per key (relaxed/relaxed) for one domain."""
 
@@ -93,6 +98,11 @@ class Signer:
         self.keys = keys
         self.domain = domain
         self.bodies = BodyHasher()
+        # The copies of one mail differ in a few fields (To, Reply-To, List-Unsubscribe):
+        # the others are canonicalised once, not once a copy; and each key's tags before
+        # bh= change only with the second (t=) and the fields signed (h=).
+        self._fields: dict[tuple[bytes, bytes], bytes] = {}
+        self._tags: dict[tuple[int, int, tuple[str, ...]], tuple[str, bytes]] = {}
 
     def sign(self, raw: bytes) -> bytes:
         """The message with its signature headers in front (and CRLF line ends, which is
@@ -108,43 +118,64 @@ class Signer:
         fields = _fields(head + b"\r\n")
         if not any(name == b"from" for name, _ in fields):
             raise SigningError("DKIM signing failed: the message has no From header")
-        signed, names = _canonical_headers(fields)
-        body_hash = self.bodies.hash(body).decode()
+        signed, names = self._canonical_headers(fields)
+        body_hash = self.bodies.hash(body)
         stamp = int(time.time())
         added = b""
-        for key in self.keys:
+        for index, key in enumerate(self.keys):
+            folded, canonical = self._tags_before_bh(index, stamp, names)
+            data = signed + canonical + b" bh=" + body_hash + b"; b="
+            signature = base64.b64encode(key.sign_digest(hashlib.sha256(data).digest()))
+            value = f"{folded}\r\n\tbh={body_hash.decode()}; b={signature.decode()}"
+            added = f"DKIM-Signature: {value}\r\n".encode() + added
+        return added + raw
+
+    def _canonical_headers(
+        self, fields: list[tuple[bytes, bytes]]
+    ) -> tuple[bytes, tuple[str, ...]]:
+        """The relaxed canonical form of the signed fields and their h= names. A name that
+        occurs twice is signed once, in its last occurrence, the one a verifier takes first."""
+        last: dict[bytes, bytes] = {}
+        for name, value in fields:
+            if name in _WANTED:
+                last[name] = value
+        order = [name for name in _ORDER if name in last]
+        known = self._fields
+        if len(known) >= KEEP_FIELDS:
+            known.clear()
+        parts = []
+        for name in order:
+            value = last[name]
+            canonical = known.get((name, value))
+            if canonical is None:
+                canonical = known[(name, value)] = _canonical(name, value)
+            parts.append(canonical)
+        return b"".join(parts), tuple(name.decode() for name in order)
+
+    def _tags_before_bh(self, index: int, stamp: int, names: tuple[str, ...]) -> tuple[str, bytes]:
+        """Key number ``index``'s tags up to h=: folded for the header, and in the relaxed
+        canonical form that is signed (from "dkim-signature:" on)."""
+        found = self._tags.get((index, stamp, names))
+        if found is None:
+            if len(self._tags) >= KEEP_FIELDS:
+                self._tags.clear()
+            key = self.keys[index]
             tags = (
                 f"v=1; a={key.algorithm}; c=relaxed/relaxed; d={self.domain};"
                 f" s={key.selector}; t={stamp}; h={':'.join(names)};"
-                f" bh={body_hash}; b="
             )
-            data = signed + _canonical(b"dkim-signature", tags.encode())[:-2]
-            signature = key.sign_digest(hashlib.sha256(data).digest())
-            value = _fold(tags) + base64.b64encode(signature).decode()
-            added = f"DKIM-Signature: {value}\r\n".encode() + added
-        return added + raw
+            canonical = _canonical(b"dkim-signature", tags.encode())[:-2]
+            found = self._tags[(index, stamp, names)] = (_fold(tags), canonical)
+        return found
 
 
 def _fields(head: bytes) -> list[tuple[bytes, bytes]]:
     """(lower-case name, raw value with its folding) of every header field, in order."""
-    starts = [m for m in _FIELD.finditer(head) if m.start() == 0 or head[m.start() - 1] == 10]
-    fields = []
-    for index, match in enumerate(starts):
-        end = starts[index + 1].start() if index + 1 < len(starts) else len(head)
-        fields.append((match.group(1).lower(), head[match.end() : end]))
-    return fields
-
-
-def _canonical_headers(fields: list[tuple[bytes, bytes]]) -> tuple[bytes, list[str]]:
-    """The relaxed canonical form of the signed fields and their h= names. A name that
-    occurs twice is signed once, in its last occurrence, the one a verifier takes first."""
-    last: dict[bytes, bytes] = {}
-    for name, value in fields:
-        if name in _WANTED:
-            last[name] = value
-    order = [name for name in _ORDER if name in last]
-    data = b"".join(_canonical(name, last[name]) for name in order)
-    return data, [name.decode() for name in order]
+    # With its one group, split gives what comes before the first field, then each name
+    # and the text up to the next field's start: its value. One pass in C, a third of
+    # the time of a loop over the matches.
+    parts = _FIELD.split(head)
+    return [(name.lower(), value) for name, value in zip(parts[1::2], parts[2::2], strict=True)]
 
 
 def _canonical(name: bytes, value: bytes) -> bytes:
@@ -173,16 +204,16 @@ def _plainly_folded(value: bytes) -> bool:
 
 
 def _fold(tags: str) -> str:
-    """The tag list broken after its semicolons into lines a reader can take in; b= ends
-    the last line (relaxed canonicalisation ignores the folding)."""
+    """The tag list broken after its semicolons into lines a reader can take in (relaxed
+    canonicalisation ignores the folding); bh= and b= follow on a line of their own."""
     lines, current = [], ""
-    for tag in tags.split("; "):
-        piece = f"{tag}; " if not tag.startswith("b=") else tag
+    for tag in tags.rstrip(";").split("; "):
+        piece = f"{tag}; "
         if current and len(current) + len(piece) > 72:
             lines.append(current.rstrip())
             current = ""
         current += piece
-    return "\r\n\t".join([*lines, current])
+    return "\r\n\t".join([*lines, current.rstrip()])
 
 
 def read_key(settings: Settings, path: Path, key: str, selector: str) -> DkimKey:
