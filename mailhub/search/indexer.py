@@ -21,7 +21,7 @@ from mailhub.context import Context
 from mailhub.search.index import catch_up
 
 log = logging.getLogger("mailhub.search")
-IDLE_SECONDS = 0.5
+IDLE_SECONDS = 1.0
 TROUBLE_SECONDS = 5.0
 
 
@@ -38,7 +38,9 @@ def keep_up(ctx: Context, stopped: Callable[[], bool], idle_seconds: float = IDL
             continue
         if done:
             log.debug("search index: %d item(s) read", done)
-        else:
+        # A part batch means the queue is empty: wait for the next to gather rather than
+        # write a few rows at a time (each write takes SQLite's one write lock).
+        if done < ctx.settings.search.batch_size:
             _sleep(stopped, idle_seconds)
 
 
