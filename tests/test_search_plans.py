@@ -1,0 +1,82 @@
+"""PostgreSQL finds a query's matches by the GIN index or newest first, chosen from the
+planner's estimate (search/backends.py): both paths give what SQLite gives for the same
+documents, and the planner settings held for the one statement are back afterwards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from mailhub.communities import get_community
+from mailhub.context import Context
+from mailhub.models import Post, Thread
+from mailhub.search import backends, index
+from mailhub.search.query import parse
+from mailhub.search.results import search
+
+SETTINGS = ("enable_indexscan", "enable_bitmapscan", "enable_seqscan", "plan_cache_mode")
+
+
+def seed(ctx: Context, count: int) -> None:
+    """``count`` posts that all say "council", every fifth "tripartite", one "ombudsman"."""
+    now = ctx.now() - timedelta(days=1)
+    with ctx.session() as session:
+        irnet = get_community(session, "irnet")
+        thread = Thread(
+            community_id=irnet.id or 0, subject="Notes", created_at=now, last_activity_at=now
+        )
+        session.add(thread)
+        session.flush()
+        for n in range(count):
+            words = ["council", "meets"] + ["tripartite"] * (n % 5 == 0) + ["ombudsman"] * (n == 7)
+            session.add(
+                Post(
+                    community_id=irnet.id or 0,
+                    thread_id=thread.id,
+                    message_id=f"<n{n}@example.org>",
+                    subject=f"Note {n}",
+                    status="approved",
+                    body_text=" ".join(words) + f" number{n}.",
+                    received_at=now + timedelta(minutes=n),
+                )
+            )
+    index.reindex(ctx)  # ends with ANALYZE on PostgreSQL: the planner knows the words
+
+
+def found(ctx: Context, query: str) -> list[str]:
+    with ctx.session() as session:
+        irnet = get_community(session, "irnet")
+        hits = search(session, parse(query), [irnet], per_page=100).hits
+        if session.connection().dialect.name == "postgresql":
+            shown = [session.connection().execute(text(f"SHOW {n}")).scalar() for n in SETTINGS]
+            assert shown == ["on", "on", "on", "auto"]  # as before the search
+        return sorted(hit.title for hit in hits)
+
+
+def test_common_and_rare_words_find_the_same_on_either_path(ctx: Context) -> None:
+    seed(ctx, 60)
+    everything = sorted(f"Note {n}" for n in range(60))
+    assert found(ctx, "council") == everything  # in every document: newest first
+    assert found(ctx, "tripartite") == sorted(f"Note {n}" for n in range(0, 60, 5))
+    assert found(ctx, "ombudsman") == ["Note 7"]  # in one: by the GIN index
+    assert found(ctx, '"council meets" in:post') == everything
+    assert found(ctx, "council -tripartite") == sorted(f"Note {n}" for n in range(60) if n % 5)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_postgresql_reads_a_common_word_newest_first_and_a_rare_one_by_index(
+    ctx: Context,
+) -> None:
+    seed(ctx, 60)
+    with ctx.session() as session:
+        connection = session.connection()
+        total = float(
+            connection.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'search_doc'::regclass")
+            ).scalar_one()
+        )
+        for word, newest_first in (("council", True), ("ombudsman", False)):
+            params = {"q": backends.PostgresIndex().tsquery(parse(word), [])}
+            assert backends._newest_first(connection, "", params, total) is newest_first
