@@ -31,10 +31,15 @@ from mailhub.search.text import JOINER, shingles, token_texts
 # conversations the newest matches are those most often wanted.
 WINDOW = 2000
 # PostgreSQL reads each ranked document's vector from TOAST (2,000 took 33 ms at 100,000
-# documents), so it ranks the newest 500 matches (bench/search.py: p95 of a common word
-# 99 ms with 2,000, 91 with 500 before the path was chosen as below).
-PG_WINDOW = 500
-NEWEST_FIRST_SHARE = 0.2
+# documents), and finding the window newest first reads the vector of every row it passes,
+# so it ranks the newest 200 matches: with 500 the dearer of the two paths (below) at its
+# worst, a word in 14 % of the documents, took 57 ms at 100,000 documents; with 200, 36.
+PG_WINDOW = 200
+# What each path costs (measured at 100,000 documents): the id order about 16 us for each
+# row it passes (its vector read from TOAST), the GIN path about 4.5 us for each match
+# (the heap page that holds its id).
+ID_ORDER_US_PER_ROW = 16.0
+GIN_US_PER_MATCH = 4.5
 FENCED = {"community_id": "d.community_id + 0", "kind": "d.kind || ''"}  # see search()
 # FTS5 reads a doclist forwards cheaply and backwards only whole, so its rowids run
 # against the documents' ids (newest first): rowid = ROWID_BASE - search_doc.id.
@@ -306,13 +311,12 @@ def _newest_first(connection: Connection, where: str, params: dict[str, Any], to
     every match.
 
     PostgreSQL's planner weighs this choice without the cost of reading each vector
-    (16 us, from TOAST) that checking a row in id order pays, and with a generic plan (a
+    (from TOAST) that checking a row in id order pays, and with a generic plan (a
     statement prepared by the driver) it does not know the words at all: at 100,000
     documents it read in id order for rare words too, about 1 s a query. Its estimate of
-    the matches (from ANALYZE's statistics of lexemes) is good, so the path is chosen here:
-    measured at 100,000 documents, the id order took 25 ms for a word in 41 % of them (the
-    GIN path 80 ms), both about 45 ms at 20 %, and the GIN path 35 ms at 11 % (id order 80).
-    """
+    the matches (from ANALYZE's statistics of lexemes) is good, so the path is chosen here
+    by the costs measured for each: newest first passes about window x total / matches
+    rows, the GIN path reads every match."""
     plan = connection.execute(
         text(
             "EXPLAIN (FORMAT JSON) SELECT 1 FROM search_doc AS d"
@@ -320,7 +324,9 @@ def _newest_first(connection: Connection, where: str, params: dict[str, Any], to
         ),
         params,
     ).scalar_one()
-    return total > 0 and float(plan[0]["Plan"]["Plan Rows"]) >= NEWEST_FIRST_SHARE * total
+    matches = max(float(plan[0]["Plan"]["Plan Rows"]), 1.0)
+    newest_first = PG_WINDOW * total / matches * ID_ORDER_US_PER_ROW
+    return total > 0 and newest_first < matches * GIN_US_PER_MATCH
 
 
 def _set(connection: Connection, settings: dict[str, str]) -> None:
