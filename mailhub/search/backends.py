@@ -350,16 +350,15 @@ def _plan(connection: Connection, where: str, params: dict[str, Any]) -> Iterato
     newest_first = _newest_first(connection, where, params, float(total))
     path = "enable_bitmapscan" if newest_first else "enable_indexscan"
     _set(connection, {"max_parallel_workers_per_gather": "0", "enable_seqscan": "off", path: "off"})
-    try:
-        yield
-    finally:
-        names = ("plan_cache_mode", "max_parallel_workers_per_gather", "enable_seqscan", path)
-        connection.execute(
-            text(
-                "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN :names"
-            ).bindparams(bindparam("names", expanding=True)),
-            {"names": list(names)},
-        )
+    yield
+    # Not after an error: the transaction is then aborted, and its end undoes them.
+    names = ("plan_cache_mode", "max_parallel_workers_per_gather", "enable_seqscan", path)
+    connection.execute(
+        text(
+            "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN :names"
+        ).bindparams(bindparam("names", expanding=True)),
+        {"names": list(names)},
+    )
 
 
 def backend_for(connection: Connection) -> Backend:
