@@ -10,7 +10,8 @@
    a bare `SELECT ... LIMIT 20` of the same store in the same run. Target: p95 <= 50 ms on
    SQLite.
 3. Ingest: `mailhub serve` (moderation "none", so each post is approved and queued for the
-   index on intake; the scheduler indexes every second) takes K messages over SMTP with
+   index on intake; serve's indexer process catches up once the burst settles) takes K
+   messages over SMTP with
    [search] enabled = false, then = true, alternately for R rounds; prints the processed
    rate of each and the time the index needed to catch up. Target: with indexing >= 90 %
    of without.

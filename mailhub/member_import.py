@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from mailhub.communities import known_theme_slugs
@@ -38,6 +39,7 @@ from mailhub.members import (
     check_themes,
 )
 from mailhub.models import Community, Membership, Person, table_of
+from mailhub.search.queue import PROFILE_FIELDS, mark_people
 
 # The CSV columns are the member fields, by the same names.
 PERSON_COLUMNS = MemberFields.PERSON_FIELDS
@@ -228,11 +230,22 @@ def _upsert_people(
     if changed:
         statement = update(table).where(table.c.id == bindparam("pid"))
         connection.execute(statement, changed)
+        _mark_for_search(connection, changed, existing)
     ids = {email: row["id"] for email, row in existing.items()}
     for chunk in _chunks([r["email"] for r in new]):
         query = select(table.c.email, table.c.id).where(table.c.email.in_(chunk))
         ids.update({email: pid for email, pid in connection.execute(query)})
     return ids, {row["email"] for row in changed}
+
+
+def _mark_for_search(
+    connection: Connection, changed: list[dict[str, Any]], existing: dict[str, dict[str, Any]]
+) -> None:
+    """Queue the items of people whose profile changed in ways the search index holds."""
+    for name in PROFILE_FIELDS:
+        ids = [r["pid"] for r in changed if r[name] != existing[r["email"]][name]]
+        for chunk in _chunks(ids):
+            mark_people(connection, chunk, [name])
 
 
 def _upsert_memberships(

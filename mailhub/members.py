@@ -25,6 +25,7 @@ from mailhub.models import (
     Person,
     Role,
 )
+from mailhub.search.queue import mark_people
 
 AFFILIATIONS = tuple(a.value for a in Affiliation)
 ROLES = tuple(r.value for r in Role)
@@ -152,16 +153,27 @@ def admin_addresses(
     return sorted(found.items())
 
 
-def _apply(target: Any, fields: MemberFields, names: tuple[str, ...]) -> bool:
-    changed = False
+def _apply(target: Any, fields: MemberFields, names: tuple[str, ...]) -> list[str]:
+    """Set the given fields; the names of those that changed."""
+    changed = []
     for name in names:
         value = getattr(fields, name)
         if value is None and not (name == "country" and fields.clear_country):
             continue
         if getattr(target, name) != value:
             setattr(target, name, value)
-            changed = True
+            changed.append(name)
     return changed
+
+
+def _apply_profile(session: Session, person: Person, fields: MemberFields) -> bool:
+    """Set the person's profile fields; their items are queued for the search index
+    again when a field they are found by changed."""
+    changed = _apply(person, fields, MemberFields.PERSON_FIELDS)
+    if changed and person.id is not None:
+        session.flush()
+        mark_people(session, [person.id], changed)
+    return bool(changed)
 
 
 def add_member(
@@ -173,7 +185,7 @@ def add_member(
     if person is None:
         person = Person(email=email, created_at=now)
         session.add(person)
-    _apply(person, fields, MemberFields.PERSON_FIELDS)
+    _apply_profile(session, person, fields)
     session.flush()
     if membership_of(session, community, person) is not None:
         raise Conflict(f"{email} is already a member of {community.slug}; use 'member update'")
@@ -199,7 +211,7 @@ def update_member(
 ) -> tuple[Person, Membership, bool]:
     """Change the given fields; report whether anything changed."""
     person, membership = get_membership(session, community, fields.email)
-    changed = _apply(person, fields, MemberFields.PERSON_FIELDS)
+    changed = _apply_profile(session, person, fields)
     if fields.delivery is not None and membership.delivery_disabled_reason is not None:
         # An admin setting the delivery mode re-enables a member paused by bounces.
         resume_delivery(person, membership)

@@ -80,8 +80,9 @@ def moderation_reminders(ctx: Context, now: datetime, report: DueReport) -> None
 
 
 def search_index_due(ctx: Context, now: datetime, report: DueReport) -> None:
-    """Index what was approved, edited or removed since the last run (search/index.py).
-    Logged, not reported: it is housekeeping that every run may do, not a due event."""
+    """Index what was approved, edited or removed since the last run (search/index.py),
+    where no indexer process does it (`mailhub run-due`; serve runs search/indexer.py
+    instead). Logged, not reported: it is housekeeping, not a due event."""
 
     def catch_up() -> None:
         from mailhub.search.index import catch_up  # the indexer and its readers, when due

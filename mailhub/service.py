@@ -119,13 +119,32 @@ def worker_process(settings: Settings, parent: int, number: int = 1) -> None:
         ctx.engine.dispose()
 
 
-def worker_starter(settings: Settings) -> Callable[[int], BaseProcess]:
+def indexer_process(settings: Settings, parent: int, number: int = 1) -> None:
+    """Entry point of the search indexer's process (search/indexer.py): it runs only on CPU
+    time that nothing else wants, below the workers' share; SIGTERM ends it after its batch."""
+    from mailhub.search.indexer import keep_up
+
+    configure_logging()
+    lower_priority("idle")
+    flag = StopFlag(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, flag.raise_)
+    ctx = Context.from_settings(settings)
+    try:
+        keep_up(ctx, lambda: flag.stop)
+    finally:
+        ctx.engine.dispose()
+
+
+def worker_starter(
+    settings: Settings, target: Callable[..., None] = worker_process, name: str = "worker"
+) -> Callable[[int], BaseProcess]:
     """Starts worker number N in a new process (spawned: no state shared with the service)."""
     parent = os.getpid()
 
     def start(number: int) -> BaseProcess:
         worker = multiprocessing.get_context("spawn").Process(
-            target=worker_process, args=(settings, parent, number), name=f"mailhub-worker-{number}"
+            target=target, args=(settings, parent, number), name=f"mailhub-{name}-{number}"
         )
         worker.start()
         return worker
@@ -153,15 +172,18 @@ async def sender_loop(ctx: Context, stop: asyncio.Event) -> None:
         sender.close()
 
 
-def start_scheduler(ctx: Context) -> Any:
+def start_scheduler(ctx: Context, indexing: bool = True) -> Any:
     """Wake `run_due` on the configured interval in a background thread; one run at a time,
-    and runs missed while one was busy fold into the next."""
+    and runs missed while one was busy fold into the next. ``indexing`` False: the search
+    index is the indexer process's job, not the scheduler's."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from mailhub.scheduler import run_due
+    from mailhub.scheduler import DUE_JOBS, run_due, search_index_due
+
+    jobs = DUE_JOBS if indexing else [job for job in DUE_JOBS if job is not search_index_due]
 
     def tick() -> None:
-        report = run_due(ctx)
+        report = run_due(ctx, jobs=jobs)
         for line in report.failed:
             log.error("due work failed: %s", line)
 
@@ -218,14 +240,20 @@ async def serve(
     pollers = run_pollers(ctx, imap_stop) if imap else []
     web_where = start_web(ctx, stop, tasks) if web and ctx.settings.web.enabled else "off"
     scheduling = schedule and ctx.settings.scheduler.enabled
-    scheduler = start_scheduler(ctx) if scheduling else None
+    indexer = (
+        Supervisor(worker_starter(ctx.settings, indexer_process, "indexer"), 1)
+        if scheduling and ctx.settings.search.enabled
+        else None
+    )
+    indexing = asyncio.create_task(indexer.watch(stop), name="indexer") if indexer else None
+    scheduler = start_scheduler(ctx, indexing=indexer is None) if scheduling else None
     every = f"every {ctx.settings.scheduler.interval_seconds:g} s" if scheduling else "off"
     where = f"{ctx.settings.smtp.host}:{ctx.settings.smtp.port}" if smtp else "off"
     print(
         f"mailhub serving: smtp {where}, web {web_where}, imap mailboxes {len(pollers)}, "
         f"workers {len(workers.places) if workers else 'off'}, "
         f"outbox {ctx.settings.outbound.mode if send else 'off'}, "
-        f"scheduler {every}; stop with Ctrl-C",
+        f"scheduler {every}, search indexer {'on' if indexer else 'off'}; stop with Ctrl-C",
         flush=True,
     )
     await stop.wait()
@@ -239,9 +267,10 @@ async def serve(
     for poller in pollers:
         await asyncio.to_thread(poller.join, 30)
     await asyncio.to_thread(committer.close)
-    if workers is not None and watching is not None:
-        await watching
-        await asyncio.to_thread(workers.stop)
+    for supervisor, watch in ((workers, watching), (indexer, indexing)):
+        if supervisor is not None and watch is not None:
+            await watch
+            await asyncio.to_thread(supervisor.stop)
     await asyncio.gather(*tasks)
     log.info("stopped")
     return 0

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from mailhub import member_tokens, tokens
@@ -48,6 +49,7 @@ from mailhub.models import (
     Person,
 )
 from mailhub.outbound.compose import Notice, send_rendered
+from mailhub.search.queue import mark_people
 
 # A stranger can ask us to mail a confirmation to any address; this keeps it to a few a day.
 CONFIRMATIONS_PER_DAY = 3
@@ -394,6 +396,9 @@ def set_profile(member: Member, values: dict[str, str]) -> Result:
     changes = {k: v for k, v in checked.items() if getattr(person, k) != v}
     for key, value in changes.items():
         setattr(person, key, value)
+    session = object_session(person)
+    if changes and session is not None:
+        mark_people(session.connection(), [person.id], changes)
     return Result.DONE if changes else Result.ALREADY
 
 

@@ -125,8 +125,9 @@ def lingering(group: int, seconds: float = 10.0) -> str:
 @pytest.mark.parametrize(
     ("priority", "expected"),
     [
-        ("idle", [(os.SCHED_IDLE, 10)] * 3),
-        ("mixed", [(os.SCHED_OTHER, 10), (os.SCHED_IDLE, 10), (os.SCHED_IDLE, 10)]),
+        # Three workers, then the search indexer, always at idle priority.
+        ("idle", [(os.SCHED_IDLE, 10)] * 4),
+        ("mixed", [(os.SCHED_OTHER, 10), *[(os.SCHED_IDLE, 10)] * 3]),
     ],
 )
 def test_workers_run_below_the_listener(
@@ -198,7 +199,9 @@ def test_a_killed_worker_is_started_again_and_mail_goes_on(
     config = write_config(
         tmp_path,
         f"sqlite:///{tmp_path / 'store.db'}",
-        f"\n[smtp]\nport = {port}\n[web]\nenabled = false\n[inbound]\nworkers = 1\n",
+        # Search off: no indexer process beside the one worker this test kills.
+        f"\n[smtp]\nport = {port}\n[web]\nenabled = false\n[inbound]\nworkers = 1\n"
+        "[search]\nenabled = false\n",
     )
     ctx = make_context(config, clock)
     log = tmp_path / "serve.log"

@@ -12,8 +12,9 @@ Ranking: FTS5's bm25 and ts_rank, title counting more than text.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Column, MetaData, Table, bindparam, cast, insert, text
@@ -29,6 +30,17 @@ from mailhub.search.text import JOINER, shingles, token_texts
 # 20,000 documents, the newest 2,000 take 11 ms (bench/search.py), and in an archive of
 # conversations the newest matches are those most often wanted.
 WINDOW = 2000
+# PostgreSQL reads each ranked document's vector from TOAST (2,000 took 33 ms at 100,000
+# documents), and finding the window newest first reads the vector of every row it passes,
+# so it ranks the newest 200 matches: with 500 the dearer of the two paths (below) at its
+# worst, a word in 14 % of the documents, took 57 ms at 100,000 documents; with 200, 36.
+PG_WINDOW = 200
+# What each path costs (measured at 100,000 documents): the id order about 16 us for each
+# row it passes (its vector read from TOAST), the GIN path about 4.5 us for each match
+# (the heap page that holds its id).
+ID_ORDER_US_PER_ROW = 16.0
+GIN_US_PER_MATCH = 4.5
+FENCED = {"community_id": "d.community_id + 0", "kind": "d.kind || ''"}  # see search()
 # FTS5 reads a doclist forwards cheaply and backwards only whole, so its rowids run
 # against the documents' ids (newest first): rowid = ROWID_BASE - search_doc.id.
 ROWID_BASE = 1 << 40
@@ -53,13 +65,13 @@ class Backend(Protocol):
     ) -> list[tuple[int, float]]: ...
 
 
-def _dates(query: Query) -> tuple[str, dict[str, Any]]:
+def _dates(query: Query, column: str = "d.occurred_at") -> tuple[str, dict[str, Any]]:
     where, params = "", {}
     if query.after is not None:
-        where += " AND d.occurred_at >= :after"
+        where += f" AND {column} >= :after"
         params["after"] = naive_utc(query.after)
     if query.before is not None:
-        where += " AND d.occurred_at < :before"
+        where += f" AND {column} < :before"
         params["before"] = naive_utc(query.before)
     return where, params
 
@@ -241,21 +253,112 @@ class PostgresIndex:
     def search(
         self, connection: Connection, query: Query, tags: list[list[str]], limit: int, offset: int
     ) -> list[tuple[int, float]]:
-        where, params = _dates(query)
-        statement = text(
-            "SELECT d.id, ts_rank('{0.4, 0, 0, 1}', d.vector, q) AS score"
-            " FROM (SELECT d.id FROM search_doc AS d"
-            f" WHERE d.vector @@ CAST(:q AS tsquery){where} ORDER BY d.id DESC LIMIT :window)"
-            " AS c JOIN search_doc AS d ON d.id = c.id, CAST(:q AS tsquery) AS q"
-            " ORDER BY score DESC, d.id DESC LIMIT :limit OFFSET :offset"
-        )
+        # The conditions on columns are written so that no b-tree index answers them
+        # (`+ 0`, `|| ''`): the plan must find the matches by the GIN index or in id
+        # order, never by checking the vector of every document of a community or a
+        # month (1.6 s for a word at 100,000 documents).
+        # The planner's estimate of the matches reads the conditions as they are.
+        where, params = _dates(query, "d.occurred_at + INTERVAL '0 s'")
+        plain = _dates(query)[0]
+        columns, tags = _column_filters(tags, bool(query.clauses))
+        for number, (column, values) in enumerate(columns):
+            where += f" AND {FENCED[column]} = ANY(:values{number})"
+            plain += f" AND d.{column} = ANY(:values{number})"
+            params[f"values{number}"] = values
         params |= {
             "q": self.tsquery(query, tags),
-            "window": WINDOW,
+            "window": PG_WINDOW,
             "limit": limit,
             "offset": offset,
         }
-        return [(row[0], float(row[1])) for row in connection.execute(statement, params)]
+        # Each match is ranked by its vector as it was found (no second look-up by id).
+        statement = text(
+            "SELECT c.id, ts_rank('{0.4, 0, 0, 1}', c.vector, q) AS score"
+            " FROM (SELECT d.id, d.vector FROM search_doc AS d"
+            f" WHERE d.vector @@ CAST(:q AS tsquery){where} ORDER BY d.id DESC LIMIT :window)"
+            " AS c, CAST(:q AS tsquery) AS q"
+            " ORDER BY score DESC, c.id DESC LIMIT :limit OFFSET :offset"
+        )
+        with _plan(connection, plain, params):
+            return [(row[0], float(row[1])) for row in connection.execute(statement, params)]
+
+
+def _column_filters(
+    tags: list[list[str]], words: bool
+) -> tuple[list[tuple[str, list[Any]]], list[list[str]]]:
+    """The community and kind filters as conditions on search_doc's columns, and the tags
+    left for the tsquery. Nearly every document holds the one community's tag (and most
+    `in:post`), and the GIN index intersecting their lists with a rare word's took more
+    time than the word (a row's columns are read with it anyway). Kept as tags when no
+    word or other tag is left for the index to look up."""
+    columns: list[tuple[str, list[Any]]] = []
+    rest: list[list[str]] = []
+    for group in tags:
+        if all(t[:1] == "c" and t[1:].isdigit() for t in group):
+            columns.append(("community_id", [int(t[1:]) for t in group]))
+        elif all(t[:1] == "i" for t in group):
+            columns.append(("kind", [t[1:] for t in group]))
+        else:
+            rest.append(group)
+    if not words and not rest:
+        return [], tags
+    return columns, rest
+
+
+def _newest_first(connection: Connection, where: str, params: dict[str, Any], total: float) -> bool:
+    """True when the query matches so large a share of the ``total`` documents that
+    reading them newest first finds the window soonest; otherwise the GIN index finds
+    every match.
+
+    PostgreSQL's planner weighs this choice without the cost of reading each vector
+    (from TOAST) that checking a row in id order pays, and with a generic plan (a
+    statement prepared by the driver) it does not know the words at all: at 100,000
+    documents it read in id order for rare words too, about 1 s a query. Its estimate of
+    the matches (from ANALYZE's statistics of lexemes) is good, so the path is chosen here
+    by the costs measured for each: newest first passes about window x total / matches
+    rows, the GIN path reads every match."""
+    plan = connection.execute(
+        text(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM search_doc AS d"
+            f" WHERE d.vector @@ CAST(:q AS tsquery){where}"
+        ),
+        params,
+    ).scalar_one()
+    matches = max(float(plan[0]["Plan"]["Plan Rows"]), 1.0)
+    newest_first = PG_WINDOW * total / matches * ID_ORDER_US_PER_ROW
+    return total > 0 and newest_first < matches * GIN_US_PER_MATCH
+
+
+def _set(connection: Connection, settings: dict[str, str]) -> None:
+    """Set planner settings until the transaction ends (one round trip)."""
+    calls = ", ".join(f"set_config('{name}', '{value}', true)" for name, value in settings.items())
+    connection.execute(text(f"SELECT {calls}"))
+
+
+@contextlib.contextmanager
+def _plan(connection: Connection, where: str, params: dict[str, Any]) -> Iterator[None]:
+    """Hold the planner to one path for the statement run inside: the id order, or the
+    GIN index (bitmap scans only); plans made for the words at hand (never a generic one);
+    no parallel workers (starting them costs more than the scan on a small machine). The
+    settings go back to their defaults after the statement, not at the transaction's end."""
+    total = connection.execute(
+        text(
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+            " (SELECT reltuples FROM pg_class WHERE oid = 'search_doc'::regclass)"
+        )
+    ).one()[1]
+    newest_first = _newest_first(connection, where, params, float(total))
+    path = "enable_bitmapscan" if newest_first else "enable_indexscan"
+    _set(connection, {"max_parallel_workers_per_gather": "0", "enable_seqscan": "off", path: "off"})
+    yield
+    # Not after an error: the transaction is then aborted, and its end undoes them.
+    names = ("plan_cache_mode", "max_parallel_workers_per_gather", "enable_seqscan", path)
+    connection.execute(
+        text(
+            "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN :names"
+        ).bindparams(bindparam("names", expanding=True)),
+        {"names": list(names)},
+    )
 
 
 def backend_for(connection: Connection) -> Backend:

@@ -2,8 +2,9 @@
 and indexed in batches off the ingest path; the whole index can be rebuilt.
 
 `queue.mark` is the one insert the approving transaction pays (a row in search_pending), so
-ingest keeps its pace (bench/search.py measures it); `catch_up` (a due job of the
-scheduler, also run by `mailhub search reindex`) reads each queued item as it is now and
+ingest keeps its pace (bench/search.py measures it); `catch_up` (run by serve's indexer
+process, search/indexer.py, or as a due job of the scheduler, and by `mailhub search
+reindex`) reads each queued item as it is now and
 writes or removes its document, so an item approved and then rejected, or edited twice,
 ends up right whatever the order. Only one process catches up at a time (an advisory lock
 on PostgreSQL; SQLite has one writer).
@@ -126,10 +127,13 @@ def _write(ctx: Context, batch: Batch) -> bool:
     return True
 
 
-def catch_up(ctx: Context, *, rounds: int | None = None) -> int:
-    """Index what was queued, a batch per transaction; the number of queue rows read."""
+def catch_up(
+    ctx: Context, *, rounds: int | None = None, stopped: Callable[[], bool] | None = None
+) -> int:
+    """Index what was queued, a batch per transaction, until the queue is empty, ``rounds``
+    batches are written or ``stopped()``; the number of queue rows read."""
     done = 0
-    while rounds is None or rounds > 0:
+    while (rounds is None or rounds > 0) and not (stopped is not None and stopped()):
         rounds = None if rounds is None else rounds - 1
         batch = _read(ctx, ctx.settings.search.batch_size)
         if batch is None or not _write(ctx, batch):

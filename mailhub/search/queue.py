@@ -12,10 +12,15 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from mailhub.models import Post, PostStatus, SearchPending, table_of
+from mailhub.models import Discussion, Post, PostStatus, SearchPending, table_of
 
 PENDING = table_of(SearchPending)
 SHOWN_POSTS = (PostStatus.APPROVED.value, PostStatus.ARCHIVED.value)
+# The profile fields a person's items are found by: `country:` and `affiliation:` of their
+# posts and of the discussions they moderate, and a moderator's name (a post keeps the
+# name it was sent with).
+FILTER_FIELDS = ("affiliation", "country")
+PROFILE_FIELDS = (*FILTER_FIELDS, "name")
 
 
 def _connection(store: Session | Connection) -> Connection:
@@ -44,3 +49,27 @@ def mark_threads(session: Session, thread_ids: Iterable[int | None]) -> None:
             posts.c.thread_id.in_(wanted), posts.c.status.in_(SHOWN_POSTS)
         )
         session.connection().execute(insert(PENDING).from_select(["kind", "item_id"], chosen))
+
+
+def mark_people(
+    store: Session | Connection, person_ids: Iterable[int | None], fields: Iterable[str]
+) -> None:
+    """Queue the items that carry these people's profile, whose ``fields`` changed: search
+    filters follow a member's current profile, as the portal shows it and as a rebuild
+    reads it, so a member who moves country is found under the new one."""
+    wanted = sorted({i for i in person_ids if i})
+    changed = set(fields)
+    if not wanted or not changed & set(PROFILE_FIELDS):
+        return
+    connection = _connection(store)
+    columns = ["kind", "item_id"]
+    if changed & set(FILTER_FIELDS):
+        posts = table_of(Post)
+        chosen = select(literal("post"), posts.c.id).where(
+            posts.c.person_id.in_(wanted), posts.c.status.in_(SHOWN_POSTS)
+        )
+        connection.execute(insert(PENDING).from_select(columns, chosen))
+    talks = table_of(Discussion)
+    for kind in ("discussion", "synopsis"):
+        chosen = select(literal(kind), talks.c.id).where(talks.c.moderator_id.in_(wanted))
+        connection.execute(insert(PENDING).from_select(columns, chosen))
