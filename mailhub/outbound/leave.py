@@ -41,10 +41,8 @@ def leave_text(settings: Settings, community: str, mark: str) -> str:
 def leave_words(settings: Settings, community: str, mark: str) -> dict[str, str]:
     """What a template needs to show the link: ``leave`` (the text lines) and ``leave_url``
     (for HTML), both "" without instance.public_url."""
-    return {
-        "leave": leave_text(settings, community, mark),
-        "leave_url": unsubscribe_link(settings, mark) or "",
-    }
+    url = unsubscribe_link(settings, mark) or ""
+    return {"leave": leave_lines(settings.templates_override, community, url), "leave_url": url}
 
 
 def leave_marker(mark: str) -> str:

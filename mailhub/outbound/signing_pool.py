@@ -67,10 +67,6 @@ class Ahead:
             raise SigningError(found)
         return found
 
-    def cancel(self) -> None:
-        for chunk in self._chunks:
-            chunk.cancel()
-
 
 class SigningPool:
     """Worker processes that sign with the configured keys."""
