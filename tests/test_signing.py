@@ -245,5 +245,6 @@ def test_the_signing_worker_signs_ahead_in_order_and_says_what_it_cannot(
         assert all(verified(ahead.signed(n, copies[n]), dns) for n in range(3))
         again = pool.sign_ahead(copies[:3])  # a new worker
         assert all(verified(again.signed(n, copies[n]), dns) for n in range(3))
+        assert pool._executor is not None and pool._executor is not executor
     finally:
         pool.close()
