@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from mailhub import tokens
 from mailhub.addresses import Kind
 from mailhub.context import Context
-from mailhub.errors import MailhubError
+from mailhub.errors import InvalidInput
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.library import offers as resource_offers
@@ -211,7 +211,7 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
             incoming, sender.email, f"Item {post.id} was already decided", text, "already", sender
         )
         return incoming.outcome("decision", f"item {post.id} already decided by {exc.by}")
-    except MailhubError as exc:  # an unknown theme: nothing was decided
+    except InvalidInput as exc:  # an unknown theme, refused before anything was decided
         return _refuse(incoming, sender.email, str(exc))
     summary = f"Item {post.id} ({post.subject or 'no subject'}): {_past(decision.action)}."
     _reply(incoming, sender.email, summary, summary + "\n", "done", sender)
