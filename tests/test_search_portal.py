@@ -100,3 +100,19 @@ def test_a_visitor_finds_an_item_once_it_is_indexed(site: tuple[Context, World, 
     index.catch_up(ctx)
     links = results(visitor, "/search", "zebrafinch")[1]
     assert [link.split("#")[0] for link in links] == [f"/c/irnet/t/{world.ids['thread']}"], links
+
+
+def test_a_page_number_that_is_no_number_shows_the_first_page(
+    site: tuple[Context, World, str],
+) -> None:
+    """Anyone can type the address: a page that is not a plain number (a superscript digit)
+    is page 1, and one with more digits than int() reads is the last, never an error."""
+    _, world, base = site
+    client = Client(base)
+    first = f"/c/irnet/t/{world.ids['thread']}"
+    for page in ("%C2%B2", "-2", "x", "0"):
+        status, _, body = client.get(f"/c/irnet/search?q=tripartite&page={page}")
+        assert status == 200, page
+        assert f'href="{first}#p{world.ids["reply"]}"' in body, page
+    status, _, body = client.get("/c/irnet/search?q=tripartite&page=" + "9" * 5000)
+    assert status == 200 and "&amp;page=49" in body  # the last page, linking back
