@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from html import unescape
 from urllib.parse import quote
 
 import pytest
+from conftest import derive
 from portal_client import Client, sign_in
 from portal_seed import AMINA, YEN_ADMIN, YEN_MEMBER, YEN_MOD, World, seed
 from test_web import running_web
 
 from mailhub.context import Context
-from mailhub.models import Post
+from mailhub.models import Post, Thread
 from mailhub.search import index
 from mailhub.search.queue import mark
 
@@ -116,3 +118,46 @@ def test_a_page_number_that_is_no_number_shows_the_first_page(
         assert f'href="{first}#p{world.ids["reply"]}"' in body, page
     status, _, body = client.get("/c/irnet/search?q=tripartite&page=" + "9" * 5000)
     assert status == 200 and "&amp;page=49" in body  # the last page, linking back
+
+
+_PAGES = re.compile(r'<a rel="(prev|next)" href="([^"]+)">')
+
+
+def test_the_page_links_walk_through_every_result_once(ctx: Context) -> None:
+    """Following "More results" as a visitor would, five results a page, reaches each
+    result of the one-page answer once, in its order, and "Previous results" leads back."""
+    world = seed(ctx)
+    with ctx.session() as session:
+        thread = session.get(Thread, world.ids["thread"])
+        assert thread is not None
+        for n in range(12):
+            session.add(
+                Post(
+                    community_id=thread.community_id,
+                    thread_id=thread.id,
+                    message_id=f"<walk{n}@example.org>",
+                    subject="Notes",
+                    status="approved",
+                    body_text=f"Zebrafinch count {n}.",
+                    received_at=ctx.now() - timedelta(hours=n),
+                )
+            )
+    index.reindex(ctx)
+    with running_web(ctx) as web_ctx:
+        whole = results(Client(web_ctx.settings.instance.public_url or ""), "/search", "zebrafinch")
+    assert whole[0] == 200 and len(whole[1]) == 12, whole[1]
+    with running_web(derive(ctx, search={"results_per_page": 5})) as web_ctx:
+        client = Client(web_ctx.settings.instance.public_url or "")
+        walked: list[str] = []
+        path: str | None = "/search?q=zebrafinch"
+        before = ""
+        while path is not None:
+            status, _, page = client.get(path)
+            assert status == 200, path
+            listed = page.split('<ul class="items results">', 1)[-1].split("</ul>", 1)[0]
+            walked += [unescape(link) for link in _LINK.findall(listed)]
+            pages = {rel: "/search" + unescape(href) for rel, href in _PAGES.findall(page)}
+            if before:
+                assert client.get(pages["prev"])[2] == before, path
+            before, path = page, pages.get("next")
+    assert walked == whole[1]
