@@ -19,6 +19,7 @@ from test_web import running_web
 
 from mailhub.context import Context
 from mailhub.models import Post, Thread
+from mailhub.portal import search as search_page
 from mailhub.search import index
 from mailhub.search.queue import mark
 
@@ -123,19 +124,18 @@ def test_a_page_number_that_is_no_number_shows_the_first_page(
 _PAGES = re.compile(r'<a rel="(prev|next)" href="([^"]+)">')
 
 
-def test_the_page_links_walk_through_every_result_once(ctx: Context) -> None:
-    """Following "More results" as a visitor would, five results a page, reaches each
-    result of the one-page answer once, in its order, and "Previous results" leads back."""
+def seed_zebrafinches(ctx: Context, count: int = 12) -> None:
+    """The portal's world, and ``count`` posts of irnet (public) that say "zebrafinch"."""
     world = seed(ctx)
     with ctx.session() as session:
         thread = session.get(Thread, world.ids["thread"])
         assert thread is not None
-        for n in range(12):
+        for n in range(count):
             session.add(
                 Post(
                     community_id=thread.community_id,
                     thread_id=thread.id,
-                    message_id=f"<walk{n}@example.org>",
+                    message_id=f"<zebrafinch{n}@example.org>",
                     subject="Notes",
                     status="approved",
                     body_text=f"Zebrafinch count {n}.",
@@ -143,6 +143,12 @@ def test_the_page_links_walk_through_every_result_once(ctx: Context) -> None:
                 )
             )
     index.reindex(ctx)
+
+
+def test_the_page_links_walk_through_every_result_once(ctx: Context) -> None:
+    """Following "More results" as a visitor would, five results a page, reaches each
+    result of the one-page answer once, in its order, and "Previous results" leads back."""
+    seed_zebrafinches(ctx)
     with running_web(ctx) as web_ctx:
         whole = results(Client(web_ctx.settings.instance.public_url or ""), "/search", "zebrafinch")
     assert whole[0] == 200 and len(whole[1]) == 12, whole[1]
@@ -161,3 +167,14 @@ def test_the_page_links_walk_through_every_result_once(ctx: Context) -> None:
                 assert client.get(pages["prev"])[2] == before, path
             before, path = page, pages.get("next")
     assert walked == whole[1]
+
+
+def test_the_last_page_offers_no_more(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages stop at MAX_PAGE: its "More results" would open the same page again."""
+    monkeypatch.setattr(search_page, "MAX_PAGE", 2)
+    seed_zebrafinches(ctx)
+    with running_web(derive(ctx, search={"results_per_page": 5})) as web_ctx:
+        client = Client(web_ctx.settings.instance.public_url or "")
+        assert 'rel="next"' in client.get("/search?q=zebrafinch&page=1")[2]
+        status, _, page = client.get("/search?q=zebrafinch&page=2")
+        assert status == 200 and 'rel="prev"' in page and 'rel="next"' not in page

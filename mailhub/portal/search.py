@@ -65,7 +65,9 @@ class SearchPages(Portal):
             try:
                 query = parse(text)
                 per_page = self.ctx.settings.search.results_per_page
-                results = search(session, query, communities, page=page, per_page=per_page)
+                found = search(session, query, communities, page=page, per_page=per_page)
+                # No "More results" past the last page: it would show this page again.
+                results = Results(found.hits, found.more and page < MAX_PAGE)
             except QueryError as exc:
                 error = str(exc)
         values = {
