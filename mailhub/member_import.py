@@ -39,7 +39,7 @@ from mailhub.members import (
     check_themes,
 )
 from mailhub.models import Community, Membership, Person, table_of
-from mailhub.search.queue import PROFILE_FIELDS, mark_people
+from mailhub.search.queue import FILTER_FIELDS, mark_people
 
 # The CSV columns are the member fields, by the same names.
 PERSON_COLUMNS = MemberFields.PERSON_FIELDS
@@ -241,11 +241,19 @@ def _upsert_people(
 def _mark_for_search(
     connection: Connection, changed: list[dict[str, Any]], existing: dict[str, dict[str, Any]]
 ) -> None:
-    """Queue the items of people whose profile changed in ways the search index holds."""
-    for name in PROFILE_FIELDS:
-        ids = [r["pid"] for r in changed if r[name] != existing[r["email"]][name]]
+    """Queue the items of people whose profile changed in ways the search index holds,
+    each person once: those whose filter fields changed (posts and discussions), then those
+    whose name alone did (discussions)."""
+    groups: dict[tuple[str, ...], list[int]] = {FILTER_FIELDS: [], ("name",): []}
+    for row in changed:
+        was = existing[row["email"]]
+        if any(row[n] != was[n] for n in FILTER_FIELDS):
+            groups[FILTER_FIELDS].append(row["pid"])
+        elif row["name"] != was["name"]:
+            groups[("name",)].append(row["pid"])
+    for fields, ids in groups.items():
         for chunk in _chunks(ids):
-            mark_people(connection, chunk, [name])
+            mark_people(connection, chunk, fields)
 
 
 def _upsert_memberships(

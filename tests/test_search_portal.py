@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from html import unescape
 from urllib.parse import quote
 
 import pytest
+from conftest import derive
 from portal_client import Client, sign_in
 from portal_seed import AMINA, YEN_ADMIN, YEN_MEMBER, YEN_MOD, World, seed
 from test_web import running_web
 
 from mailhub.context import Context
-from mailhub.models import Post
+from mailhub.models import Post, Thread
+from mailhub.portal import search as search_page
 from mailhub.search import index
 from mailhub.search.queue import mark
 
@@ -100,3 +103,78 @@ def test_a_visitor_finds_an_item_once_it_is_indexed(site: tuple[Context, World, 
     index.catch_up(ctx)
     links = results(visitor, "/search", "zebrafinch")[1]
     assert [link.split("#")[0] for link in links] == [f"/c/irnet/t/{world.ids['thread']}"], links
+
+
+def test_a_page_number_that_is_no_number_shows_the_first_page(
+    site: tuple[Context, World, str],
+) -> None:
+    """Anyone can type the address: a page that is not a plain number (a superscript digit)
+    is page 1, and one with more digits than int() reads is the last, never an error."""
+    _, world, base = site
+    client = Client(base)
+    first = f"/c/irnet/t/{world.ids['thread']}"
+    for page in ("%C2%B2", "-2", "x", "0"):
+        status, _, body = client.get(f"/c/irnet/search?q=tripartite&page={page}")
+        assert status == 200, page
+        assert f'href="{first}#p{world.ids["reply"]}"' in body, page
+    status, _, body = client.get("/c/irnet/search?q=tripartite&page=" + "9" * 5000)
+    assert status == 200 and "&amp;page=49" in body  # the last page, linking back
+
+
+_PAGES = re.compile(r'<a rel="(prev|next)" href="([^"]+)">')
+
+
+def seed_zebrafinches(ctx: Context, count: int = 12) -> None:
+    """The portal's world, and ``count`` posts of irnet (public) that say "zebrafinch"."""
+    world = seed(ctx)
+    with ctx.session() as session:
+        thread = session.get(Thread, world.ids["thread"])
+        assert thread is not None
+        for n in range(count):
+            session.add(
+                Post(
+                    community_id=thread.community_id,
+                    thread_id=thread.id,
+                    message_id=f"<zebrafinch{n}@example.org>",
+                    subject="Notes",
+                    status="approved",
+                    body_text=f"Zebrafinch count {n}.",
+                    received_at=ctx.now() - timedelta(hours=n),
+                )
+            )
+    index.reindex(ctx)
+
+
+def test_the_page_links_walk_through_every_result_once(ctx: Context) -> None:
+    """Following "More results" as a visitor would, five results a page, reaches each
+    result of the one-page answer once, in its order, and "Previous results" leads back."""
+    seed_zebrafinches(ctx)
+    with running_web(ctx) as web_ctx:
+        whole = results(Client(web_ctx.settings.instance.public_url or ""), "/search", "zebrafinch")
+    assert whole[0] == 200 and len(whole[1]) == 12, whole[1]
+    with running_web(derive(ctx, search={"results_per_page": 5})) as web_ctx:
+        client = Client(web_ctx.settings.instance.public_url or "")
+        walked: list[str] = []
+        path: str | None = "/search?q=zebrafinch"
+        before = ""
+        while path is not None:
+            status, _, page = client.get(path)
+            assert status == 200, path
+            listed = page.split('<ul class="items results">', 1)[-1].split("</ul>", 1)[0]
+            walked += [unescape(link) for link in _LINK.findall(listed)]
+            pages = {rel: "/search" + unescape(href) for rel, href in _PAGES.findall(page)}
+            if before:
+                assert client.get(pages["prev"])[2] == before, path
+            before, path = page, pages.get("next")
+    assert walked == whole[1]
+
+
+def test_the_last_page_offers_no_more(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages stop at MAX_PAGE: its "More results" would open the same page again."""
+    monkeypatch.setattr(search_page, "MAX_PAGE", 2)
+    seed_zebrafinches(ctx)
+    with running_web(derive(ctx, search={"results_per_page": 5})) as web_ctx:
+        client = Client(web_ctx.settings.instance.public_url or "")
+        assert 'rel="next"' in client.get("/search?q=zebrafinch&page=1")[2]
+        status, _, page = client.get("/search?q=zebrafinch&page=2")
+        assert status == 200 and 'rel="prev"' in page and 'rel="next"' not in page

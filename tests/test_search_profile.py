@@ -114,9 +114,10 @@ def test_member_update_and_import_reindex_posts_and_moderated_discussions(
     assert kinds_found(ctx, "labour country:KH") == ["discussion", "post", "post"]
 
     members = tmp_path / "members.csv"
-    members.write_text(f"email,affiliation\n{MOD},academic\n")
+    members.write_text(f"email,affiliation,name\n{MOD},academic,Maria Moderadora\n")
     result = run_cli("member", "import", str(members), "-c", "irnet")
     assert result.exit_code == 0, result.output
+    assert index.pending(ctx) == 4  # her two posts, the discussion and its synopsis, once
     run_due(ctx)
     found = kinds_found(ctx, "labour affiliation:academic country:KH")
     assert found == ["discussion", "post", "post"]

@@ -30,6 +30,16 @@ def written_query(wanted: dict[str, str]) -> str:
     return text.strip()
 
 
+def page_number(given: str) -> int:
+    """The page asked for, within 1..MAX_PAGE; anything but ASCII digits (a superscript
+    passes str.isdigit but not int) is page 1, and a number too long to read is the last."""
+    if not (given.isascii() and given.isdigit()):
+        return 1
+    if len(given) > len(str(MAX_PAGE)):
+        return MAX_PAGE
+    return min(max(int(given), 1), MAX_PAGE)
+
+
 class SearchPages(Portal):
     """GET /search and /c/<slug>/search."""
 
@@ -49,13 +59,15 @@ class SearchPages(Portal):
                 return None
             communities = [community]
         text = written_query(wanted)
-        page = min(max(int(wanted["page"]) if wanted["page"].isdigit() else 1, 1), MAX_PAGE)
+        page = page_number(wanted["page"])
         results, error = Results([], False), ""
         if text:
             try:
                 query = parse(text)
                 per_page = self.ctx.settings.search.results_per_page
-                results = search(session, query, communities, page=page, per_page=per_page)
+                found = search(session, query, communities, page=page, per_page=per_page)
+                # No "More results" past the last page: it would show this page again.
+                results = Results(found.hits, found.more and page < MAX_PAGE)
             except QueryError as exc:
                 error = str(exc)
         values = {

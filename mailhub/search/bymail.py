@@ -17,12 +17,10 @@ import hashlib
 
 from sqlmodel import Session
 
-from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.models import Community
-from mailhub.outbound.compose import Notice, send_notice
+from mailhub.outbound.compose import Notice, send_rendered
 from mailhub.portal import links
-from mailhub.rendering import render
 from mailhub.search.query import QueryError, parse
 from mailhub.search.results import Results, search
 
@@ -58,28 +56,26 @@ def answer(
             results = search(session, query, [community], per_page=per_page)
         except QueryError as exc:
             problem = f"The search could not be read: {exc}."
-    book = ctx.address_book(session)
-    body = render(
-        "notices/search-reply.txt",
-        ctx.settings.templates_override,
-        community=community,
-        asked=text,
-        problem=problem,
-        results=results,
-        base=links.base_url(ctx.settings),
-        request_address=book.address(community.slug, Kind.REQUEST),
-    )
     key = hashlib.sha256(f"{in_reply_to}\n{text}".encode()).hexdigest()[:24]
     notice = Notice(
         to=sender,
         subject=f"Search {community.name}: {text}"[:200],
-        text=body,
         kind=KIND,
         dedup_key=f"{KIND}:{community.id}:{key}",
         person_id=person_id,
         in_reply_to=in_reply_to,
     )
-    send_notice(ctx, session, community, notice)
+    send_rendered(
+        ctx,
+        session,
+        community,
+        "notices/search-reply.txt",
+        notice,
+        asked=text,
+        problem=problem,
+        results=results,
+        base=links.base_url(ctx.settings),
+    )
     if problem:
         return problem
     return f'{len(results.hits)} result(s) for "{text}" are in a separate mail.'
