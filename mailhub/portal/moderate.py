@@ -14,7 +14,7 @@ moment, decides once; the second is told who decided first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -60,7 +60,7 @@ def moderated(session: Session, viewer: Viewer, slug: str) -> Community | None:
     return community
 
 
-def held_entries(session: Session, community: Community, now: Any) -> list[Held]:
+def held_entries(session: Session, community: Community, now: datetime) -> list[Held]:
     items = queue_items(session, held_posts(session, community), now)
     ids = [i.post.id for i in items]
     decisions = session.exec(
