@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mailhub.models import Community, FeedKey
-from mailhub.portal import feedkeys, links, sessions
+from mailhub.portal import feedkeys, links
 from mailhub.portal.access import Viewer
-from mailhub.portal.account import form_of
+from mailhub.portal.csrf import checked_fields
 from mailhub.portal.web import Page, Portal
 
 PATH = "/me/feeds"
@@ -62,10 +62,10 @@ class FeedKeyPage(Portal):
         return response
 
     async def act(self, request: Request) -> Response:
-        form = await form_of(request)
-        token = request.cookies.get(sessions.COOKIE)
-        ok = sessions.csrf_ok(self.ctx.secret, token, form.get("csrf"))
-        action = form.get("action") if form.get("action") in ("make", "revoke") else ""
+        fields = await checked_fields(request, self.ctx.secret)
+        action = dict(fields or []).get("action", "")
+        action = action if action in ("make", "revoke") else ""
+        ok = fields is not None
         response = await self.respond(request, self._page, self._base(request), action, ok)
         # The page may show a key: no cache, no proxy keeps it.
         response.headers["cache-control"] = "no-store"
