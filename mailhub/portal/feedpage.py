@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mailhub.models import Community, FeedKey
-from mailhub.portal import feedkeys, links
+from mailhub.portal import feedkeys
 from mailhub.portal.access import Viewer
 from mailhub.portal.csrf import checked_fields
 from mailhub.portal.web import Page, Portal
@@ -53,11 +53,8 @@ class FeedKeyPage(Portal):
         )
         return Page("my_feeds", values, status)
 
-    def _base(self, request: Request) -> str:
-        return links.base_url(self.ctx.settings) or str(request.base_url).rstrip("/")
-
     async def show(self, request: Request) -> Response:
-        response = await self.respond(request, self._page, self._base(request), None, False)
+        response = await self.respond(request, self._page, self.public_base(request), None, False)
         response.headers["cache-control"] = "no-store"
         return response
 
@@ -66,7 +63,7 @@ class FeedKeyPage(Portal):
         action = dict(fields or []).get("action", "")
         action = action if action in ("make", "revoke") else ""
         ok = fields is not None
-        response = await self.respond(request, self._page, self._base(request), action, ok)
+        response = await self.respond(request, self._page, self.public_base(request), action, ok)
         # The page may show a key: no cache, no proxy keeps it.
         response.headers["cache-control"] = "no-store"
         return response
