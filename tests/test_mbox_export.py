@@ -9,6 +9,7 @@ was received. Who may download what is in the access matrix (test_portal_access.
 from __future__ import annotations
 
 import mailbox
+import re
 import smtplib
 from collections.abc import Callable
 from email import message_from_bytes, policy
@@ -83,6 +84,14 @@ def reimport(run_cli: Callable[..., Any], path: Path, slug: str, ctx: Context) -
     return published_posts(ctx, Post.community_id == community.id)
 
 
+def mbox_link(client: Client, page: str) -> str:
+    """The address of the page's mbox download, as its link gives it."""
+    status, _, html = client.get(page)
+    assert status == 200, page
+    [href] = re.findall(r'href="([^"]+)" type="application/mbox"', html)
+    return href
+
+
 def parents(posts: list[Post]) -> dict[str, str | None]:
     by_id = {p.id: p.message_id for p in posts}
     return {p.message_id: by_id.get(p.parent_id) for p in posts}
@@ -97,14 +106,19 @@ def test_a_conversation_and_a_month_as_mbox_reimport_without_addresses(
     assert len(expected) == 3
     with running_web(ctx) as web_ctx:
         client = Client(web_ctx.settings.instance.public_url or "")
-        status, headers, _ = client.get(f"/c/irnet/t/{world.ids['thread']}.mbox")
+        # The downloads are found as a reader finds them: by the link on each page.
+        thread_mbox = mbox_link(client, f"/c/irnet/t/{world.ids['thread']}")
+        month_mbox = mbox_link(client, world.paths["month"])
+        assert thread_mbox == f"/c/irnet/t/{world.ids['thread']}.mbox"
+        assert month_mbox == world.paths["month"].rstrip("/") + ".mbox"
+        status, headers, _ = client.get(thread_mbox)
         assert status == 200 and headers["content-type"] == "application/mbox"
         assert headers["content-disposition"].startswith(
             f'attachment; filename="irnet-conversation-{world.ids["thread"]}.mbox"'
         )
         # The client decodes text; the file's bytes are read again for the byte checks.
-        data = raw_get(web_ctx, f"/c/irnet/t/{world.ids['thread']}.mbox")
-        month = raw_get(web_ctx, world.paths["month"].rstrip("/") + ".mbox")
+        data = raw_get(web_ctx, thread_mbox)
+        month = raw_get(web_ctx, month_mbox)
     assert not any(person.encode() in data for person in PEOPLE)
     assert b"\n>From the ministry's side" in data and b"\n>>From an older mbox" in data
     messages = read_mbox(data, tmp_path, "thread.mbox")

@@ -13,13 +13,14 @@ import pytest
 from portal_client import Client, seeded_portal, sign_in
 from portal_seed import AMINA, World
 from sqlmodel import select
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.members import find_person
 from mailhub.models import Membership, Post, Thread
 from mailhub.moderation.actions import decide
-from mailhub.portal.cache import cache_for
+from mailhub.portal.cache import MAX_BODY, PageCache, cache_for
 
 
 @pytest.fixture
@@ -122,3 +123,19 @@ def test_signed_in_readers_and_sign_in_pages_are_not_kept(site: tuple[Context, W
     for path in ("/signin?next=/c/irnet/", "/signin/some-token", "/me", "/c/irnet/t/999999"):
         headers = Client(base).get(path)[1]
         assert headers["cache-control"] == "no-store" and "etag" not in headers, path
+
+
+def test_the_least_recently_read_page_goes_first_and_big_pages_are_not_kept(
+    ctx: Context,
+) -> None:
+    pages = PageCache(ctx.engine, budget=250)
+    assert pages.put("/a", 1, HTMLResponse("a" * 100)) is not None
+    assert pages.put("/b", 1, HTMLResponse("b" * 100)) is not None
+    assert pages.get("/a", 1) is not None  # read: /b is now the least recent
+    assert pages.put("/c", 1, HTMLResponse("c" * 100)) is not None
+    assert pages.get("/b", 1) is None
+    assert pages.get("/a", 1) is not None and pages.get("/c", 1) is not None
+    assert pages.get("/a", 2) is None  # kept under an older count: stale
+    assert pages.put("/big", 1, HTMLResponse("x" * (MAX_BODY + 1))) is None
+    assert pages.put("/moved", 1, RedirectResponse("/")) is None
+    assert pages.get("/big", 1) is None and pages.get("/moved", 1) is None

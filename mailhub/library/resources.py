@@ -86,6 +86,14 @@ def _resource(
     )
 
 
+def _stored(session: Session, resource: Resource) -> Resource:
+    """Add a new resource and queue it for the search index in the same transaction."""
+    session.add(resource)
+    session.flush()
+    mark(session, "resource", [resource.id])
+    return resource
+
+
 def add_link(
     session: Session,
     community: Community,
@@ -100,10 +108,7 @@ def add_link(
         raise InvalidInput(str(exc)) from None
     resource = _resource(community, check_fields(session, fields), origin, now)
     resource.url = link
-    session.add(resource)
-    session.flush()
-    mark(session, "resource", [resource.id])
-    return resource
+    return _stored(session, resource)
 
 
 def add_file(
@@ -134,10 +139,7 @@ def add_file(
     resource.filename = path.name
     resource.content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     resource.size = len(data)
-    session.add(resource)
-    session.flush()
-    mark(session, "resource", [resource.id])
-    return resource
+    return _stored(session, resource)
 
 
 def stored_file(resource: Resource, root: Path) -> Path | None:
@@ -306,10 +308,7 @@ def add_attachment(
     resource.filename = attachment.filename
     resource.content_type = attachment.content_type
     resource.size = attachment.size
-    session.add(resource)
-    session.flush()
-    mark(session, "resource", [resource.id])
-    return resource
+    return _stored(session, resource)
 
 
 def add_from_post(

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mailhub.models import Community, FeedKey
-from mailhub.portal import feedkeys, links, sessions
+from mailhub.portal import feedkeys
 from mailhub.portal.access import Viewer
-from mailhub.portal.account import form_of
+from mailhub.portal.csrf import checked_fields
 from mailhub.portal.web import Page, Portal
 
 PATH = "/me/feeds"
@@ -53,20 +53,17 @@ class FeedKeyPage(Portal):
         )
         return Page("my_feeds", values, status)
 
-    def _base(self, request: Request) -> str:
-        return links.base_url(self.ctx.settings) or str(request.base_url).rstrip("/")
-
     async def show(self, request: Request) -> Response:
-        response = await self.respond(request, self._page, self._base(request), None, False)
+        response = await self.respond(request, self._page, self.public_base(request), None, False)
         response.headers["cache-control"] = "no-store"
         return response
 
     async def act(self, request: Request) -> Response:
-        form = await form_of(request)
-        token = request.cookies.get(sessions.COOKIE)
-        ok = sessions.csrf_ok(self.ctx.secret, token, form.get("csrf"))
-        action = form.get("action") if form.get("action") in ("make", "revoke") else ""
-        response = await self.respond(request, self._page, self._base(request), action, ok)
+        fields = await checked_fields(request, self.ctx.secret)
+        action = dict(fields or []).get("action", "")
+        action = action if action in ("make", "revoke") else ""
+        ok = fields is not None
+        response = await self.respond(request, self._page, self.public_base(request), action, ok)
         # The page may show a key: no cache, no proxy keeps it.
         response.headers["cache-control"] = "no-store"
         return response

@@ -19,7 +19,6 @@ from mailhub.portal import feeds, library, queries
 from mailhub.portal.access import Viewer, readable, readable_community
 from mailhub.portal.atom import MEDIA_TYPE, Feed, document
 from mailhub.portal.feedkeys import viewer_for_key
-from mailhub.portal.links import base_url
 from mailhub.portal.web import Portal
 
 GENERATOR = "mailhub"
@@ -44,9 +43,9 @@ class FeedRoutes(Portal):
         return viewer_for_key(session, key) if key else self.viewer(session, token)
 
     def _site(self, request: Request) -> feeds.Site:
-        settings = self.ctx.settings
-        base = base_url(settings) or str(request.base_url).rstrip("/")
-        return feeds.Site(base, settings.instance.domain, settings.instance.name, self.ctx.now())
+        instance = self.ctx.settings.instance
+        base = self.public_base(request)
+        return feeds.Site(base, instance.domain, instance.name, self.ctx.now())
 
     def _atom(self, feed: Feed, viewer: Viewer) -> Response:
         return Response(document(feed, GENERATOR), media_type=MEDIA_TYPE, headers=_private(viewer))

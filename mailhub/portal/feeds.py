@@ -115,7 +115,7 @@ def theme_feed(
         ),
     ]
     entries = _post_entries(site, session, condition)
-    path, page = links.theme_feed_path(slug), f"/themes/{slug}/"
+    path, page = links.theme_feed_path(slug), links.theme_path(slug)
     return site.feed(path, page, name, entries, f"New posts on {name}, in every network")
 
 
@@ -148,7 +148,7 @@ def synopses_feed(
             )
         )
     slug = one.slug if one else None
-    page = f"/c/{slug}/discussions/" if slug else "/"
+    page = links.discussions_path(slug) if slug else "/"
     title = f"Synopses of {one.name}" if one else f"Synopses – {site.name}"
     sub = "The closing synopsis of each time-boxed discussion"
     return site.feed(links.synopses_feed_path(slug), page, title, entries, sub)

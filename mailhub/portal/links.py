@@ -36,6 +36,14 @@ def discussion_path(slug: str, discussion_id: int | None) -> str:
     return f"/c/{slug}/d/{discussion_id}"
 
 
+def discussions_path(slug: str) -> str:
+    return f"/c/{slug}/discussions/"
+
+
+def theme_path(theme: str) -> str:
+    return f"/themes/{theme}/"
+
+
 def month_path(slug: str, year: int, month: int) -> str:
     return f"/c/{slug}/{year:04d}/{month:02d}/"
 

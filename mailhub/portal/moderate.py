@@ -13,8 +13,9 @@ moment, decides once; the second is told who decided first.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -60,7 +61,7 @@ def moderated(session: Session, viewer: Viewer, slug: str) -> Community | None:
     return community
 
 
-def held_entries(session: Session, community: Community, now: Any) -> list[Held]:
+def held_entries(session: Session, community: Community, now: datetime) -> list[Held]:
     items = queue_items(session, held_posts(session, community), now)
     ids = [i.post.id for i in items]
     decisions = session.exec(
@@ -74,11 +75,17 @@ def held_entries(session: Session, community: Community, now: Any) -> list[Held]
     events = session.exec(select(Event).where(col(Event.post_id).in_(ids))).all()
     submissions: dict[int | None, NewsItem | Event] = {i.post_id: i for i in news}
     submissions.update({i.post_id: i for i in events})
+    history: dict[int | None, list[tuple[Decision, str]]] = defaultdict(list)
+    for decision, person in decisions:
+        history[decision.post_id].append((decision, actions.person_label(person)))
+    attached: dict[int | None, list[Attachment]] = defaultdict(list)
+    for file in files:
+        attached[file.post_id].append(file)
     return [
         Held(
             item,
-            [(d, actions.person_label(p)) for d, p in decisions if d.post_id == item.post.id],
-            [f for f in files if f.post_id == item.post.id],
+            history[item.post.id],
+            attached[item.post.id],
             submissions.get(item.post.id),
         )
         for item in items

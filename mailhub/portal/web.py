@@ -120,6 +120,11 @@ class Portal:
                 return self.not_found(viewer, token, request.url.path)
             return self.render(result, viewer, token, request.url.path)
 
+    def public_base(self, request: Request) -> str:
+        """The portal's base URL for addresses readers copy: the configured one, else the
+        address the request came to."""
+        return links.base_url(self.ctx.settings) or str(request.base_url).rstrip("/")
+
     def request_viewer(self, session: Session, request: Request, token: str | None) -> Viewer:
         """Who a request reads as: the session's person (feeds also accept a feed key)."""
         return self.viewer(session, token)

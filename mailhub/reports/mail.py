@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from mailhub.context import Context
-from mailhub.models import Community, OutboundMessage
+from mailhub.models import Community, OutboundMessage, Person
 from mailhub.moderation.team import moderators
 from mailhub.outbound.compose import owner_reply_to, send_notice, staff_notice
 from mailhub.portal import links
@@ -36,10 +36,10 @@ def dedup_key(community: Community, period: Period, person_id: int | None) -> st
     return f"report:{community.id}:{first.isoformat()}:{person_id}"
 
 
-def unsent(session: Session, community: Community, period: Period) -> list[int]:
-    """Ids of the moderators not yet sent this period's report: one look-up by the unique
-    dedup keys, so a scheduler that wakes every 30 s builds no report for nothing."""
-    wanted = {dedup_key(community, period, m.id): m.id or 0 for m in moderators(session, community)}
+def unsent(session: Session, community: Community, period: Period) -> list[Person]:
+    """The moderators not yet sent this period's report: one look-up by the unique dedup
+    keys, so a scheduler that wakes every 30 s builds no report for nothing."""
+    wanted = {dedup_key(community, period, m.id): m for m in moderators(session, community)}
     if not wanted:
         return []
     query = select(OutboundMessage.dedup_key).where(col(OutboundMessage.dedup_key).in_(wanted))
@@ -76,9 +76,7 @@ def send_reports(ctx: Context, session: Session, community: Community, period: P
     html = render("reports/monthly.html", override, **values)
     book = ctx.address_book(session)
     queued = 0
-    for moderator in moderators(session, community):
-        if moderator.id not in waiting:
-            continue
+    for moderator in waiting:
         notice = staff_notice(
             community,
             moderator,
