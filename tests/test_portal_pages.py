@@ -148,3 +148,15 @@ def test_the_library_filters_by_theme_country_and_kind(site: tuple[Context, Worl
     assert "Case study on councils" in page and "ILO NATLEX" not in page
     for missing in ("/themes/nonsense/", "/countries/zz/", "/c/irnet/2026/13/", "/c/nowhere/"):
         assert fetch("GET", base + missing)[0] == 404, missing
+
+
+def test_a_page_number_that_is_not_ascii_digits_gives_the_first_page(
+    site: tuple[Context, World, str],
+) -> None:
+    """A superscript passes str.isdigit but not int(): the archive answered 500."""
+    _, world, base = site
+    first = fetch("GET", base + world.paths["archive"])
+    for odd in ("%C2%B2", "%D9%A3", "0", "abc"):
+        status, _, page = fetch("GET", base + world.paths["archive"] + "?page=" + odd)
+        assert status == 200, odd
+        assert page == first[2], odd

@@ -169,7 +169,7 @@ class ModerationPages(Portal):
 
     async def queue(self, request: Request) -> Response:
         given = request.query_params.get("item", "")
-        item = int(given) if given.isdigit() and len(given) < 12 else None
+        item = int(given) if given.isascii() and given.isdigit() and len(given) < 12 else None
         return await self.respond(request, self._queue, request.path_params["slug"], item, False)
 
     async def decide(self, request: Request) -> Response:

@@ -157,7 +157,7 @@ class ConversationPages(Portal):
 
     async def archive(self, request: Request) -> Response:
         page = request.query_params.get("page", "1")
-        number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+        number = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1
         return await self.respond(request, self._archive, request.path_params["slug"], number)
 
     async def month(self, request: Request) -> Response:
