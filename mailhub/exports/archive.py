@@ -39,8 +39,8 @@ class Selection:
 
 def post_ids(session: Session, selection: Selection) -> list[int]:
     """The selected published posts' ids, oldest first. A thread's posts are its
-    community's: naming the community as well would make SQLite walk the whole
-    community's posts by time (ix_post_community_received) instead of the thread's."""
+    community's: naming the community as well could make SQLite walk the whole
+    community's posts (by a community index) instead of the thread's."""
     query = select(Post.id).where(*published())
     if selection.thread_id is not None:
         query = query.where(Post.thread_id == selection.thread_id)
