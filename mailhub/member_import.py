@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from mailhub.communities import known_theme_slugs
+from mailhub.countries import check_country
 from mailhub.errors import InvalidInput
 from mailhub.members import (
     AFFILIATIONS,
@@ -33,7 +34,6 @@ from mailhub.members import (
     STATUSES,
     MemberFields,
     check_choice,
-    check_country,
     check_email,
     check_flag,
     check_themes,

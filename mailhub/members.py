@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pycountry
 from sqlmodel import Session, col, select
 
 from mailhub.addresses import InvalidAddress, normalise_address
@@ -48,16 +47,6 @@ def check_choice(field_name: str, value: str, allowed: tuple[str, ...]) -> str:
     if folded not in allowed:
         raise InvalidInput(f"{field_name} {value!r}: expected one of {', '.join(allowed)}")
     return folded
-
-
-def check_country(value: str | None) -> str | None:
-    """An ISO 3166-1 alpha-2 code, upper-cased; empty means unknown."""
-    if value is None or not value.strip():
-        return None
-    code = value.strip().upper()
-    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise InvalidInput(f"country {value!r}: expected an ISO 3166-1 alpha-2 code such as 'KE'")
-    return code
 
 
 def check_flag(field_name: str, value: str | bool) -> bool:

@@ -27,13 +27,13 @@ from mailhub import member_tokens, tokens
 from mailhub.addresses import Kind
 from mailhub.communities import known_theme_slugs
 from mailhub.context import Context
+from mailhub.countries import check_country
 from mailhub.errors import InvalidInput, MailhubError
 from mailhub.member_tokens import CONFIRM_DAYS, JOIN, LEAVE
 from mailhub.members import (
     AFFILIATIONS,
     DIGEST_FORMATS,
     check_choice,
-    check_country,
     check_email,
     check_themes,
     find_person,

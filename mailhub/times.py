@@ -39,7 +39,7 @@ def zone_named(name: str) -> tzinfo:
     try:
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadTime(f"unknown time zone {name!r} (expected e.g. Africa/Nairobi)") from None
+        raise BadTime(f"unknown time zone {name!r} (expected e.g. Asia/Bangkok)") from None
 
 
 def zone_label(name: str) -> str:

@@ -106,9 +106,11 @@ def test_member_list_with_the_shipped_settings_imports_no_store_models(tmp_path:
         capture_output=True,
         check=True,
     )
-    modules = imported_by(tmp_path, "member", "list", config=config)
-    assert "mailhub.roster" in modules
-    assert loaded(modules, "sqlmodel", "sqlalchemy", "mailhub.models", "apscheduler") == []
+    for filters in ([], ["--country", "th", "--affiliation", "workers"]):
+        modules = imported_by(tmp_path, "member", "list", *filters, config=config)
+        assert "mailhub.roster" in modules
+        heavy = loaded(modules, "sqlmodel", "sqlalchemy", "mailhub.models", "apscheduler")
+        assert heavy == [], filters
 
 
 def test_every_area_loads_with_the_help_its_stand_in_shows() -> None:

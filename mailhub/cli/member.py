@@ -61,11 +61,11 @@ def _fields(
     event_reminders: bool | None = None,
 ) -> MemberFields:
     from mailhub.communities import known_theme_slugs
+    from mailhub.countries import check_country
     from mailhub.members import (
         DIGEST_FORMATS,
         MemberFields,
         check_choice,
-        check_country,
         check_email,
         check_themes,
     )
@@ -92,7 +92,7 @@ def _fields(
 
 NAME = typer.Option(None, help="Full name.")
 AFFILIATION = typer.Option(None, help="Constituency the member belongs to.")
-COUNTRY = typer.Option(None, help="ISO 3166-1 alpha-2 country code, e.g. KE.")
+COUNTRY = typer.Option(None, help="ISO 3166-1 alpha-2 country code, e.g. TH.")
 ORGANISATION = typer.Option(None, help="Organisation or ministry.")
 THEMES = typer.Option(None, "--theme", help="Theme slug; repeat for several.")
 ROLE = typer.Option(None, help="member, moderator or admin.")
@@ -269,7 +269,7 @@ def list_(
 ) -> None:
     """List the members of a community."""
     if country:
-        from mailhub.members import check_country
+        from mailhub.countries import check_country
 
         country = check_country(country)
     with roster.reader(settings(ctx).database_url) as run:

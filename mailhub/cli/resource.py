@@ -52,7 +52,7 @@ def resource_add(
     ),
     kind: str = typer.Option("other", help=f"One of: {', '.join(resources.KINDS)}."),
     theme: list[str] = THEMES,
-    country: str | None = typer.Option(None, help="ISO 3166-1 alpha-2 code, e.g. KE."),
+    country: str | None = typer.Option(None, help="ISO 3166-1 alpha-2 code, e.g. TH."),
     description: str = typer.Option("", help="What it is."),
     added_by: str | None = typer.Option(None, "--as", help="Record it as added by this person."),
 ) -> None:

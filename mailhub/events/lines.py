@@ -24,7 +24,7 @@ KEYS = {
     "link": "link",
     "url": "link",
 }
-STARTS_EXAMPLE = "Starts: 2026-05-12 09:30 Africa/Nairobi"
+STARTS_EXAMPLE = "Starts: 2026-05-12 09:30 Asia/Bangkok"
 
 
 class Unreadable(ValueError):

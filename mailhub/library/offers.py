@@ -3,7 +3,7 @@
 When a post with attachments is approved, each moderator gets one mail listing the
 attachments that passed the attachment policy, numbered as the post holds them, with a
 reply address for that post. A reply with lines such as
-`resource 1 themes=skills country=KE title="Labour code" kind=legislation` adds those
+`resource 1 themes=skills country=TH title="Labour code" kind=legislation` adds those
 attachments to the library; an attachment becomes a resource once, so a repeated reply
 adds nothing, and every line gets an answer saying what happened.
 """
@@ -95,7 +95,7 @@ def offer_attachments(ctx: Context, session: Session, post: Post) -> int:
             post_themes=themes,
             known_themes=known,
             example_theme=(themes or known or ["labour-law"])[0],
-            example_country=(author.country if author and author.country else "KE"),
+            example_country=(author.country if author and author.country else "TH"),
             author_country=author.country if author else None,
             kinds=resources.KINDS,
         )
@@ -196,7 +196,7 @@ def handle_reply(incoming: Incoming, sender: Person, post: Post) -> Outcome:
     elif not requests:
         report = [
             "No 'resource N' lines were found, so nothing was added. "
-            'Use lines such as: resource 1 themes=skills country=KE title="..."'
+            'Use lines such as: resource 1 themes=skills country=TH title="..."'
         ]
     else:
         files = dict(offered(ctx, session, post))

@@ -18,9 +18,10 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from mailhub.communities import known_theme_slugs
+from mailhub.countries import check_country
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.inbound import attachments
-from mailhub.members import check_country, check_themes
+from mailhub.members import check_themes
 from mailhub.models import Attachment, Community, Person, Post, PostStatus, Resource
 from mailhub.news.publish import community_key
 from mailhub.search.queue import mark
