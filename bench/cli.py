@@ -1,8 +1,8 @@
 """Start-up time of the command line: `mailhub --help` and `mailhub member list` (against a
-fresh SQLite store with a few members), against a bare `python -c pass`, a bare typer
-command with member list's options (typer checks each option's value with a pydantic
-TypeAdapter: the floor of any command that takes options), and `python -c "import
-sqlmodel"` (what reading the store through the models costs), measured in the same
+fresh SQLite store with a few members; also filtered by country), against a bare `python -c
+pass`, a bare typer command with member list's options (typer checks each option's value
+with a pydantic TypeAdapter: the floor of any command that takes options), and `python -c
+"import sqlmodel"` (what reading the store through the models costs), measured in the same
 rounds. Target: each command at most 0.3 s.
 
     python bench/cli.py [--rounds 7]
@@ -129,6 +129,9 @@ def main() -> None:
         commands = {
             "mailhub --help": [python, "-m", "mailhub", "--help"],
             "mailhub member list": [python, "-m", "mailhub", "member", "list", "-c", "irnet"],
+            "member list --country TH": [
+                *(python, "-m", "mailhub", "member", "list", "-c", "irnet", "--country", "TH")
+            ],
         }
         cases = {
             "python -c pass": [python, "-c", "pass"],
