@@ -68,8 +68,12 @@ def create(
     moderator: str = typer.Option(..., help="Address of the moderator (or admin) who leads it."),
     opens: str | None = typer.Option(None, help=f"Opening time; without it, a draft. {TIME_HELP}"),
     closes: str | None = typer.Option(None, help=f"Closing time. {TIME_HELP}"),
-    days: int | None = typer.Option(None, min=1, help="Open this many days (instead of --closes)."),
-    theme: list[str] = typer.Option([], "--theme", help="A theme slug (repeatable)."),
+    days: int | None = typer.Option(
+        None, min=1, metavar="DAYS", help="Open this many days (instead of --closes)."
+    ),
+    theme: list[str] = typer.Option(
+        [], "--theme", metavar="SLUG", help="A theme slug (repeatable)."
+    ),
     allow_past: bool = typer.Option(
         False, "--allow-past", help="Accept an opening or closing time already past."
     ),

@@ -63,7 +63,7 @@ def list_(
     source: str | None = typer.Option(None, help="Only this source: smtp, lmtp, imap, pipe, mbox."),
     sender: str | None = typer.Option(None, help="Only this envelope sender."),
     since: str | None = typer.Option(None, help="Only rows received at or after this ISO time."),
-    limit: int = typer.Option(50, min=1, help="At most this many rows, newest first."),
+    limit: int = typer.Option(50, min=1, metavar="N", help="At most this many rows, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List spooled messages, newest first."""
@@ -125,7 +125,7 @@ def show(
 @inbound_app.command("retry")
 def retry(
     ctx: typer.Context,
-    row_ids: list[int] | None = typer.Argument(None, help="Spool row ids."),
+    row_ids: list[int] | None = typer.Argument(None, metavar="ID", help="Spool row ids."),
     all_quarantined: bool = typer.Option(False, "--all", help="Every quarantined or failed row."),
 ) -> None:
     """Process quarantined or failed messages again (after a fix)."""
@@ -203,7 +203,7 @@ def process(ctx: typer.Context) -> None:
 def ingest_command(
     ctx: typer.Context,
     recipient: list[str] = typer.Option(
-        ..., "--recipient", "-r", help="Envelope recipient; repeat for several."
+        ..., "--recipient", "-r", metavar="ADDRESS", help="Envelope recipient; repeat for several."
     ),
     sender: str = typer.Option("", "--sender", "-f", help="Envelope sender (return path)."),
 ) -> None:

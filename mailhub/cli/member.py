@@ -94,7 +94,7 @@ NAME = typer.Option(None, help="Full name.")
 AFFILIATION = typer.Option(None, help="Constituency the member belongs to.")
 COUNTRY = typer.Option(None, help="ISO 3166-1 alpha-2 country code, e.g. TH.")
 ORGANISATION = typer.Option(None, help="Organisation or ministry.")
-THEMES = typer.Option(None, "--theme", help="Theme slug; repeat for several.")
+THEMES = typer.Option(None, "--theme", metavar="SLUG", help="Theme slug; repeat for several.")
 ROLE = typer.Option(None, help="member, moderator or admin.")
 DELIVERY = typer.Option(
     None, help="each (every post), digest, newsletter (newsletter and event digest only) or none."

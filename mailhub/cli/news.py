@@ -28,7 +28,7 @@ event_app = make_app("The event calendar: add (approved at once), list, update, 
 
 COMMUNITY = typer.Option(..., "--community", "-c", help="Community slug.")
 ONLY_COMMUNITY = typer.Option(None, "--community", "-c", help="Only this community.")
-THEMES = typer.Option([], "--theme", help="A theme slug (repeat for several).")
+THEMES = typer.Option([], "--theme", metavar="SLUG", help="A theme slug (repeat for several).")
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
@@ -219,7 +219,9 @@ def news_update(
     title: str | None = typer.Option(None, help="The headline."),
     body: str | None = typer.Option(None, help="The text."),
     url: str | None = typer.Option(None, help="A link to read more."),
-    theme: list[str] | None = typer.Option(None, "--theme", help="Theme slugs (replace)."),
+    theme: list[str] | None = typer.Option(
+        None, "--theme", metavar="SLUG", help="Theme slugs (replace)."
+    ),
 ) -> None:
     """Change a news item (the fields given)."""
     with instance(ctx).session() as session:
@@ -257,7 +259,9 @@ def event_update(
     where: str | None = typer.Option(None, help="Where it takes place."),
     url: str | None = typer.Option(None, help="A link to the event's page."),
     description: str | None = typer.Option(None, help="What it is about."),
-    theme: list[str] | None = typer.Option(None, "--theme", help="Theme slugs (replace)."),
+    theme: list[str] | None = typer.Option(
+        None, "--theme", metavar="SLUG", help="Theme slugs (replace)."
+    ),
     allow_past: bool = typer.Option(False, "--allow-past", help="Accept a start already past."),
 ) -> None:
     """Change an event (the fields given); calendars that imported it see the change."""
@@ -306,6 +310,7 @@ def event_digest(
         None,
         "--weeks",
         min=1,
+        metavar="WEEKS",
         help="Events starting in this many weeks (default: [events] digest_weeks).",
     ),
     now: str | None = typer.Option(None, "--now", help="Act as if it were this ISO 8601 time."),

@@ -51,7 +51,7 @@ def list_(
     ctx: typer.Context,
     state: OutboundState | None = typer.Option(None, help="Only rows in this state."),
     recipient: str | None = typer.Option(None, help="Only mail to this address."),
-    limit: int = typer.Option(50, min=1, help="At most this many rows, newest first."),
+    limit: int = typer.Option(50, min=1, metavar="N", help="At most this many rows, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List outbox rows, newest first, with a count per state."""
@@ -104,7 +104,9 @@ def show(
 @outbox_app.command("retry")
 def retry(
     ctx: typer.Context,
-    row_ids: list[int] | None = typer.Argument(None, help="Row ids; none means every failed row."),
+    row_ids: list[int] | None = typer.Argument(
+        None, metavar="ID", help="Row ids; none means every failed row."
+    ),
 ) -> None:
     """Queue failed rows (or the given ones) again, due now."""
     app = instance(ctx)

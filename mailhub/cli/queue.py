@@ -145,7 +145,7 @@ def _decide(
         out.print(line, markup=False)
 
 
-POST_IDS = typer.Argument(..., help="Item numbers (post ids).")
+POST_IDS = typer.Argument(..., metavar="ID", help="Item numbers (post ids).")
 AS = typer.Option(None, "--as", help="Record the decision as this moderator's (their address).")
 
 
@@ -155,7 +155,10 @@ def approve(
     post_ids: list[int] = POST_IDS,
     moderator: str | None = AS,
     theme: list[str] = typer.Option(
-        [], "--theme", help="Tag the item's thread with this theme (repeat for several)."
+        [],
+        "--theme",
+        metavar="SLUG",
+        help="Tag the item's thread with this theme (repeat for several).",
     ),
 ) -> None:
     """Approve held items: they are delivered to members and join the next digest."""

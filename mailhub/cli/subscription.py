@@ -137,7 +137,9 @@ def delivery(
 def themes(
     ctx: typer.Context,
     email: str = EMAIL,
-    slugs: list[str] | None = typer.Argument(None, help="Theme slugs; none to show them."),
+    slugs: list[str] | None = typer.Argument(
+        None, metavar="SLUG", help="Theme slugs; none to show them."
+    ),
     community: str | None = COMMUNITY,
     clear: bool = typer.Option(False, "--clear", help="Remove all the member's themes."),
 ) -> None:

@@ -49,7 +49,9 @@ def thread_record(session: Session, thread: Thread) -> dict[str, Any]:
 def list_(
     ctx: typer.Context,
     community: str = typer.Option(..., "--community", "-c", help="Community slug."),
-    limit: int = typer.Option(50, min=1, help="At most this many, most recently active first."),
+    limit: int = typer.Option(
+        50, min=1, metavar="N", help="At most this many, most recently active first."
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON, with each thread's Message-IDs in order."
     ),
@@ -160,7 +162,9 @@ def split(
 def theme(
     ctx: typer.Context,
     thread_id: int = typer.Argument(..., help="Thread id."),
-    slugs: list[str] = typer.Argument(None, help="Theme slugs; they replace the thread's."),
+    slugs: list[str] = typer.Argument(
+        None, metavar="SLUG", help="Theme slugs; they replace the thread's."
+    ),
     clear: bool = typer.Option(False, "--clear", help="Remove every theme from the thread."),
 ) -> None:
     """Tag a thread with themes: its posts carry them (with its discussion's) in digests."""
