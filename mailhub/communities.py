@@ -26,6 +26,7 @@ from mailhub.models import (
     table_of,
 )
 from mailhub.reports.targets import canonical
+from mailhub.roster import unknown_community
 from mailhub.search.queue import mark, mark_discussion, mark_threads
 
 MODERATION_POLICIES = ("all", "first-post", "none")
@@ -44,8 +45,8 @@ def check_slug(slug: str, what: str = "slug") -> str:
 def get_community(session: Session, slug: str) -> Community:
     community = session.exec(select(Community).where(Community.slug == slug)).first()
     if community is None:
-        known = ", ".join(session.exec(select(Community.slug)).all()) or "none yet"
-        raise NotFound(f"no community {slug!r} (known: {known})")
+        known = session.exec(select(Community.slug).order_by(col(Community.slug))).all()
+        raise unknown_community(slug, known)
     return community
 
 

@@ -52,7 +52,8 @@ FLAGS = ("moderated", "only_my_themes", "event_reminders")
 
 @dataclass(frozen=True)
 class Filters:
-    """Which memberships to list; a field left None does not narrow the list."""
+    """Which memberships to list; a field left None does not narrow the list. Each is
+    matched as stored: ``country`` an upper-case ISO code (see members.check_country)."""
 
     community: str | None = None
     email: str | None = None
@@ -77,8 +78,6 @@ def members(run: Run, filters: Filters) -> list[dict[str, Any]]:
     }
     wanted = {name: getattr(filters, name) for name in columns}
     params = {name: value for name, value in wanted.items() if value is not None}
-    if "country" in params:
-        params["country"] = params["country"].upper()
     where = " AND ".join(f"{columns[name]} = :{name}" for name in params)
     sql = SELECT + (f" WHERE {where}" if where else "") + " ORDER BY p.email, c.slug"
     return [_record(row) for row in run(sql, params)]
@@ -104,6 +103,7 @@ def community_slugs(run: Run) -> list[str]:
 
 
 def unknown_community(slug: str, known: Iterable[str]) -> NotFound:
+    """The error for a community that does not exist, naming those that do."""
     return NotFound(f"no community {slug!r} (known: {', '.join(known) or 'none yet'})")
 
 

@@ -23,6 +23,7 @@ from mailhub.models import Decision, Post
 from mailhub.moderation.queue import send_reminders
 
 LIST = "irnet@lists.example.org"
+OWNER = "irnet-owner@lists.example.org"
 MOD1, MOD2 = "mod1@ministry.example.org", "mod2@union.example.org"
 AMINA, BOB, CARLA = "amina@example.org", "bob@example.org", "carla@example.org"
 
@@ -192,7 +193,10 @@ def test_forged_and_unclear_decisions_change_nothing(
     # A member who is not a moderator, with a genuine token.
     mailer.send(BOB, genuine, "Re: held", "approve")
     assert post_by(ctx, mid).status == "held"
-    assert "not a moderator" in body(outbox(ctx, "moderation-reply", BOB)[-1][1])
+    refusal = outbox(ctx, "moderation-reply", BOB)[-1][1]
+    assert "not a moderator" in body(refusal)
+    # A question about it reaches the community's owners: named in the text and in Reply-To.
+    assert OWNER in body(refusal) and OWNER in refusal["Reply-To"]
     # A tampered token.
     local, domain = genuine.split("@")
     tampered = f"{local[:-1]}{'a' if local[-1] != 'a' else 'b'}@{domain}"

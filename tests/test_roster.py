@@ -3,6 +3,8 @@ on PostgreSQL and for `member show`; every path gives the records the models hol
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -85,7 +87,7 @@ def test_every_path_reads_what_the_models_hold(ctx: Context) -> None:
         (roster.Filters(community="irnet", role="moderator"), ["ana@example.org"]),
         (roster.Filters(community="irnet", delivery="digest"), ["bo@example.org"]),
         (roster.Filters(community="irnet", affiliation="workers"), ["ana@example.org"]),
-        (roster.Filters(community="irnet", country="ph"), ["ana@example.org"]),
+        (roster.Filters(community="irnet", country="PH"), ["ana@example.org"]),
         (roster.Filters(community="irnet", status="banned"), []),
         (roster.Filters(email="bo@example.org"), ["bo@example.org", "bo@example.org"]),
     ],
@@ -94,6 +96,16 @@ def test_filters_narrow_the_list(ctx: Context, filters: roster.Filters, emails: 
     seed(ctx)
     with roster.reader(ctx.settings.database_url) as run:
         assert [r["email"] for r in roster.members(run, filters)] == emails
+
+
+def test_member_list_takes_a_country_in_either_case(
+    ctx: Context, run_cli: Callable[..., Any]
+) -> None:
+    seed(ctx)
+    for country in ("ph", "PH"):
+        listed = run_cli("member", "list", "-c", "irnet", "--country", country, "--json")
+        assert listed.exit_code == 0, listed.output
+        assert [r["email"] for r in json.loads(listed.output)] == ["ana@example.org"]
 
 
 def test_a_sqlite_store_is_read_on_sqlite3_and_others_through_sqlalchemy() -> None:
@@ -113,3 +125,11 @@ def test_the_community_is_the_one_named_or_the_only_one() -> None:
         roster.choose_community(["irnet", "youth"], None)
     with pytest.raises(InvalidInput, match="no community yet"):
         roster.choose_community([], None)
+
+
+def test_an_unknown_community_is_named_with_those_there_are(ctx: Context) -> None:
+    """The same words from the store's lookup (get_community) as from the slugs alone."""
+    seed(ctx)
+    with ctx.session() as session, pytest.raises(NotFound) as asked:
+        get_community(session, "nope")
+    assert str(asked.value) == str(roster.unknown_community("nope", ["irnet", "youth"]))

@@ -1,12 +1,15 @@
 """The next batch claimed and DKIM-signed while the current one is sent (outbound/batches.py),
 against a real SMTP server: every copy arrives once and verifies; a copy of a batch signed
 ahead that cannot be signed fails alone; a batch claimed ahead is given back when the
-sender closes, and left alone once another sender has taken its rows."""
+sender closes, and left alone once another sender has taken its rows; with the store down
+when it is checked or given back, its rows go out once after their lease."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +17,8 @@ import dkim
 import pytest
 from conftest import derive
 from smtp_sink import SinkHandler, smtp_sink
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import select
 from test_outbox import mail
 
@@ -68,6 +73,18 @@ def dns(record: bytes) -> Callable[..., bytes | None]:
         return record if name == b"ahead._domainkey.lists.example.org." else None
 
     return lookup
+
+
+@contextmanager
+def store_down(monkeypatch: pytest.MonkeyPatch, engine: Engine) -> Iterator[None]:
+    """Every new connection to the store is refused, as when the database is unreachable."""
+
+    def refuse() -> None:
+        raise OperationalError("connect", {}, ConnectionRefusedError("the store is down"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "connect", refuse)
+        yield
 
 
 def arrivals(handler: SinkHandler) -> Counter[str]:
@@ -171,4 +188,64 @@ def test_a_batch_claimed_ahead_and_taken_by_another_sender_is_not_sent_again(
             stalled.close()
     assert states(ctx) == {"sent": 2 * BATCH}
     assert len(arrivals(handler)) == 2 * BATCH
+    assert set(arrivals(handler).values()) == {1}
+
+
+def test_a_batch_claimed_ahead_that_the_store_fails_to_check_goes_out_once_after_its_lease(
+    ctx: Context, clock: FrozenClock, rsa_key: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, _record = rsa_key
+    queue(ctx, 2 * BATCH)
+    with smtp_sink() as (handler, port):
+        sender = Sender(signing_context(ctx, port, key))
+        try:
+            assert sender.send_batch().sent == BATCH
+            # The store fails as the batch claimed ahead is checked (`still_held`): the
+            # sender forgets that batch, and its rows stay leased until the lease runs out.
+            with store_down(monkeypatch, ctx.engine), pytest.raises(SQLAlchemyError):
+                sender.send_batch()
+            assert len(handler.received) == BATCH
+            assert states(ctx) == {"sent": BATCH, "sending": BATCH}
+            assert sender.send_batch().handled == 0
+            clock.advance(timedelta(seconds=LEASE + 1))
+            assert sender.drain().sent == BATCH
+        finally:
+            sender.close()
+    assert states(ctx) == {"sent": 2 * BATCH}
+    assert len(arrivals(handler)) == 2 * BATCH
+    assert set(arrivals(handler).values()) == {1}
+
+
+def test_closing_with_the_store_down_leaves_the_batch_claimed_ahead_to_its_lease(
+    ctx: Context,
+    clock: FrozenClock,
+    rsa_key: tuple[Path, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key, _record = rsa_key
+    queue(ctx, 2 * BATCH + 3)
+    with smtp_sink() as (handler, port):
+        live = signing_context(ctx, port, key)
+        sender = Sender(live)
+        try:
+            assert sender.send_batch().sent == BATCH
+        finally:
+            with store_down(monkeypatch, ctx.engine), caplog.at_level(logging.WARNING):
+                sender.close()
+        # One line in the log, no traceback; the rows stay leased, their attempt counted.
+        (warning,) = [r for r in caplog.records if r.name == "mailhub.sender"]
+        assert warning.exc_info is None
+        assert warning.getMessage().startswith(f"{BATCH} claimed rows not given back")
+        left = [(state, attempts) for state, attempts, _ in rows(ctx).values() if state != "sent"]
+        assert sorted(left) == [("queued", 0)] * 3 + [("sending", 1)] * BATCH
+        again = Sender(live)
+        try:
+            assert again.drain().sent == 3
+            clock.advance(timedelta(seconds=LEASE + 1))
+            assert again.drain().sent == BATCH
+        finally:
+            again.close()
+    assert states(ctx) == {"sent": 2 * BATCH + 3}
+    assert len(arrivals(handler)) == 2 * BATCH + 3
     assert set(arrivals(handler).values()) == {1}

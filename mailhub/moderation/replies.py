@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from mailhub import tokens
-from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.errors import InvalidInput
 from mailhub.inbound.outcomes import Incoming, Outcome
@@ -25,8 +24,7 @@ from mailhub.inbound.trim import trim_reply
 from mailhub.library import offers as resource_offers
 from mailhub.models import Community, Person, Post
 from mailhub.moderation import actions, team
-from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
-from mailhub.rendering import render
+from mailhub.outbound.compose import Notice, owner_reply_to, send_notice, send_rendered
 
 WORDS = {
     "approve": "approve",
@@ -85,16 +83,18 @@ def read_batch(text: str) -> list[tuple[str, list[int], str | None]]:
     return found
 
 
-def _reply(
+def _answer(
     incoming: Incoming,
     to: str,
     subject: str,
-    text: str,
     key: str,
     person: Person | None,
+    *,
+    text: str = "",
     reply_to: str | None = None,
-) -> None:
-    notice = Notice(
+) -> Notice:
+    """The answer to a moderator's mail, threaded under it: one per mail and ``key``."""
+    return Notice(
         to=to,
         subject=subject,
         text=text,
@@ -104,25 +104,31 @@ def _reply(
         in_reply_to=incoming.item.message_id,
         reply_to=reply_to,
     )
-    send_notice(incoming.ctx, incoming.session, incoming.community, notice)
 
 
 def _refuse(incoming: Incoming, sender: str, why: str, hint: str | None = None) -> Outcome:
-    community = incoming.community
-    book = incoming.ctx.address_book(incoming.session)
-    text = render(
-        "moderation/refused.txt",
-        incoming.ctx.settings.templates_override,
-        address=incoming.item.row.rcpt_to[0] if incoming.item.row.rcpt_to else "this address",
-        why=why,
-        hint=hint,
-        community=community,
-        owner_address=book.address(community.slug, Kind.OWNER),
-    )
+    ctx, session, community = incoming.ctx, incoming.session, incoming.community
     if sender:
-        subject = "Your moderation reply changed nothing"
-        owner = owner_reply_to(book, community)
-        _reply(incoming, sender, subject, text, "refused", None, owner)
+        owner = owner_reply_to(ctx.address_book(session), community)
+        notice = _answer(
+            incoming,
+            sender,
+            "Your moderation reply changed nothing",
+            "refused",
+            None,
+            reply_to=owner,
+        )
+        rcpt_to = incoming.item.row.rcpt_to
+        send_rendered(
+            ctx,
+            session,
+            community,
+            "moderation/refused.txt",
+            notice,
+            address=rcpt_to[0] if rcpt_to else "this address",
+            why=why,
+            hint=hint,
+        )
     return incoming.outcome("decision", f"refused: {why}")
 
 
@@ -174,15 +180,10 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
     ctx, session, community = incoming.ctx, incoming.session, incoming.community
     decision = read_decision(incoming.parsed.text) or read_decision(incoming.parsed.subject)
     if decision is None:
-        text = render(
-            "moderation/unclear.txt",
-            ctx.settings.templates_override,
-            community=community,
-            post=post,
+        notice = _answer(
+            incoming, sender.email, f"No decision read for item {post.id}", "unclear", sender
         )
-        _reply(
-            incoming, sender.email, f"No decision read for item {post.id}", text, "unclear", sender
-        )
+        send_rendered(ctx, session, community, "moderation/unclear.txt", notice, post=post)
         return incoming.outcome("decision", f"unclear reply about item {post.id}; nothing changed")
     try:
         actions.decide(
@@ -196,10 +197,15 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
             themes=decision.themes,
         )
     except actions.AlreadyDecided as exc:
-        text = render(
+        notice = _answer(
+            incoming, sender.email, f"Item {post.id} was already decided", "already", sender
+        )
+        send_rendered(
+            ctx,
+            session,
+            community,
             "moderation/already.txt",
-            ctx.settings.templates_override,
-            community=community,
+            notice,
             post=post,
             status=post.status,
             decided_by=exc.by,
@@ -207,14 +213,12 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
             if post.decided_at
             else "earlier",
         )
-        _reply(
-            incoming, sender.email, f"Item {post.id} was already decided", text, "already", sender
-        )
         return incoming.outcome("decision", f"item {post.id} already decided by {exc.by}")
     except InvalidInput as exc:  # an unknown theme, refused before anything was decided
         return _refuse(incoming, sender.email, str(exc))
     summary = f"Item {post.id} ({post.subject or 'no subject'}): {_past(decision.action)}."
-    _reply(incoming, sender.email, summary, summary + "\n", "done", sender)
+    done = _answer(incoming, sender.email, summary, "done", sender, text=summary + "\n")
+    send_notice(ctx, session, community, done)
     return incoming.outcome("decision", f"{sender.email} {decision.action} item {post.id} by email")
 
 
@@ -239,13 +243,12 @@ def _batch(incoming: Incoming, sender: Person) -> Outcome:
             "No decision lines were found, so nothing changed. Use lines such as 'approve 1 3 4'."
         )
     text = "What was done:\n\n" + "\n".join(f"  {line}" for line in report) + "\n"
-    _reply(
-        incoming,
-        sender.email,
-        f"{community.tag or community.name} moderation summary",
-        text,
-        "batch",
-        sender,
+    subject = f"{community.tag or community.name} moderation summary"
+    send_notice(
+        ctx,
+        session,
+        community,
+        _answer(incoming, sender.email, subject, "batch", sender, text=text),
     )
     return incoming.outcome("decision", f"batch from {sender.email}: {len(report)} line(s)")
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from mailhub import rendering
 from mailhub.addresses import Kind
 from mailhub.context import Context
 from mailhub.members import admin_addresses
 from mailhub.models import Community, Membership, MembershipStatus, Person
-from mailhub.outbound.compose import Notice, send_notice, send_rendered
+from mailhub.outbound.compose import Notice, send_rendered
 
 DISABLED_REASON = "bounces"
 
@@ -58,6 +57,8 @@ def _notify(
 ) -> None:
     settings = ctx.settings
     book = ctx.address_book(session)
+    # Names the templates (and an instance's own copies of them) have always used; the
+    # owner address comes from `send_rendered`.
     values = {
         "member_name": person.name,
         "email": person.email,
@@ -68,10 +69,8 @@ def _notify(
         "threshold": settings.delivery.bounce_threshold,
         "reason": reason,
         "request": book.address(community.slug, Kind.REQUEST),
-        "owner_address": book.address(community.slug, Kind.OWNER),
     }
     day = ctx.now().strftime("%Y%m%d")
-    override = settings.templates_override
     notice = Notice(
         to=person.email,
         subject=f"Mail from {community.name} is paused: your address bounces",
@@ -80,22 +79,15 @@ def _notify(
         person_id=person.id,
     )
     send_rendered(ctx, session, community, "delivery/bounce_disabled.txt", notice, **values)
-    # The admins' notice is one text for all of them, rendered once.
-    text = rendering.render("delivery/bounce_admin.txt", override, **values)
     admins = admin_addresses(
         session, [c.id for c in paused if c.id], ctx.settings.instance.admin_email
     )
     for address, admin_id in admins:
-        send_notice(
-            ctx,
-            session,
-            community,
-            Notice(
-                to=address,
-                subject=f"Delivery paused for {person.email} (bounces)",
-                text=text,
-                kind="bounce_admin",
-                dedup_key=f"bounce-disabled:{person.id}:{day}:admin:{address}",
-                person_id=admin_id,
-            ),
+        notice = Notice(
+            to=address,
+            subject=f"Delivery paused for {person.email} (bounces)",
+            kind="bounce_admin",
+            dedup_key=f"bounce-disabled:{person.id}:{day}:admin:{address}",
+            person_id=admin_id,
         )
+        send_rendered(ctx, session, community, "delivery/bounce_admin.txt", notice, **values)
