@@ -9,8 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from mailhub import roster
+from mailhub.cli.member import resolve_community
 from mailhub.communities import create_community, get_community
 from mailhub.context import Context
 from mailhub.errors import InvalidInput, NotFound
@@ -133,3 +135,21 @@ def test_an_unknown_community_is_named_with_those_there_are(ctx: Context) -> Non
     with ctx.session() as session, pytest.raises(NotFound) as asked:
         get_community(session, "nope")
     assert str(asked.value) == str(roster.unknown_community("nope", ["irnet", "youth"]))
+
+
+def test_a_member_command_finds_its_community_in_one_query(ctx: Context) -> None:
+    seed(ctx)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", count)
+    try:
+        with ctx.session() as session:
+            assert resolve_community(session, "youth").slug == "youth"
+            with pytest.raises(NotFound, match="no community 'nope'"):
+                resolve_community(session, "nope")
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", count)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2

@@ -37,10 +37,11 @@ COMMUNITY_HELP = "Community slug (may be left out when there is only one)."
 
 
 def resolve_community(session: Session, slug: str | None) -> Community:
-    from mailhub.communities import get_community
+    """The community named, or the only one there is, from one read of the communities."""
+    from mailhub.communities import list_communities
 
-    known = roster.community_slugs(roster.on_connection(session.connection()))
-    return get_community(session, roster.choose_community(known, slug))
+    found = {community.slug: community for community in list_communities(session)}
+    return found[roster.choose_community(list(found), slug)]
 
 
 def _fields(
