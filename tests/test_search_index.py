@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
-from mailhub.communities import get_community, rename_theme
+from mailhub.communities import create_community, get_community, rename_theme
 from mailhub.context import Context
 from mailhub.library import resources
-from mailhub.models import Post, Thread
+from mailhub.models import Community, Post, Thread
 from mailhub.moderation.actions import decide
 from mailhub.news import store
 from mailhub.scheduler import run_due
@@ -32,10 +33,10 @@ def paths(ctx: Context, text: str) -> list[str]:
         return [hit.path for hit in search(session, parse(text), [irnet]).hits]
 
 
-def held_post(ctx: Context, subject: str, text: str) -> int:
+def held_post(ctx: Context, subject: str, text: str, community: str = "irnet") -> int:
     now = ctx.now()
     with ctx.session() as session:
-        irnet = get_community(session, "irnet")
+        irnet = get_community(session, community)
         thread = Thread(
             community_id=irnet.id or 0, subject=subject, created_at=now, last_activity_at=now
         )
@@ -162,6 +163,38 @@ def test_filters_and_dates(ctx: Context) -> None:
     run_due(ctx)
     assert paths(ctx, "wages theme:skills") == []
     assert len(paths(ctx, "wages theme:work-skills")) == 1
+
+
+def test_community_filter_commas_give_alternatives_and_twice_must_hold_twice(
+    ctx: Context,
+) -> None:
+    with ctx.session() as session:
+        for slug in ("yen", "skillsnet"):
+            create_community(session, slug=slug, name=slug.upper(), now=ctx.now())
+    for slug in ("irnet", "yen", "skillsnet"):
+        moderate(ctx, held_post(ctx, f"Wages in {slug}", "Minimum wages rose.", slug), "approve")
+    run_due(ctx)
+
+    def found(text: str) -> list[str]:
+        with ctx.session() as session:
+            every = list(session.exec(select(Community)).all())
+            return sorted(hit.community.slug for hit in search(session, parse(text), every).hits)
+
+    assert found("wages") == ["irnet", "skillsnet", "yen"]
+    assert found("wages community:irnet,yen") == ["irnet", "yen"]
+    assert found("wages community:YEN,elsewhere") == ["yen"]
+    assert found("wages community:irnet,yen community:yen,skillsnet") == ["yen"]
+    assert found("wages community:irnet community:yen") == []  # an item is in one community
+    with pytest.raises(QueryError, match="community:,: name a community"):
+        parse("wages community:,")
+
+
+def test_a_date_filter_given_twice_keeps_the_narrower_bound() -> None:
+    query = parse("wages before:2027 before:2026-06 after:2025 after:2024")
+    assert (query.before, query.after) == (
+        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2025, 1, 1, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(
