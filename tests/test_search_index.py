@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from mailhub.communities import create_community, get_community, rename_theme
 from mailhub.context import Context
@@ -20,7 +20,8 @@ from mailhub.models import Community, Post, Thread
 from mailhub.moderation.actions import decide
 from mailhub.news import store
 from mailhub.scheduler import run_due
-from mailhub.search import index
+from mailhub.search import documents, index
+from mailhub.search.documents import KINDS
 from mailhub.search.query import QueryError, parse
 from mailhub.search.results import search
 
@@ -228,6 +229,25 @@ def test_reindex_and_query_commands(ctx: Context, run_cli: Callable[..., Any]) -
     bad = run_cli("search", "query", "in:forum")
     assert bad.exit_code == 2
     assert bad.output.startswith("error: in:forum: choose from")
+
+
+def test_reindex_lists_the_items_once_and_counts_them_for_its_bar(
+    ctx: Context, run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moderate(ctx, held_post(ctx, "Skills", "Apprenticeships in Viet Nam."), "approve")
+    held_post(ctx, "Waiting", "Read by the rebuild, not indexed.")
+    listed: list[str] = []
+    item_ids = documents.item_ids
+
+    def listing(session: Session, kind: str, community_id: int | None = None) -> list[int]:
+        listed.append(kind)
+        return item_ids(session, kind, community_id)
+
+    monkeypatch.setattr(documents, "item_ids", listing)
+    result = run_cli("search", "reindex")
+    assert result.exit_code == 0, result.output
+    assert "1 document(s) indexed from 2 item(s)" in result.output
+    assert sorted(listed) == sorted(KINDS)  # each kind's ids read once
 
 
 def test_with_search_off_intake_queues_nothing(ctx: Context) -> None:

@@ -192,4 +192,4 @@ def _clear(connection: Connection, community_id: int | None) -> None:
 def total(ctx: Context, community_id: int | None = None) -> int:
     """How many items a rebuild reads (for its progress bar)."""
     with ctx.session() as session:
-        return sum(len(documents.item_ids(session, k, community_id)) for k in KINDS)
+        return sum(documents.item_count(session, k, community_id) for k in KINDS)
