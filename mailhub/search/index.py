@@ -142,13 +142,6 @@ def catch_up(
     return done
 
 
-def pending(ctx: Context) -> int:
-    with ctx.session() as session:
-        return (
-            session.connection().execute(text("SELECT count(*) FROM search_pending")).scalar_one()
-        )
-
-
 Progress = Callable[[int], None]
 
 
