@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 
-from mailhub.communities import get_community, rename_theme
+from mailhub.communities import create_community, get_community, rename_theme
 from mailhub.context import Context
 from mailhub.library import resources
-from mailhub.models import Post, Thread
+from mailhub.models import Community, Post, Thread
 from mailhub.moderation.actions import decide
 from mailhub.news import store
 from mailhub.scheduler import run_due
-from mailhub.search import index
+from mailhub.search import documents, index
+from mailhub.search.documents import KINDS
 from mailhub.search.query import QueryError, parse
 from mailhub.search.results import search
 
@@ -32,10 +34,10 @@ def paths(ctx: Context, text: str) -> list[str]:
         return [hit.path for hit in search(session, parse(text), [irnet]).hits]
 
 
-def held_post(ctx: Context, subject: str, text: str) -> int:
+def held_post(ctx: Context, subject: str, text: str, community: str = "irnet") -> int:
     now = ctx.now()
     with ctx.session() as session:
-        irnet = get_community(session, "irnet")
+        irnet = get_community(session, community)
         thread = Thread(
             community_id=irnet.id or 0, subject=subject, created_at=now, last_activity_at=now
         )
@@ -71,9 +73,7 @@ def test_approved_posts_are_found_after_the_next_run(ctx: Context) -> None:
     moderate(ctx, approved, "approve")
     moderate(ctx, rejected, "reject")
     assert paths(ctx, "riders") == []  # queued, not yet indexed: ingest does not wait
-    assert index.pending(ctx) == 1
     run_due(ctx)
-    assert index.pending(ctx) == 0
     found = paths(ctx, "riders")
     assert len(found) == 1 and found[0].endswith(f"#p{approved}")
     assert not any(p.endswith(f"#p{held}") for p in paths(ctx, "waiting"))
@@ -164,6 +164,38 @@ def test_filters_and_dates(ctx: Context) -> None:
     assert len(paths(ctx, "wages theme:work-skills")) == 1
 
 
+def test_community_filter_commas_give_alternatives_and_twice_must_hold_twice(
+    ctx: Context,
+) -> None:
+    with ctx.session() as session:
+        for slug in ("yen", "skillsnet"):
+            create_community(session, slug=slug, name=slug.upper(), now=ctx.now())
+    for slug in ("irnet", "yen", "skillsnet"):
+        moderate(ctx, held_post(ctx, f"Wages in {slug}", "Minimum wages rose.", slug), "approve")
+    run_due(ctx)
+
+    def found(text: str) -> list[str]:
+        with ctx.session() as session:
+            every = list(session.exec(select(Community)).all())
+            return sorted(hit.community.slug for hit in search(session, parse(text), every).hits)
+
+    assert found("wages") == ["irnet", "skillsnet", "yen"]
+    assert found("wages community:irnet,yen") == ["irnet", "yen"]
+    assert found("wages community:YEN,elsewhere") == ["yen"]
+    assert found("wages community:irnet,yen community:yen,skillsnet") == ["yen"]
+    assert found("wages community:irnet community:yen") == []  # an item is in one community
+    with pytest.raises(QueryError, match="community:,: name a community"):
+        parse("wages community:,")
+
+
+def test_a_date_filter_given_twice_keeps_the_narrower_bound() -> None:
+    query = parse("wages before:2027 before:2026-06 after:2025 after:2024")
+    assert (query.before, query.after) == (
+        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2025, 1, 1, tzinfo=UTC),
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -186,7 +218,7 @@ def test_reindex_and_query_commands(ctx: Context, run_cli: Callable[..., Any]) -
     result = run_cli("search", "reindex", "-c", "irnet")
     assert result.exit_code == 0, result.output
     assert "1 document(s) indexed" in result.output
-    assert index.pending(ctx) == 1  # a per-community rebuild leaves the queue to run_due
+    assert index.catch_up(ctx) == 1  # a per-community rebuild leaves the queue as it was
     result = run_cli("search", "query", "--json", "apprenticeships from:somchai@example.org")
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)["results"]
@@ -197,13 +229,32 @@ def test_reindex_and_query_commands(ctx: Context, run_cli: Callable[..., Any]) -
     assert bad.output.startswith("error: in:forum: choose from")
 
 
+def test_reindex_lists_the_items_once_and_counts_them_for_its_bar(
+    ctx: Context, run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moderate(ctx, held_post(ctx, "Skills", "Apprenticeships in Viet Nam."), "approve")
+    held_post(ctx, "Waiting", "Read by the rebuild, not indexed.")
+    listed: list[str] = []
+    item_ids = documents.item_ids
+
+    def listing(session: Session, kind: str, community_id: int | None = None) -> list[int]:
+        listed.append(kind)
+        return item_ids(session, kind, community_id)
+
+    monkeypatch.setattr(documents, "item_ids", listing)
+    result = run_cli("search", "reindex")
+    assert result.exit_code == 0, result.output
+    assert "1 document(s) indexed from 2 item(s)" in result.output
+    assert sorted(listed) == sorted(KINDS)  # each kind's ids read once
+
+
 def test_with_search_off_intake_queues_nothing(ctx: Context) -> None:
     from conftest import derive
 
     off = derive(ctx, search={"enabled": False})
     post = held_post(off, "Quiet", "Nothing to index here.")
     moderate(off, post, "approve")
-    assert index.pending(off) == 0
+    assert index.catch_up(off) == 0
     run_due(off)
     assert paths(off, "index") == []
     assert index.reindex(off) == 1  # a rebuild catches up when it is on again

@@ -1,9 +1,11 @@
 """`mailhub serve` indexes in a process of its own (search/indexer.py), after a burst of
 mail has settled: a post sent over SMTP is found without `run-due`, the scheduler leaves
-the index to the indexer, and a queue that keeps growing is indexed all the same."""
+the index to the indexer, a queue that keeps growing is indexed all the same, and a batch
+the store fails is indexed on a later try."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -13,8 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import make_context, write_config
+import pytest
+from conftest import derive, make_context, write_config
 from smtp_sink import free_port
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from test_crash import wait_for_port
 from test_search_index import held_post, moderate, paths
 from test_serve import _worker_policies, send_post
@@ -23,8 +28,8 @@ from mailhub.clock import FrozenClock
 from mailhub.communities import get_community
 from mailhub.context import Context
 from mailhub.members import MemberFields, add_member
-from mailhub.search import index
-from mailhub.search.indexer import Settling, keep_up
+from mailhub.search import indexer as search_indexer
+from mailhub.search.indexer import Settling, keep_up, newest_queued
 
 
 def test_settling_waits_for_the_queue_to_stop_growing_but_not_for_ever() -> None:
@@ -57,11 +62,47 @@ def test_keep_up_indexes_what_was_approved_and_stops_when_told(ctx: Context) -> 
         assert paths(ctx, "riders") == []
         moderate(ctx, post, "approve")
         wait_for(lambda: len(paths(ctx, "riders")) == 1)
-        assert index.pending(ctx) == 0
+        assert newest_queued(ctx) is None  # taken off the queue
     finally:
         stop.set()
         indexer.join(5)
     assert not indexer.is_alive()
+
+
+def test_keep_up_indexes_everything_after_the_store_fails_a_batch(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three batches; taking the second off the queue fails (the store unreachable): it
+    stays queued, the error is logged, and a later try indexes it."""
+    posts = [held_post(ctx, f"Riders {n}", f"Delivery riders meet, round {n}.") for n in range(5)]
+    for post in posts:
+        moderate(ctx, post, "approve")
+    takes: list[str] = []
+
+    def store_fails_once(*args: object) -> None:
+        statement = str(args[2])
+        if statement.startswith("DELETE FROM search_pending"):
+            takes.append(statement)
+            if len(takes) == 2:
+                raise OperationalError(statement, None, ConnectionError("store unreachable"))
+
+    monkeypatch.setattr(search_indexer, "TROUBLE_SECONDS", 0.1)
+    event.listen(ctx.engine, "before_cursor_execute", store_fails_once)
+    stop = threading.Event()
+    batches_of_two = derive(ctx, search={"batch_size": 2})
+    indexer = threading.Thread(target=keep_up, args=(batches_of_two, stop.is_set, 0.1))
+    try:
+        with caplog.at_level(logging.ERROR, logger="mailhub.search"):
+            indexer.start()
+            wait_for(lambda: len(paths(ctx, "riders")) == 5)
+    finally:
+        stop.set()
+        indexer.join(5)
+        event.remove(ctx.engine, "before_cursor_execute", store_fails_once)
+    assert len(takes) == 4  # the failed batch was taken again
+    assert newest_queued(ctx) is None
+    assert "search indexing stopped by an error; trying again" in caplog.text
+    assert "store unreachable" in caplog.text
 
 
 def test_serve_indexes_in_its_own_idle_process_without_the_scheduler(

@@ -70,8 +70,7 @@ def test_a_profile_changed_by_mail_moves_the_members_posts_between_filters(
     assert kinds_found(ctx, "tripartite country:TH affiliation:workers") == ["post"]
 
     world.mail.send(AMINA, REQUEST, "Profile", "profile country=VN affiliation=employers")
-    assert index.pending(ctx) == 1  # queued in the profile's transaction
-    run_due(ctx)
+    assert index.catch_up(ctx) == 1  # queued in the profile's transaction
 
     assert kinds_found(ctx, "tripartite country:TH") == []
     assert kinds_found(ctx, "tripartite affiliation:workers") == []
@@ -117,8 +116,7 @@ def test_member_update_and_import_reindex_posts_and_moderated_discussions(
     members.write_text(f"email,affiliation,name\n{MOD},academic,Maria Moderadora\n")
     result = run_cli("member", "import", str(members), "-c", "irnet")
     assert result.exit_code == 0, result.output
-    assert index.pending(ctx) == 4  # her two posts, the discussion and its synopsis, once
-    run_due(ctx)
+    assert index.catch_up(ctx) == 4  # her two posts, the discussion and its synopsis, once
     found = kinds_found(ctx, "labour affiliation:academic country:KH")
     assert found == ["discussion", "post", "post"]
     assert kinds_found(ctx, "labour affiliation:government") == []

@@ -29,7 +29,7 @@ from mailhub.portal.access import Viewer, viewer_for
 from mailhub.rendering import environment, render
 
 STYLESHEET = Path(__file__).resolve().parents[1] / "templates" / "portal" / "portal.css"
-_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")  # what hide_addresses() hides
 AFFILIATIONS = {
     "government": "Government",
     "workers": "Workers' organisation",
@@ -43,7 +43,7 @@ AFFILIATIONS = {
 def hide_addresses(text: str | None) -> str:
     """Members' words without the email addresses in them (signatures, quoted headers):
     a public archive must not become a harvest for spammers."""
-    return _ADDRESS.sub("[address hidden]", text or "")
+    return ADDRESS.sub("[address hidden]", text or "")
 
 
 @lru_cache(maxsize=8192)

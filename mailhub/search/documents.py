@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -264,3 +265,12 @@ def item_ids(session: Session, kind: str, community_id: int | None = None) -> li
     if community_id is not None:
         statement = statement.where(model.community_id == community_id)
     return [row for row in session.exec(statement).all()]
+
+
+def item_count(session: Session, kind: str, community_id: int | None = None) -> int:
+    """How many ids item_ids() gives, counted by the store (a rebuild's progress bar)."""
+    model = _MODELS[kind]
+    statement = select(func.count()).select_from(model)
+    if community_id is not None:
+        statement = statement.where(model.community_id == community_id)
+    return session.exec(statement).one()

@@ -142,13 +142,6 @@ def catch_up(
     return done
 
 
-def pending(ctx: Context) -> int:
-    with ctx.session() as session:
-        return (
-            session.connection().execute(text("SELECT count(*) FROM search_pending")).scalar_one()
-        )
-
-
 Progress = Callable[[int], None]
 
 
@@ -192,4 +185,4 @@ def _clear(connection: Connection, community_id: int | None) -> None:
 def total(ctx: Context, community_id: int | None = None) -> int:
     """How many items a rebuild reads (for its progress bar)."""
     with ctx.session() as session:
-        return sum(len(documents.item_ids(session, k, community_id)) for k in KINDS)
+        return sum(documents.item_count(session, k, community_id) for k in KINDS)

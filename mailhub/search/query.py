@@ -71,7 +71,7 @@ class Query:
 
     clauses: list[Clause] = field(default_factory=list)
     tag_groups: list[list[str]] = field(default_factory=list)  # each group: one must match
-    communities: list[str] = field(default_factory=list)  # slugs from community:
+    communities: list[list[str]] = field(default_factory=list)  # each: one slug must match
     before: datetime | None = None
     after: datetime | None = None
 
@@ -116,9 +116,15 @@ def _filter(query: Query, name: str, value: str, *, addresses: bool) -> None:
     if not value:
         raise QueryError(f"{name}: needs a value, e.g. {name}:{_EXAMPLES[name]}")
     if name in ("before", "after"):
-        setattr(query, name, _date(name, value))
+        when, earlier = _date(name, value), getattr(query, name)
+        if earlier is not None:  # both must hold: the narrower bound
+            when = min(when, earlier) if name == "before" else max(when, earlier)
+        setattr(query, name, when)
     elif name == "community":
-        query.communities.append(value.lower())
+        slugs = [v for v in value.lower().split(",") if v]
+        if not slugs:
+            raise QueryError(f"community:{value}: name a community, e.g. community:irnet")
+        query.communities.append(slugs)
     elif name == "in":
         query.tag_groups.append([tag("i", v) for v in _choices(name, value, KINDS)])
     elif name == "kind":

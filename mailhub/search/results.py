@@ -84,9 +84,11 @@ def search(
 ) -> Results:
     """The page of hits for a query among the readable communities, best first."""
     allowed = {c.id or 0: c for c in readable}
-    if query.communities:
-        named = set(query.communities)
-        allowed = {i: c for i, c in allowed.items() if c.slug in named}
+    # Each community: filter holds, as every filter does: an item is in one community, so
+    # two filters naming different ones find nothing, and a comma list finds any of them.
+    allowed = {
+        i: c for i, c in allowed.items() if all(c.slug in slugs for slugs in query.communities)
+    }
     if not allowed or (query.empty and query.before is None and query.after is None):
         return Results([], False)
     tags = [[f"c{i}" for i in sorted(allowed)], *query.tag_groups]
