@@ -123,6 +123,8 @@ def test_news_events_and_files_follow_their_changes(ctx: Context) -> None:
     assert paths(ctx, "dao tao nghe") == [odt]  # Vietnamese without its accents, in an ODT
     assert paths(ctx, "青年就业") == [odt]
     assert set(paths(ctx, "country:TH in:resource")) == {pdf, docx}
+    assert set(paths(ctx, "country:TH,VN in:resource")) == {pdf, docx, odt}  # as help says
+    assert paths(ctx, "country:TH country:VN in:resource") == []  # given twice, holds twice
     assert paths(ctx, "kind:policy") == [odt]
     assert paths(ctx, "in:news,event parliament") == [f"/c/irnet/news/{news.id}"]
 
