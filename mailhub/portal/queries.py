@@ -15,16 +15,14 @@ from sqlalchemy import ColumnElement, and_, exists, func
 from sqlmodel import Session, col, select
 
 from mailhub.models import (
+    PUBLISHED,
     SUBMISSION_KINDS,
     Attachment,
     Community,
     Person,
     Post,
-    PostStatus,
     Thread,
 )
-
-PUBLISHED = (PostStatus.APPROVED.value, PostStatus.ARCHIVED.value)
 
 
 def published() -> list[ColumnElement[bool]]:
