@@ -239,6 +239,10 @@ class Post(SQLModel, table=True):
 # published in newsletters and the calendar, never sent to the list.
 SUBMISSION_KINDS = ("news", "event")
 
+# The statuses of a post that readers see (the portal, its feeds, search): approved for
+# the list, or imported from an earlier archive. Never held, rejected or discarded.
+PUBLISHED = (PostStatus.APPROVED.value, PostStatus.ARCHIVED.value)
+
 
 class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,12 @@ import feedparser
 import icalendar
 import pytest
 from portal_client import Client, sign_in
-from portal_seed import AMINA, SECRET_THREAD, YEN_MEMBER, World, seed
-from sqlmodel import select
+from portal_seed import AMINA, MOD, SECRET_THREAD, YEN_MEMBER, World, seed
+from sqlmodel import col, select
 from test_web import running_web
 
 from mailhub.context import Context
-from mailhub.models import Community, Discussion, FeedKey
+from mailhub.models import Community, Discussion, FeedKey, Person, Post, Thread
 
 ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 PUBLIC_FEEDS = ("/c/irnet/feed.atom", "/themes/skills/feed.atom", "/c/irnet/synopses.atom")
@@ -85,6 +86,44 @@ def test_public_feeds_are_valid_atom_whose_links_open_their_posts(
     assert synopses[0].link == f"{base}/c/irnet/d/{world.ids['discussion']}"
     assert client.get("/themes/no-such-theme/feed.atom")[0] == 404
     assert client.get(f"/c/irnet/t/{world.ids['held_thread']}/feed.atom")[0] == 404
+
+
+def test_a_moderator_named_by_an_address_is_the_same_name_in_feeds_and_pages(
+    site: tuple[Context, World, str],
+) -> None:
+    """A name that is an address (as a member import may leave it) is shown the same way
+    wherever the moderator appears: on their post, in the post feeds, as the synopsis's
+    author."""
+    ctx, world, base = site
+    discussion_id = world.ids["discussion"]
+    with ctx.session() as session:
+        moderator = session.exec(select(Person).where(Person.email == MOD)).one()
+        moderator.name = MOD
+        discussion = session.get(Discussion, discussion_id)
+        thread = session.exec(select(Thread).where(Thread.discussion_id == discussion_id)).one()
+        assert discussion is not None
+        discussion.moderator_id = moderator.id
+        first = session.exec(
+            select(Post).where(Post.thread_id == thread.id).order_by(col(Post.id))
+        ).first()
+        assert first is not None
+        session.add(
+            Post(
+                community_id=thread.community_id, thread_id=thread.id, person_id=moderator.id,
+                message_id="mod-answer@example.org", author_email=MOD, author_name=MOD,
+                received_at=first.received_at + timedelta(minutes=5), status="approved",
+                body_text="MODERATOR-ANSWER", full_text="MODERATOR-ANSWER",
+            )
+        )  # fmt: skip
+        session.add_all([moderator, discussion])
+    client = Client(base)
+    page = client.get(f"/c/irnet/d/{discussion_id}")[2]
+    shown = re.findall(r'<span class="author">([^<]*)</span>', page)
+    assert "maria.mod" in shown and MOD not in page
+    posts = atom(client, "/c/irnet/feed.atom").entries
+    assert [e.author for e in posts if "MODERATOR-ANSWER" in e.content[0].value] == ["maria.mod"]
+    synopses = atom(client, "/c/irnet/synopses.atom").entries
+    assert [e.author for e in synopses] == ["maria.mod"]
 
 
 def test_calendar_feeds_hold_the_events_readers_may_read(

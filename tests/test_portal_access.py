@@ -10,8 +10,11 @@ and their cookie HttpOnly, SameSite=Lax.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
+from html import unescape
+from urllib.parse import quote
 
 import pytest
 from portal_client import Client, link_and_code, sign_in
@@ -22,6 +25,7 @@ from test_web import running_web
 from mailhub.clock import FrozenClock
 from mailhub.context import Context
 from mailhub.models import OutboundMessage, SignIn, WebSession
+from mailhub.portal.account import safe_next
 
 # Pages across communities, and what on each shows that yen was read.
 CROSS = {
@@ -129,6 +133,75 @@ def test_a_code_works_once_and_wrong_codes_burn_it(site: tuple[Context, World, s
     for _ in range(5):
         client.post("/signin/code", {"email": AMINA, "code": wrong})
     assert client.post("/signin/code", {"email": AMINA, "code": code})[0] == 400
+
+
+# A search page's address as the browser holds it: a query with `?` and `&`, an encoded
+# `&` inside a value, and letters outside ASCII.
+WANTED = "/c/irnet/search?q=salário+%26+mínimo&theme=skills"
+EVIL = (
+    "//evil.example/x", "https://evil.example/", "http:evil.example", "\\\\evil.example",
+    "/\\evil.example", "\\/evil.example", " //evil.example", "/\t/evil.example",
+    "/\n/evil.example", "javascript:alert(1)", "evil.example",
+)  # fmt: skip
+
+
+def next_in(page: str) -> str:
+    """The hidden `next` field of a sign-in form, as the browser posts it."""
+    found = re.search(r'name="next" value="([^"]*)"', page)
+    assert found, page[:500]
+    return unescape(found.group(1))
+
+
+def test_the_page_to_return_to_comes_back_whole(site: tuple[Context, World, str]) -> None:
+    ctx, _, base = site
+    client = Client(base)
+    status, _, page = client.get(f"/signin?next={quote(WANTED, safe='')}")
+    assert status == 200 and next_in(page) == WANTED
+    status, _, page = client.post("/signin", {"email": AMINA, "next": next_in(page)})
+    assert status == 200 and next_in(page) == WANTED  # the code's form, and "ask again":
+    again = re.search(r'href="([^"]+)">ask again', page)
+    assert again and next_in(client.get(unescape(again.group(1)))[2]) == WANTED
+    link, _ = link_and_code(ctx, AMINA)
+    page = client.get(link[len(base) :])[2]
+    status, headers, _ = client.post(link[len(base) :].split("?")[0], {"next": next_in(page)})
+    # The Location header is ASCII: the letters percent-encoded, the query's `&` kept.
+    expected = "/c/irnet/search?q=sal%C3%A1rio+%26+m%C3%ADnimo&theme=skills"
+    assert status == 303 and headers["location"] == expected
+    status, _, page = client.get(headers["location"])
+    assert status == 200 and 'name="q" value="salário &amp; mínimo"' in page
+    assert '<option value="skills" selected>' in page
+
+    client = Client(base)
+    client.post("/signin", {"email": AMINA, "next": WANTED})
+    _, code = link_and_code(ctx, AMINA)
+    status, headers, _ = client.post("/signin/code", {"email": AMINA, "code": code, "next": WANTED})
+    assert status == 303 and headers["location"] == expected
+
+
+def test_the_page_to_return_to_is_only_a_path_of_this_site(
+    site: tuple[Context, World, str],
+) -> None:
+    ctx, _, base = site
+    assert [safe_next(value) for value in EVIL] == ["/"] * len(EVIL)
+    assert safe_next(WANTED) == WANTED and safe_next(None) == "/"
+    client = Client(base)
+    for value in EVIL:
+        assert next_in(client.get(f"/signin?next={quote(value, safe='')}")[2]) == "/", value
+        page = client.get(f"/signin/not-a-token?next={quote(value, safe='')}")[2]
+        assert next_in(page) == "/", value
+    # Asked with another host to return to: the mail's link carries none, and neither the
+    # link nor the code sends the member anywhere but home.
+    client.post("/signin", {"email": AMINA, "next": "https://evil.example/"})
+    link, _ = link_and_code(ctx, AMINA)
+    assert link.endswith("/signin/" + link.rsplit("/", 1)[1]) and "?" not in link
+    status, headers, _ = client.post(link[len(base) :], {"next": "/\\evil.example"})
+    assert status == 303 and headers["location"] == "/"
+    client = Client(base)
+    client.post("/signin", {"email": AMINA, "next": "/"})
+    _, code = link_and_code(ctx, AMINA)
+    fields = {"email": AMINA, "code": code, "next": "/\t/evil.example"}
+    status, headers, _ = client.post("/signin/code", fields)
+    assert status == 303 and headers["location"] == "/"
 
 
 def test_unknown_addresses_get_the_same_answer_and_limits_apply(

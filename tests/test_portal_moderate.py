@@ -9,21 +9,28 @@ sees the queue; and a visitor's cached page shows an approved post at once."""
 from __future__ import annotations
 
 import re
+import smtplib
 import threading
 from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from html import unescape
 
 import pytest
 from mailtools import address_in, outbox
 from portal_client import Client, seeded_portal, sign_in, viewers_of_yen
-from portal_seed import ADMIN, AMINA, MOD, World
+from portal_seed import ADMIN, AMINA, MOD, YEN_MEMBER, YEN_MOD, World
 from smtp_server import running_listener
 from sqlmodel import col, select
 from test_moderation import Mailer
 
 from mailhub.context import Context
-from mailhub.models import Decision, NewsItem, Person, Post, Thread
+from mailhub.inbound import pipeline
+from mailhub.models import Attachment, Decision, NewsItem, Person, Post, Thread
 
 LIST = "irnet@lists.example.org"
+HELD_FILE = "Wage floors – draft 2.pdf"
+HELD_BYTES = b"%PDF-1.4\nHELD-FILE-BYTES\n%%EOF\n"
 ANONYMOUS_OR_IRNET = ("anonymous", "member of another community")
 
 
@@ -242,3 +249,56 @@ def test_only_the_communitys_moderators_see_or_use_the_queue(
     with ctx.session() as session:
         assert session.get(Post, secret.id).status == "held"  # type: ignore[union-attr]
     assert decisions(ctx, secret.id) == []
+
+
+def send_with_file(mailer: Mailer, subject: str) -> str:
+    """A post from Amina with a PDF attached, over SMTP; its Message-ID."""
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = AMINA, LIST, subject
+    mail["Message-ID"] = "<with-file.amina@example.org>"
+    mail.set_content("The draft is attached. HELD-WITH-FILE")
+    mail.add_attachment(HELD_BYTES, maintype="application", subtype="pdf", filename=HELD_FILE)
+    with smtplib.SMTP("127.0.0.1", mailer.port) as smtp:
+        smtp.sendmail(AMINA, [LIST], mail.as_bytes(policy=policy.SMTP))
+    pipeline.drain(mailer.ctx)
+    return "with-file.amina@example.org"
+
+
+def test_a_held_posts_file_is_for_its_moderators_until_approved(
+    site: tuple[Context, World, str, Mailer],
+) -> None:
+    ctx, world, base, mailer = site
+    post = held(ctx, send_with_file(mailer, "Wage floors"))
+    with ctx.session() as session:
+        file = session.exec(select(Attachment).where(Attachment.post_id == post.id)).one()
+    moderator = sign_in(ctx, base, MOD)
+    page = moderator.get("/c/irnet/queue")[2]
+    links = re.findall(r'<a href="([^"]+)" download>([^<]+)</a>', page)
+    assert [unescape(name) for _, name in links] == [HELD_FILE]
+    held_link = links[0][0]
+    status, headers, _ = moderator.get(held_link)
+    assert status == 200 and headers["content-type"] == "application/pdf"
+    disposition = headers["content-disposition"]
+    assert disposition.endswith("filename*=UTF-8''Wage%20floors%20%E2%80%93%20draft%202.pdf")
+    assert moderator.get(held_link)[2] == HELD_BYTES.decode()
+    assert sign_in(ctx, base, ADMIN).get(held_link)[0] == 200
+    public_link = f"/c/irnet/files/{file.id}"
+    others = {
+        "anonymous": Client(base),
+        "the author": sign_in(ctx, base, AMINA),
+        "member of another community": sign_in(ctx, base, YEN_MEMBER),
+        "moderator of another community": sign_in(ctx, base, YEN_MOD),
+    }
+    for who, client in others.items():
+        assert client.get(held_link)[0] == 404, who
+        assert client.get(public_link)[0] == 404, who
+        assert client.get(f"/c/yen/queue/files/{file.id}")[0] == 404, who
+    # The queue serves no published file, not even to the community's moderators.
+    published = f"/c/yen/queue/files/{world.ids['secret_file']}"
+    assert others["moderator of another community"].get(published)[0] == 404
+
+    form = {"csrf": csrf_of(page), "action": "approve"}
+    assert moderator.post(f"/c/irnet/queue/{post.id}", form)[0] == 303
+    # Published: the file is everyone's at the post's address, and the queue's is gone.
+    assert others["anonymous"].get(public_link)[2] == HELD_BYTES.decode()
+    assert moderator.get(held_link)[0] == 404

@@ -17,10 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from report_seed import SINCE, TARGET_MIX, UNTIL, seed_reports
+from report_seed import SINCE, TARGET_MIX, UNTIL, at, seed_reports
+from sqlalchemy import event
 
 from mailhub.communities import get_community
 from mailhub.context import Context
+from mailhub.models import Discussion, Post, Thread
 from mailhub.reports import figures
 from mailhub.reports.queries import Period
 from mailhub.reports.sections import Report
@@ -143,6 +145,50 @@ def test_discussion_resource_and_reach_figures(ctx: Context) -> None:
         ("bounces", 2),
         ("unsubscribes", 1),
     ]
+
+
+def statements_of(ctx: Context, kind: str) -> tuple[Report, int]:
+    """A report and the number of SQL statements building it took."""
+    seen: list[str] = []
+
+    def note(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(ctx.engine, "before_cursor_execute", note)
+    try:
+        return build(ctx, kind), len(seen)
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", note)
+
+
+def test_the_discussions_report_asks_once_however_many_discussions(ctx: Context) -> None:
+    seed_reports(ctx)
+    _, few = statements_of(ctx, "discussions")
+    with ctx.session() as session:
+        cid = get_community(session, "irnet").id or 0
+        for n in range(3):
+            discussion = Discussion(
+                community_id=cid, title=f"More {n}", question="?", state="open",
+                opened_at=at(2, 20), created_at=at(2, 19),
+            )  # fmt: skip
+            session.add(discussion)
+            session.flush()
+            thread = Thread(
+                community_id=cid, subject=f"More {n}", normalised_subject=f"more {n}",
+                discussion_id=discussion.id, created_at=at(2, 20), last_activity_at=at(2, 20),
+            )  # fmt: skip
+            session.add(thread)
+            session.flush()
+            session.add(
+                Post(
+                    community_id=cid, thread_id=thread.id, message_id=f"more{n}@example.org",
+                    author_email=f"x{n}@example.net", received_at=at(2, 21), status="approved",
+                )
+            )  # fmt: skip
+    report, many = statements_of(ctx, "discussions")
+    added = [row[1:5] for row in rows(report, "discussions") if str(row[1]).startswith("More")]
+    assert added == [(f"More {n}", "open", 1, 1) for n in range(3)]
+    assert many == few
 
 
 def test_shareable_shows_fewer_than_three_people_as_such(ctx: Context) -> None:

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from mailhub import tokens
 from mailhub.addresses import Kind
 from mailhub.context import Context
-from mailhub.models import Community, Person, Post, PostStatus
+from mailhub.models import Attachment, Community, Person, Post, PostStatus
 from mailhub.moderation.team import DECISION_TOKEN_LIFETIME, moderators
 from mailhub.outbound.compose import send_rendered, staff_notice
 
@@ -52,6 +52,22 @@ def held_posts(
     if sender:
         query = query.where(Post.author_email == sender.strip().lower())
     return list(session.exec(query))
+
+
+def held_attachment(
+    session: Session, community: Community, attachment_id: int
+) -> Attachment | None:
+    """A file of a post of this community that waits in the queue, or None."""
+    query = (
+        select(Attachment)
+        .join(Post, col(Post.id) == col(Attachment.post_id))
+        .where(
+            Attachment.id == attachment_id,
+            Post.community_id == community.id,
+            Post.status == PostStatus.HELD.value,
+        )
+    )
+    return session.exec(query).first()
 
 
 def queue_items(session: Session, posts: list[Post], now: datetime) -> list[QueueItem]:

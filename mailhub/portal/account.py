@@ -25,9 +25,19 @@ MAX_FORM = 4096
 
 
 def safe_next(value: str | None) -> str:
-    """A local path to return to; anything else (another host, a scheme) is the home."""
+    """A local path to return to; anything else (another host, a scheme) is the home.
+
+    Browsers read `/\\host` as `//host`, and drop tabs and line breaks from an address
+    (`/<tab>/host` is `//host` too), so a backslash or any unprintable character refuses
+    the value as `//` does."""
     value = (value or "/").strip()
-    if not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 500:
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or not value.isprintable()
+        or len(value) > 500
+    ):
         return "/"
     return value
 
@@ -57,7 +67,7 @@ class AccountPages(Portal):
     keep_for_visitors = False
 
     def _ask(self, session: Session, viewer: Viewer, values: dict[str, Any]) -> Page:
-        return Page("signin", {"next": safe_next(values.get("next")), "email": "", **values})
+        return Page("signin", {"email": "", **values, "next": safe_next(values.get("next"))})
 
     def _request(self, session: Session, viewer: Viewer, email: str, ip: str, nxt: str) -> Page:
         try:

@@ -6,14 +6,12 @@ Visitors who are not signed in are sent to sign in first.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mailhub.models import Community, FeedKey
-from mailhub.portal import feedkeys
+from mailhub.portal import feedkeys, links
 from mailhub.portal.access import Viewer
 from mailhub.portal.csrf import checked_fields
 from mailhub.portal.web import Page, Portal
@@ -30,7 +28,7 @@ class FeedKeyPage(Portal):
         self, session: Session, viewer: Viewer, base: str, action: str | None, csrf_ok: bool
     ) -> Page | Response:
         if viewer.person is None:
-            return RedirectResponse(f"/signin?next={quote(PATH)}", status_code=303)
+            return RedirectResponse(links.signin_path(PATH), status_code=303)
         values: dict[str, object] = {"base": base}
         status = 200
         if action is not None and not csrf_ok:

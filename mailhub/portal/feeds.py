@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from mailhub.models import Community, Discussion, Person, Post, Thread
 from mailhub.portal import library, links
 from mailhub.portal.atom import Entry, Feed
-from mailhub.portal.queries import author_of, published
+from mailhub.portal.queries import author_of, published, shown_name
 from mailhub.portal.web import member_text
 
 NEWEST = 50
@@ -82,10 +82,8 @@ def _post_entries(site: Site, session: Session, condition: list[Any]) -> list[En
 
 
 def _writer(moderator: Person | None, community: Community) -> str:
-    """Who wrote a synopsis: its moderator by name, else the community (never an address)."""
-    if moderator and moderator.name and "@" not in moderator.name:
-        return moderator.name
-    return community.name
+    """Who wrote a synopsis: its moderator by name as pages show it, else the community."""
+    return shown_name(moderator.name if moderator else None, community.name)
 
 
 def community_feed(site: Site, session: Session, community: Community) -> Feed:

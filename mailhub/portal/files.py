@@ -1,4 +1,5 @@
-"""Downloads: a post's attachment, a library file and an event's `.ics`.
+"""Downloads: a post's attachment, a library file, an event's `.ics`, and for a
+community's moderators the files of a post that waits in their queue.
 
 Files are read from data_dir/attachments by their sha256 and their bytes are checked
 against it before they are served: a file changed or damaged on disk is not handed out as
@@ -21,8 +22,10 @@ from starlette.responses import Response
 from mailhub.events.icsfile import calendar_for
 from mailhub.inbound.attachments import attachment_path
 from mailhub.models import Event, Resource
+from mailhub.moderation.queue import held_attachment
 from mailhub.portal import library, queries
 from mailhub.portal.access import Viewer, readable_community
+from mailhub.portal.moderate import moderated
 from mailhub.portal.web import Portal
 
 log = logging.getLogger("mailhub.portal")
@@ -78,6 +81,17 @@ class FileRoutes(Portal):
             return None
         return download(data, found.filename, found.content_type)
 
+    def _held_attachment(
+        self, session: Session, viewer: Viewer, slug: str, item: int
+    ) -> Response | None:
+        """A held post's file, for the moderators who decide on it (anyone else: 404)."""
+        community = moderated(session, viewer, slug)
+        found = held_attachment(session, community, item) if community else None
+        data = checked_bytes(self.root, found.sha256) if found else None
+        if found is None or data is None:
+            return None
+        return download(data, found.filename, found.content_type)
+
     def _resource_file(
         self, session: Session, viewer: Viewer, slug: str, item: int
     ) -> Response | None:
@@ -104,6 +118,10 @@ class FileRoutes(Portal):
     async def attachment(self, request: Request) -> Response:
         params = request.path_params
         return await self.respond(request, self._attachment, params["slug"], params["item"])
+
+    async def held_attachment(self, request: Request) -> Response:
+        params = request.path_params
+        return await self.respond(request, self._held_attachment, params["slug"], params["item"])
 
     async def resource_file(self, request: Request) -> Response:
         params = request.path_params

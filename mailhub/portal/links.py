@@ -5,6 +5,7 @@ dates only, never of a subject or a title that a moderator may edit."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from mailhub.config import Settings
 
@@ -51,6 +52,14 @@ def month_path(slug: str, year: int, month: int) -> str:
 def reports_path(slug: str, since: str, until: str) -> str:
     """The moderators' report page of a period (days, both included)."""
     return f"/c/{slug}/reports?since={since}&until={until}"
+
+
+def signin_path(next_path: str = "/", token: str = "") -> str:
+    """The sign-in page (with ``token``: a mailed link's page) that returns the member to
+    ``next_path``, a path of this site with its query, percent-encoded so that its `&`, `?`
+    and non-ASCII letters come back as they were."""
+    page = f"/signin/{token}" if token else "/signin"
+    return page if next_path == "/" else f"{page}?next={quote(next_path, safe='/')}"
 
 
 def base_url(settings: Settings) -> str | None:

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from mailhub.errors import InvalidInput
 from mailhub.members import AFFILIATIONS, DELIVERIES, DIGEST_FORMATS
 from mailhub.models import Community, Membership, MembershipStatus
-from mailhub.portal import library
+from mailhub.portal import library, links
 from mailhub.portal.access import Viewer
 from mailhub.portal.csrf import Fields, checked_fields
 from mailhub.portal.web import Page, Portal
@@ -84,7 +84,7 @@ class MemberPages(Portal):
     ) -> Page | Response:
         person = viewer.person
         if person is None:
-            return RedirectResponse(f"/signin?next={PATH}", status_code=303)
+            return RedirectResponse(links.signin_path(PATH), status_code=303)
         rows = session.exec(
             select(Membership, Community)
             .join(Community, col(Community.id) == col(Membership.community_id))

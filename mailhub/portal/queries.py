@@ -15,16 +15,14 @@ from sqlalchemy import ColumnElement, and_, exists, func
 from sqlmodel import Session, col, select
 
 from mailhub.models import (
+    PUBLISHED,
     SUBMISSION_KINDS,
     Attachment,
     Community,
     Person,
     Post,
-    PostStatus,
     Thread,
 )
-
-PUBLISHED = (PostStatus.APPROVED.value, PostStatus.ARCHIVED.value)
 
 
 def published() -> list[ColumnElement[bool]]:
@@ -106,12 +104,17 @@ def get_thread(session: Session, community: Community, thread_id: int) -> Thread
     return thread
 
 
+def shown_name(name: str | None, unnamed: str = "A member") -> str:
+    """A person's name as the portal and its feeds show it: an address never (a name that
+    is itself an address is replaced by its part before the @); ``unnamed`` for none."""
+    if name and "@" in name:
+        name = name.split("@", 1)[0]
+    return name or unnamed
+
+
 def author_of(post: Post, person: Person | None) -> Author:
-    """The author as shown: the person's name, or the name the mail gave; an address never
-    (a name that is itself an address is replaced by its part before the @)."""
-    name = (person.name if person and person.name else post.author_name) or "A member"
-    if "@" in name:
-        name = name.split("@", 1)[0] or "A member"
+    """The author as shown: the person's name, or the name the mail gave (shown_name)."""
+    name = shown_name(person.name if person and person.name else post.author_name)
     if person is None:
         return Author(name)
     return Author(name, person.organisation, person.affiliation, person.country)

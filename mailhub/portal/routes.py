@@ -81,4 +81,5 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/me/{slug}/leave", me.leave, methods=["POST"]),
         Route(f"{c}/queue", queue.queue),
         Route(f"{c}/queue/{{item:int}}", queue.decide, methods=["POST"]),
+        Route(f"{c}/queue/files/{{item:int}}", files.held_attachment),
     ]

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -97,8 +96,7 @@ def request(ctx: Context, session: Session, email: str, ip: str, next_path: str)
     if person is None:
         return
     base = links.base_url(ctx.settings) or ""
-    query = f"?next={quote(next_path, safe='/')}" if next_path != "/" else ""
-    link = f"{base}/signin/{token}{query}" if base else ""
+    link = base + links.signin_path(next_path, token) if base else ""
     notice = Notice(
         to=person.email,
         subject=f"Sign in to {ctx.settings.instance.name}: code {code}",

@@ -27,8 +27,10 @@ def days_to_synopsis(discussion: Discussion) -> float | None:
 def discussions(session: Session, community: Community, period: Period) -> list[Section]:
     overview: list[tuple[Cell, ...]] = []
     detail: list[tuple[Cell, ...]] = []
-    for item in counts.discussions(session, community.id or 0, period):
-        tally = discussion_figures.figures(discussion_figures.contributions(session, item))
+    found = counts.discussions(session, community.id or 0, period)
+    posts = discussion_figures.contributions_of(session, [item.id or 0 for item in found])
+    for item in found:
+        tally = discussion_figures.figures(posts[item.id or 0])
         overview.append(
             (
                 item.id,
