@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from mailhub.inbound.attachments import attachment_path
 from mailhub.models import (
+    PUBLISHED,
     SUBMISSION_KINDS,
     Discussion,
     Event,
@@ -35,7 +36,6 @@ from mailhub.models import (
 )
 from mailhub.portal.library import SHOWN_DISCUSSIONS, SHOWN_EVENTS
 from mailhub.search import extract
-from mailhub.search.queue import SHOWN_POSTS
 from mailhub.search.text import fold, token_texts
 
 KINDS = ("post", "discussion", "synopsis", "news", "event", "resource")
@@ -114,7 +114,7 @@ def _posts(session: Session, ids: list[int]) -> Iterator[Doc]:
         )
         .where(
             post.c.id.in_(ids),
-            post.c.status.in_(SHOWN_POSTS),
+            post.c.status.in_(PUBLISHED),
             post.c.kind.not_in(SUBMISSION_KINDS),
         )
     )

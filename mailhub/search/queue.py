@@ -12,10 +12,9 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from mailhub.models import Discussion, Post, PostStatus, SearchPending, table_of
+from mailhub.models import PUBLISHED, Discussion, Post, SearchPending, table_of
 
 PENDING = table_of(SearchPending)
-SHOWN_POSTS = (PostStatus.APPROVED.value, PostStatus.ARCHIVED.value)
 # The profile fields a person's items are found by: `country:` and `affiliation:` of their
 # posts and of the discussions they moderate, and a moderator's name (a post keeps the
 # name it was sent with).
@@ -46,7 +45,7 @@ def mark_threads(session: Session, thread_ids: Iterable[int | None]) -> None:
     if wanted:
         posts = table_of(Post)
         chosen = select(literal("post"), posts.c.id).where(
-            posts.c.thread_id.in_(wanted), posts.c.status.in_(SHOWN_POSTS)
+            posts.c.thread_id.in_(wanted), posts.c.status.in_(PUBLISHED)
         )
         session.connection().execute(insert(PENDING).from_select(["kind", "item_id"], chosen))
 
@@ -66,7 +65,7 @@ def mark_people(
     if changed & set(FILTER_FIELDS):
         posts = table_of(Post)
         chosen = select(literal("post"), posts.c.id).where(
-            posts.c.person_id.in_(wanted), posts.c.status.in_(SHOWN_POSTS)
+            posts.c.person_id.in_(wanted), posts.c.status.in_(PUBLISHED)
         )
         connection.execute(insert(PENDING).from_select(columns, chosen))
     talks = table_of(Discussion)
