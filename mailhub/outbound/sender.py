@@ -132,10 +132,15 @@ class Sender:
         )
 
     def _take(self, now: datetime) -> Batch | None:
-        """The batch claimed ahead, less rows lost meanwhile; else a batch claimed now."""
+        """The batch claimed ahead, less rows lost meanwhile; else a batch claimed now. A
+        store that fails the check keeps the batch ahead for the next call (and `close`)."""
         ahead, self._next = self._next, None
         if ahead is not None:
-            ahead = batches.still_held(self.ctx.engine, ahead, now + self.lease)
+            try:
+                ahead = batches.still_held(self.ctx.engine, ahead, now + self.lease)
+            except SQLAlchemyError:
+                self._next = ahead
+                raise
             if ahead.rows:
                 return ahead
         return self._claim(now)
