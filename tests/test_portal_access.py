@@ -177,6 +177,15 @@ def test_the_page_to_return_to_comes_back_whole(site: tuple[Context, World, str]
     status, headers, _ = client.post("/signin/code", {"email": AMINA, "code": code, "next": WANTED})
     assert status == 303 and headers["location"] == expected
 
+    # A visitor on a search page (or one not found) signs in from it and keeps the search.
+    visitor = Client(base)
+    for path in (expected, expected.replace("/c/irnet/", "/c/nowhere/")):
+        page = visitor.get(path)[2]
+        found = re.findall(r'href="([^"]+)">(?:Members: )?sign in', page)
+        assert found, path
+        for link in found:
+            assert next_in(visitor.get(unescape(link))[2]) == path
+
 
 def test_the_page_to_return_to_is_only_a_path_of_this_site(
     site: tuple[Context, World, str],

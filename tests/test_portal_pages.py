@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from portal_seed import FILE_BYTES, HOSTILE, World, seed
@@ -159,4 +160,5 @@ def test_a_page_number_that_is_not_ascii_digits_gives_the_first_page(
     for odd in ("%C2%B2", "%D9%A3", "0", "abc"):
         status, _, page = fetch("GET", base + world.paths["archive"] + "?page=" + odd)
         assert status == 200, odd
-        assert page == first[2], odd
+        # The same page; only "sign in" comes back to the address as asked.
+        assert page.replace(quote(f"?page={odd}", safe=""), "") == first[2], odd

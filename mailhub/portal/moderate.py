@@ -129,7 +129,7 @@ class ModerationPages(Portal):
             community = moderated(session, viewer, slug)
             post = session.get(Post, item) if community else None
             if post is None or community is None or post.community_id != community.id:
-                return self.not_found(viewer, token, request.url.path)
+                return self.not_found(viewer, token, request)
             person_id = viewer.person.id if viewer.person else None
         fields = dict(posted)
         themes = [value for name, value in posted if name == "themes"]

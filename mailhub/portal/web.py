@@ -93,21 +93,27 @@ class Portal:
         env.globals.setdefault("links", links)
         env.globals.setdefault("affiliations", AFFILIATIONS)
 
-    def render(self, page: Page, viewer: Viewer, token: str | None, path: str) -> HTMLResponse:
+    def render(
+        self, page: Page, viewer: Viewer, token: str | None, request: Request
+    ) -> HTMLResponse:
+        """The page in the portal's frame; `here` (path and query) is where signing in
+        comes back to, so a visitor on a search keeps it."""
+        query = request.url.query
         html = render(
             f"portal/{page.template}.html",
             self.ctx.settings.templates_override,
             site_name=self.ctx.settings.instance.name,
             viewer=viewer,
             csrf=sessions.csrf_token(self.ctx.secret, token),
-            path=path,
+            path=request.url.path,
+            here=request.url.path + (f"?{query}" if query else ""),
             **page.values,
         )
         return HTMLResponse(html, status_code=page.status)
 
-    def not_found(self, viewer: Viewer, token: str | None, path: str) -> HTMLResponse:
+    def not_found(self, viewer: Viewer, token: str | None, request: Request) -> HTMLResponse:
         """The same page for what does not exist and what this viewer may not read."""
-        return self.render(Page("not_found", status=404), viewer, token, path)
+        return self.render(Page("not_found", status=404), viewer, token, request)
 
     def _run(self, request: Request, builder: Builder, args: tuple[Any, ...]) -> Response:
         token = request.cookies.get(sessions.COOKIE)
@@ -117,8 +123,8 @@ class Portal:
             if isinstance(result, Response):
                 return result
             if result is None:
-                return self.not_found(viewer, token, request.url.path)
-            return self.render(result, viewer, token, request.url.path)
+                return self.not_found(viewer, token, request)
+            return self.render(result, viewer, token, request)
 
     def public_base(self, request: Request) -> str:
         """The portal's base URL for addresses readers copy: the configured one, else the
