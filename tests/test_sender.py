@@ -142,12 +142,21 @@ def test_maildir_mode_writes_each_message_once(ctx: Context, clock: FrozenClock)
     assert {m["Subject"] for m in messages} == {"d1", "d2"}
 
 
+LONG_SUBJECT = (
+    "minimum wage review in Thailand, Viet Nam and Cambodia: what the tripartite boards decided"
+)
+
+
 def test_outbox_cli(run_cli, ctx: Context) -> None:
     with ctx.session() as session:
         outbox.enqueue(
             session,
             Outgoing(
-                "k", "post", "a@example.org", "irnet@lists.example.org", b"Subject: hi\r\n\r\nx\r\n"
+                "k",
+                "post",
+                "a@example.org",
+                "irnet@lists.example.org",
+                b"Subject: hi " + LONG_SUBJECT.encode() + b"\r\n\r\nx\r\n",
             ),
             ctx.now(),
         )
@@ -155,6 +164,11 @@ def test_outbox_cli(run_cli, ctx: Context) -> None:
     assert (
         listed.exit_code == 0 and "a@example.org" in listed.output and "queued: 1" in listed.output
     )
+    # Piped, the table is tab-separated lines on stdout, the counts on stderr.
+    assert listed.stdout.splitlines()[1].split("\t")[:3] == ["1", "post", "a@example.org"]
+    assert "queued: 1" in listed.stderr
+    # ... every cell in full, however long: a script reads the whole subject.
+    assert f"hi {LONG_SUBJECT}" in listed.stdout
     sent = run_cli("outbox", "send")
     assert sent.exit_code == 0 and "1 sent" in sent.output
     shown = run_cli("outbox", "show", "1", "--raw")

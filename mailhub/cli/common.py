@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -177,10 +177,16 @@ def to_terminal() -> bool:
 
 
 def print_table(
-    columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    title: str | None = None,
+    widest: Mapping[str, int] | None = None,
 ) -> None:
     """A table for a person at a terminal; piped or redirected, tab-separated lines behind a
-    header row, every cell in full, so that `| grep`, `| cut -f1` and spreadsheets work."""
+    header row, every cell in full, so that `| grep`, `| cut -f1` and spreadsheets work.
+
+    ``widest`` caps named columns on the terminal only (cut with an ellipsis), so a long
+    subject does not push the others off screen while a script still reads it whole."""
     cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
     if not to_terminal():
         print_tab_separated(columns, cells)
@@ -190,7 +196,13 @@ def print_table(
         return
     from rich.table import Table
 
-    table = Table(*columns, title=title, show_lines=False, header_style="bold")
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for name in columns:
+        cap = (widest or {}).get(name)
+        if cap is None:
+            table.add_column(name)
+        else:
+            table.add_column(name, max_width=cap, overflow="ellipsis", no_wrap=True)
     for row in cells:
         table.add_row(*row)
     out.print(table)

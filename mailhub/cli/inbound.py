@@ -95,13 +95,14 @@ def list_(
                 r["id"],
                 r["source"],
                 r["mail_from"],
-                (r["message_id"] or "")[:40],
+                r["message_id"],
                 r["class"],
                 r["state"],
-                (r["reason"] or "")[:60],
+                r["reason"],
             )
             for r in records
         ),
+        widest={"message-id": 40, "reason": 60},
     )
 
 

@@ -17,6 +17,7 @@ from mailhub.cli.common import (
     print_json,
     print_message_row,
     print_table,
+    to_terminal,
 )
 from mailhub.errors import NotFound
 from mailhub.models import OutboundMessage, OutboundState
@@ -73,15 +74,19 @@ def list_(
                 r["id"],
                 r["kind"],
                 r["recipient"],
-                r["subject"][:50],
+                r["subject"],
                 r["state"],
                 r["attempts"],
-                (r["last_error"] or "")[:60],
+                r["last_error"],
             )
             for r in records
         ),
+        widest={"subject": 50, "last error": 60},
     )
-    out.print("  ".join(f"{k}: {v}" for k, v in sorted(totals.items())) or "outbox is empty")
+    # The counts are for a person: piped, they go to stderr and stdout stays one table.
+    (out if to_terminal() else err).print(
+        "  ".join(f"{k}: {v}" for k, v in sorted(totals.items())) or "outbox is empty"
+    )
 
 
 @outbox_app.command("show")

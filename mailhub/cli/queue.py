@@ -64,12 +64,13 @@ def list_(
                 r["id"],
                 r["community"],
                 r["from"],
-                r["subject"][:40],
+                r["subject"],
                 r["waiting"],
-                (r["reason"] or "")[:50],
+                r["reason"],
             )
             for r in records
         ),
+        widest={"subject": 40, "reason": 50},
     )
 
 

@@ -72,9 +72,10 @@ def list_(
     print_table(
         ("id", "subject", "posts", "participants", "last activity"),
         (
-            (r["id"], r["subject"][:50], r["posts"], len(r["participants"]), r["last_activity"])
+            (r["id"], r["subject"], r["posts"], len(r["participants"]), r["last_activity"])
             for r in records
         ),
+        widest={"subject": 50},
     )
 
 
