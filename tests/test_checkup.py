@@ -47,7 +47,10 @@ def test_check_passes_on_a_ready_instance_and_prints_the_records(
     assert f'mailhub._domainkey.lists.example.org. IN TXT "{keys[0].txt[:255]}"' in result.output
     assert f'mailhub-ed25519._domainkey.lists.example.org. IN TXT "{keys[1].txt}"' in lines
     assert 'lists.example.org. IN TXT "v=spf1 mx -all"' in lines
-    assert any(line.startswith('_dmarc.lists.example.org. IN TXT "v=DMARC1;') for line in lines)
+    # DMARC starts by watching (p=none), as the README's record and advice say.
+    assert any(
+        line.startswith('_dmarc.lists.example.org. IN TXT "v=DMARC1; p=none;') for line in lines
+    )
 
 
 def test_check_names_each_problem_and_exits_1(tmp_path: Path, sqlite_url: str) -> None:

@@ -50,8 +50,13 @@ def expected_records(settings: Settings) -> list[Record]:
         records.append(
             Record(f"DKIM ({key})", zone_line(f"{selector}._domainkey.{dkim_domain}", txt))
         )
-    dmarc = f"v=DMARC1; p=quarantine; adkim=r; aspf=r; rua=mailto:{report_to}"
+    # A new domain starts by watching: p=none, then p=quarantine once the reports show
+    # every source passing (README, "Signing, SPF and DMARC").
+    dmarc = f"v=DMARC1; p=none; adkim=r; aspf=r; rua=mailto:{report_to}"
     records.append(
-        Record("DMARC (start with p=none to watch)", zone_line(f"_dmarc.{domain}", dmarc))
+        Record(
+            "DMARC (p=none watches; p=quarantine once the reports show every source passing)",
+            zone_line(f"_dmarc.{domain}", dmarc),
+        )
     )
     return records
