@@ -25,6 +25,7 @@ from mailhub.library import offers as resource_offers
 from mailhub.models import Community, Person, Post
 from mailhub.moderation import actions, team
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice, send_rendered
+from mailhub.times import human
 
 WORDS = {
     "approve": "approve",
@@ -209,9 +210,7 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
             post=post,
             status=post.status,
             decided_by=exc.by,
-            decided_at=post.decided_at.isoformat(timespec="minutes")
-            if post.decided_at
-            else "earlier",
+            decided_at=human(post.decided_at, community.timezone) if post.decided_at else "earlier",
         )
         return incoming.outcome("decision", f"item {post.id} already decided by {exc.by}")
     except InvalidInput as exc:  # an unknown theme, refused before anything was decided
