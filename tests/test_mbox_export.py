@@ -209,6 +209,14 @@ def test_export_mbox_gives_admins_the_mail_as_received(
     month = run_cli("export", "mbox", "-c", "irnet", "--month", "2026-03", "--to", "-")
     assert month.exit_code == 0 and "1 posts of irnet written to standard output" in month.stderr
     assert month.stdout.count("Message-ID: <") == 1 and message_id in month.stdout
+    # A folder, existing or named with a final '/', gets the default name inside it.
+    existing = tmp_path / "exports"
+    existing.mkdir()
+    for folder, written in ((str(existing), existing), (f"{tmp_path}/new/", tmp_path / "new")):
+        into = run_cli("export", "mbox", "-c", "irnet", "--month", "2026-03", "--to", folder)
+        assert into.exit_code == 0, into.output
+        copy = read_mbox((written / "irnet-2026-03.mbox").read_bytes(), tmp_path, "m.mbox")
+        assert [m["Message-ID"].strip("<>") for m in copy] == [message_id]
     for args, code, words in (
         (("--month", "2026-13"), 2, "--month: '2026-13' is not a month like 2026-11"),
         (("--to", str(target)), 1, "already exists"),

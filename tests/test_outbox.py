@@ -71,6 +71,11 @@ def test_retry_waits_until_due_and_requeue_brings_failed_back(ctx: Context) -> N
         ] == [a.id]
     with ctx.session() as session:
         assert outbox.counts(session) == {"sending": 1, "failed": 1}
+        # Named by id, the row a sender holds keeps its lease: freed, a second sender
+        # could claim and send it while the first one still does.
+        assert outbox.requeue(session, [a.id], now) == 0
+        held = session.get(OutboundMessage, a.id)
+        assert held is not None and held.state == "sending" and held.lease_until is not None
         assert outbox.requeue(session, None, now) == 1
         row = session.get(OutboundMessage, b.id)
         assert row is not None and row.state == "queued"

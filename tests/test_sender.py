@@ -175,8 +175,12 @@ def test_outbox_cli(run_cli, ctx: Context) -> None:
     assert "state" in shown.output and "sent" in shown.output and "Subject: hi" in shown.output
     missing = run_cli("outbox", "show", "99")
     assert missing.exit_code == 1 and "no outbox row 99" in missing.output
-    # A sent message is never sent again by retry.
-    assert "requeued 0" in run_cli("outbox", "retry", "1").output
+    # A sent message is never sent again by retry, and the admin is told why.
+    again = run_cli("outbox", "retry", "1")
+    assert "requeued 0" in again.stdout and "row 1 is sent: left as it is" in again.stderr
+    # An id that is no row: one line, exit 1, nothing changed.
+    unknown = run_cli("outbox", "retry", "1", "99")
+    assert unknown.exit_code == 1 and unknown.stderr.strip() == "error: no outbox row 99"
 
 
 def test_the_senders_smtp_client_puts_on_the_wire_what_smtplib_does(

@@ -7,6 +7,7 @@ re-imports with `mailhub import mbox` (same Message-IDs, same threads).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from functools import partial
@@ -35,6 +36,18 @@ def _month(value: str | None) -> tuple[int, int] | None:
     return int(found.group(1)), int(found.group(2))
 
 
+def _destination(to: str | None, name: str) -> Path:
+    """Where the mbox goes: ``to`` itself, or ``name`` inside it when ``to`` is a folder
+    (one that exists, or a path ending in '/', made here). A str, not a Path, comes in:
+    Path("exports/") drops the '/' that says "a folder"."""
+    if to is None:
+        return Path(name)
+    if to.endswith(("/", os.sep)):
+        Path(to).mkdir(parents=True, exist_ok=True)
+        return Path(to) / name
+    return Path(to) / name if Path(to).is_dir() else Path(to)
+
+
 @export_app.command("mbox")
 def export_mbox(
     ctx: typer.Context,
@@ -42,8 +55,12 @@ def export_mbox(
     month: str | None = typer.Option(
         None, "--month", help="Only posts received in this UTC month (YYYY-MM)."
     ),
-    to: Path | None = typer.Option(
-        None, "--to", help="The file to write ('-': standard output). Default: SLUG[-MONTH].mbox"
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        help="The file to write ('-': standard output), or a folder to write SLUG[-MONTH].mbox "
+        "into: an existing one, or any path ending in '/' (made if missing). "
+        "Default: SLUG[-MONTH].mbox here.",
     ),
 ) -> None:
     """Write a community's published posts (or a month's) to an mboxrd file, oldest first,
@@ -54,7 +71,7 @@ def export_mbox(
         target = get_community(session, community)
         since, until = month_bounds(*wanted) if wanted else (None, None)
         ids = post_ids(session, Selection(target.id or 0, None, since, until))
-    path = to or Path(f"{target.slug}{'-' + month.strip() if month else ''}.mbox")
+    path = _destination(to, f"{target.slug}{'-' + month.strip() if month else ''}.mbox")
     to_stdout = str(path) == "-"
     if not to_stdout and path.exists():
         raise Conflict(f"{path} already exists; remove it or name another file with --to")

@@ -113,9 +113,18 @@ def retry(
         None, metavar="ID", help="Row ids; none means every failed row."
     ),
 ) -> None:
-    """Queue failed rows (or the given ones) again, due now."""
+    """Queue failed rows (or the given ones) again, due now. A sent row is never sent again;
+    one being sent right now is left to its sender."""
     app = instance(ctx)
     with app.session() as session:
+        if row_ids:
+            found = outbox.states(session, row_ids)
+            missing = [str(i) for i in row_ids if i not in found]
+            if missing:
+                raise NotFound(f"no outbox row {', '.join(missing)}")
+            for row_id, state in sorted(found.items()):
+                if state in (OutboundState.SENT, OutboundState.SENDING):
+                    err.print(f"row {row_id} is {state}: left as it is", markup=False)
         moved = outbox.requeue(session, row_ids, app.now())
     out.print(f"requeued {moved} message(s)")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, text, update
+from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -146,17 +146,29 @@ def mark_failed(connection: Connection, mail: Claimed, error: str) -> None:
 
 
 def requeue(session: Session, row_ids: Sequence[int] | None, now: datetime) -> int:
-    """Put failed (or the given) rows back in the queue, due now; return how many moved."""
+    """Put failed (or the given) rows back in the queue, due now; return how many moved.
+
+    Only failed and queued rows move: a sent one is never sent again, and one a sender is
+    sending now keeps its lease (freed, a second sender could send it too)."""
     statement = update(TABLE).values(
         state=OutboundState.QUEUED.value, next_attempt_at=now, lease_until=None
     )
     if row_ids:
         statement = statement.where(
-            TABLE.c.id.in_(list(row_ids)), TABLE.c.state != OutboundState.SENT.value
+            TABLE.c.id.in_(list(row_ids)),
+            TABLE.c.state.in_((OutboundState.FAILED.value, OutboundState.QUEUED.value)),
         )
     else:
         statement = statement.where(TABLE.c.state == OutboundState.FAILED.value)
     return session.connection().execute(statement).rowcount
+
+
+def states(session: Session, row_ids: Sequence[int]) -> dict[int, str]:
+    """The state of each of these rows that exists."""
+    rows = session.connection().execute(
+        select(TABLE.c.id, TABLE.c.state).where(TABLE.c.id.in_(list(row_ids)))
+    )
+    return {row_id: state for row_id, state in rows}
 
 
 def counts(session: Session) -> dict[str, int]:
