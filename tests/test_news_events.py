@@ -317,8 +317,25 @@ def test_cli_edits_and_removes_news_and_events(run_cli: Callable[..., Any]) -> N
     (after,) = json.loads(run_cli("event", "list", "--json").stdout)
     assert after["starts"] == "2030-05-13 10:00 Asia/Bangkok" and after["where"] == "Bangkok"
     assert after["uid"] == before["uid"]  # calendars update the same event
+    # A new start alone moves the end with it: the event keeps its six hours.
+    later = run_cli("event", "update", str(before["id"]), "--starts", "2030-06-01 09:00")
+    assert later.exit_code == 0, later.output
+    (shifted,) = json.loads(run_cli("event", "list", "--json").stdout)
+    assert (shifted["starts"], shifted["ends"]) == (
+        "2030-06-01 09:00 Asia/Bangkok",
+        "2030-06-01 15:00 Asia/Bangkok",
+    )
     past = run_cli("event", "update", str(before["id"]), "--starts", "2020-01-01 10:00")
-    assert past.exit_code == 2 and "in the past" in past.output
+    assert past.exit_code == 2 and "--starts: " in past.output and "in the past" in past.output
+    # Problems name the options the admin typed, not a mail's field lines.
+    for args, words in (
+        (("--title", " ", "--starts", "2030-01-01 10:00"), "--title: the event needs a name"),
+        (("--title", "X", "--starts", "soon"), "--starts: cannot read 'soon'"),
+        (("--title", "X", "--starts", "2030-01-01 10:00", "--ends", "09:00"), "--ends: the event"),
+        (("--title", "X", "--starts", "2030-01-01 10:00", "--url", "nope"), "--url: 'nope'"),
+    ):
+        refused = run_cli("event", "add", "-c", "irnet", *args)
+        assert refused.exit_code == 2 and refused.stderr.startswith(f"error: {words}"), args
     backwards = run_cli("event", "update", str(before["id"]), "--ends", "2030-05-12 08:00")
     assert backwards.exit_code == 2 and "before the start" in backwards.output
     assert run_cli("event", "remove", str(before["id"])).exit_code == 0

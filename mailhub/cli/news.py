@@ -6,6 +6,7 @@ moderation queue (`mailhub queue`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -16,7 +17,7 @@ from mailhub.clock import parse_iso
 from mailhub.communities import get_community, list_themes
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.events import digest as eventdigest
-from mailhub.events.lines import Unreadable, build_event
+from mailhub.events.lines import CLI_OPTIONS, Unreadable, build_event
 from mailhub.members import check_themes
 from mailhub.models import Community, Event, NewsItem
 from mailhub.news import store
@@ -133,11 +134,11 @@ def event_add(
         found = {"title": title, "starts": starts, "ends": ends or "", "where": where}
         found["link"] = url or ""
         try:
-            fields = build_event(found, "", description, zone)
+            fields = build_event(found, "", description, zone, CLI_OPTIONS)
         except Unreadable as exc:
             raise InvalidInput("; ".join(exc.problems)) from None
         try:
-            check_future("starts", fields.starts_at, app.now(), zone, allow_past)
+            check_future("--starts", fields.starts_at, app.now(), zone, allow_past)
         except BadTime as exc:
             raise InvalidInput(str(exc)) from None
         fields.themes = list(_themes(session, theme))
@@ -277,19 +278,37 @@ def event_update(
             "description": description,
             "themes": list(_themes(session, theme)) if theme else None,
         }
-        try:
-            if starts is not None:
-                changes["starts_at"], changes["timezone"] = read_time(starts, event.timezone)
-                check_future("starts", changes["starts_at"], app.now(), event.timezone, allow_past)
-            if ends is not None:
-                start = changes.get("starts_at", event.starts_at)
-                changes["ends_at"], _ = read_end(
-                    ends, start, changes.get("timezone", event.timezone)
-                )
-        except BadTime as exc:
-            raise InvalidInput(f"{'ends' if starts is None else 'starts'}: {exc}") from None
+        changes.update(_moved(event, starts, ends, app.now(), allow_past))
         _event, changed = store.update_item(session, Event, event_id, changes)
     out.print(f"event {event_id}: {_said(changed)}", markup=False)
+
+
+def _moved(
+    event: Event, starts: str | None, ends: str | None, now: datetime, allow_past: bool
+) -> dict[str, Any]:
+    """The new start, zone and end of an event being changed. A new start without a new
+    end moves the end with it (the event keeps its length); a time without a zone is in
+    the event's zone."""
+    changes: dict[str, Any] = {}
+    start, zone = event.starts_at, event.timezone
+    if starts is not None:
+        try:
+            start, zone = read_time(starts, event.timezone)
+        except BadTime as exc:
+            raise InvalidInput(f"--starts: {exc}") from None
+        try:
+            check_future("--starts", start, now, zone, allow_past)
+        except BadTime as exc:
+            raise InvalidInput(str(exc)) from None
+        changes["starts_at"], changes["timezone"] = start, zone
+    if ends is not None:
+        try:
+            changes["ends_at"] = read_end(ends, start, zone)[0]
+        except BadTime as exc:
+            raise InvalidInput(f"--ends: {exc}") from None
+    elif starts is not None and event.ends_at is not None:
+        changes["ends_at"] = start + (event.ends_at - event.starts_at)
+    return changes
 
 
 @event_app.command("remove")

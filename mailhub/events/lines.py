@@ -27,6 +27,28 @@ KEYS = {
 STARTS_EXAMPLE = "Starts: 2026-05-12 09:30 Asia/Bangkok"
 
 
+@dataclass(frozen=True)
+class FieldNames:
+    """What the person wrote each field as, for problems they can find: a mail's lines or
+    the CLI's options."""
+
+    starts: str = "Starts"
+    ends: str = "Ends"
+    link: str = "Link"
+    no_title: str = "no title: add a line such as 'Title: Social dialogue forum' or a subject"
+    no_start: str = f"no start time: add a line such as '{STARTS_EXAMPLE}'"
+
+
+MAIL_LINES = FieldNames()
+CLI_OPTIONS = FieldNames(
+    starts="--starts",
+    ends="--ends",
+    link="--url",
+    no_title="--title: the event needs a name",
+    no_start="--starts: the event needs a start, e.g. '2026-05-12 09:30'",
+)
+
+
 class Unreadable(ValueError):
     """A submission that cannot be stored; `problems` says each thing missing or wrong."""
 
@@ -64,32 +86,39 @@ def read_event_lines(text: str, subject: str, default_zone: str) -> EventFields:
     return build_event(found, subject, "\n".join(rest).strip(), default_zone)
 
 
-def build_event(found: dict[str, str], subject: str, description: str, zone: str) -> EventFields:
-    """Check the fields together (an end after the start, a real link) and collect problems."""
+def build_event(
+    found: dict[str, str],
+    subject: str,
+    description: str,
+    zone: str,
+    names: FieldNames = MAIL_LINES,
+) -> EventFields:
+    """Check the fields together (an end after the start, a real link) and collect problems,
+    each naming the field as the person wrote it (``names``)."""
     problems: list[str] = []
-    title = found.get("title") or subject.strip()
+    title = found.get("title", "").strip() or subject.strip()
     if not title:
-        problems.append("no title: add a line such as 'Title: Social dialogue forum' or a subject")
+        problems.append(names.no_title)
     starts: tuple[datetime, str] | None = None
     if not found.get("starts"):
-        problems.append(f"no start time: add a line such as '{STARTS_EXAMPLE}'")
+        problems.append(names.no_start)
     else:
         try:
             starts = read_time(found["starts"], zone)
         except BadTime as exc:
-            problems.append(f"Starts: {exc}")
+            problems.append(f"{names.starts}: {exc}")
     ends_at = None
     if found.get("ends") and starts is not None:
         try:
             ends_at = read_end(found["ends"], *starts)[0]
             if ends_at < starts[0]:
-                problems.append("Ends: the event ends before it starts")
+                problems.append(f"{names.ends}: the event ends before it starts")
         except BadTime as exc:
-            problems.append(f"Ends: {exc}")
+            problems.append(f"{names.ends}: {exc}")
     url = None
     if found.get("link"):
         try:
-            url = check_url(found["link"])
+            url = check_url(found["link"], names.link)
         except ValueError as exc:
             problems.append(str(exc))
     if problems or starts is None:
