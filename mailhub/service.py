@@ -27,6 +27,7 @@ import uvloop
 
 from mailhub.config import Settings
 from mailhub.context import Context
+from mailhub.errors import MailhubError
 from mailhub.inbound import pipeline
 from mailhub.inbound.committers import make_committer
 from mailhub.inbound.imap import run_pollers
@@ -230,7 +231,16 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     committer = make_committer(ctx)
-    server = await start_listener(ctx, committer) if smtp else None
+    try:
+        server = await start_listener(ctx, committer) if smtp else None
+    except OSError as exc:
+        await asyncio.to_thread(committer.close)
+        host, port = ctx.settings.smtp.host, ctx.settings.smtp.port
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise MailhubError(
+            f"cannot listen for SMTP on {host}:{port}: {why}; stop what listens there "
+            "or set another port under [smtp] in the config"
+        ) from None
     tasks = [asyncio.create_task(sender_loop(ctx, stop), name="sender")] if send else []
     workers = (
         Supervisor(worker_starter(ctx.settings), ctx.settings.inbound.workers) if work else None

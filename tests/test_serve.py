@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -240,3 +241,28 @@ def wait_for_workers(parent: int, wanted: Callable[[list[int]], bool]) -> list[i
             return pids
         time.sleep(0.05)
     raise AssertionError(f"workers of {parent}: {worker_pids(parent)}")
+
+
+def test_a_busy_smtp_port_is_one_line_and_exit_1(tmp_path: Path, clock: FrozenClock) -> None:
+    """Another program on the SMTP port: the admin reads why and what to change, no
+    traceback, and the service does not half-start."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(
+            tmp_path, f"sqlite:///{tmp_path / 'store.db'}", f"\n[smtp]\nport = {port}\n"
+        )
+        make_context(config, clock)
+        service = subprocess.run(
+            [sys.executable, "-m", "mailhub", "serve", "--no-send", "--no-imap", "--no-web"],
+            env={**os.environ, "MAILHUB_CONFIG": str(config)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert service.returncode == 1, service.stderr
+    assert service.stderr.strip().splitlines() == [
+        f"error: cannot listen for SMTP on 127.0.0.1:{port}: Address already in use; stop what "
+        "listens there or set another port under [smtp] in the config"
+    ]
