@@ -181,6 +181,20 @@ def test_a_discussion_from_question_to_synopsis(
     assert discussion(ctx, discussion_id).synopsis is None
     assert "not the moderator" in body(outbox(ctx, "synopsis-reply", BOB)[-1][1])
 
+    # Sent empty from Outlook, the request comes back unmarked: nothing is published
+    # (least of all the draft), and the moderator is told.
+    mailer.send(
+        MOD,
+        synopsis_address,
+        "RE: please write the synopsis",
+        f"\n________________________________\nFrom: IRNet\nSent: Monday, 9 March 2026\n"
+        f"To: {MOD}\nSubject: please write the synopsis\n\n{draft}",
+    )
+    assert discussion(ctx, discussion_id).synopsis is None and not outbox(ctx, "synopsis")
+    assert "nothing of yours above the quoted mail" in body(
+        outbox(ctx, "synopsis-reply", MOD)[-1][1]
+    )
+
     # The moderator's reply is the synopsis; every member who takes mail receives it.
     mailer.send(
         MOD,

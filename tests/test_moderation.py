@@ -223,6 +223,38 @@ def test_forged_and_unclear_decisions_change_nothing(
     assert set(decisions) == {"hold"}
 
 
+def outlook_empty_reply(original: EmailMessage) -> str:
+    """What Outlook sends when a moderator presses Send without typing: our mail again,
+    unmarked, below a header block (no `>` quoting)."""
+    return (
+        "\n\n________________________________\n"
+        f"From: {original['From']}\nSent: Friday, 27 February 2026 10:00\n"
+        f"To: {original['To']}\nSubject: {original['Subject']}\n\n{body(original)}"
+    )
+
+
+def test_an_empty_outlook_reply_decides_nothing(
+    ctx: Context, mailer: Mailer, clock: FrozenClock
+) -> None:
+    """The held notice and the reminder list the answers ("approve", "approve 1 3 4") as
+    examples; sent back unmarked, they are not read as the moderator's decisions."""
+    ids = [mailer.send(AMINA, LIST, f"Topic {n}", f"Text {n}") for n in range(5)]
+    held = outbox(ctx, "held", MOD1)[-1][1]
+    mailer.send(MOD1, decision_address(ctx, MOD1), "RE: held", outlook_empty_reply(held))
+    assert "could not read a decision" in body(outbox(ctx, "moderation-reply", MOD1)[-1][1])
+    clock.advance(timedelta(hours=25))
+    with ctx.session() as session:
+        send_reminders(ctx, session)
+    ((_, reminder),) = outbox(ctx, "reminder", MOD1)
+    assert "approve 1 3 4" in body(reminder)  # the examples are there, and ids 1-5 exist
+    mailer.send(
+        MOD1, address_in(reminder["Reply-To"], "m"), "RE: reminder", outlook_empty_reply(reminder)
+    )
+    assert [post_by(ctx, m).status for m in ids] == ["held"] * 5
+    with ctx.session() as session:
+        assert set(session.exec(select(Decision.action)).all()) == {"hold"}
+
+
 def test_reminder_and_batch_decisions(ctx: Context, mailer: Mailer, clock: FrozenClock) -> None:
     ids = [mailer.send(AMINA, LIST, f"Topic {n}", f"Text {n}") for n in range(4)]
     posts = [post_by(ctx, m) for m in ids]

@@ -265,6 +265,18 @@ def test_attachments_are_offered_and_added_by_a_moderators_reply(
     (refusal,) = [body(m) for _, m in outbox(ctx, "moderation-reply", BOB)]
     assert "not a moderator" in refusal
 
+    # Sent empty from Outlook, the offer comes back unmarked with its example line
+    # ("resource 1 themes=..."): not the moderator's request (its title="..." placeholder
+    # would be refused as well), so nothing is added.
+    mailer.send(
+        MOD,
+        offer_address,
+        "RE: attachments",
+        f"\n________________________________\nFrom: IRNet\nSent: Monday, 9 March 2026\n"
+        f"To: {MOD}\nSubject: attachments\n\n{text}",
+    )
+    assert library(ctx) == []
+
     # Bad lines are each answered, and add nothing.
     mailer.send(
         MOD,

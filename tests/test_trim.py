@@ -343,7 +343,10 @@ def test_trailing_quote_without_attribution_is_removed() -> None:
 
 def test_message_that_is_only_a_quote_is_kept_whole() -> None:
     body = "> Only a quoted line.\n"
-    assert trim_reply(body) == TrimmedReply("> Only a quoted line.", "", "")
+    assert trim_reply(body) == TrimmedReply("> Only a quoted line.", "", "", whole=True)
+    # ... and marked whole, so that commands read from it find no words of the sender's.
+    assert trim_reply(body).own_words == ""
+    assert trim_reply("approve\n\n> Only a quoted line.\n").own_words == "approve"
 
 
 def test_message_that_is_only_a_quoted_attribution_is_kept_whole() -> None:

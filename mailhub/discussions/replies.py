@@ -84,7 +84,10 @@ def handle(incoming: Incoming) -> Outcome:
     if not _may_write(incoming, discussion, person):
         why = f"{sender or 'the sender'} is not the moderator of \u201c{discussion.title}\u201d"
         return _refuse(incoming, sender, why)
-    text = trim_reply(incoming.parsed.text).text
+    text = trim_reply(incoming.parsed.text).own_words
+    if not text.strip():
+        why = "the reply had nothing of yours above the quoted mail; write the synopsis at the top"
+        return _refuse(incoming, sender, why)
     try:
         sent = synopsis.set_synopsis(ctx, session, discussion.id or 0, text)
     except MailhubError as exc:

@@ -50,6 +50,14 @@ class TrimmedReply:
     text: str  # the visible reply: what the member wrote, without quoted history or signature
     quoted: str  # what was removed as quote / forwarded history ('' if none)
     signature: str  # removed signature block ('' if none)
+    whole: bool = False  # nothing of the member's own was found: ``text`` is the whole message
+
+    @property
+    def own_words(self) -> str:
+        """What the member wrote, and nothing when the message is only history. A reply
+        sent empty from Outlook quotes our mail without `>` marks under a header block;
+        the examples in it ("approve 1 3 4") must not be read as the member's commands."""
+        return "" if self.whole else self.text
 
 
 # Roles a line can take in the result.
@@ -303,7 +311,7 @@ def _whole_message(lines: list[str]) -> TrimmedReply:
     content = [line for line in unquoted if line]
     if all(_attribution_kind(line) for line in content):
         return TrimmedReply("", _join(lines, [QUOTED] * len(lines), QUOTED), "")
-    return TrimmedReply(_join(lines, [TEXT] * len(lines), TEXT), "", "")
+    return TrimmedReply(_join(lines, [TEXT] * len(lines), TEXT), "", "", whole=True)
 
 
 # ---------------------------------------------------------------- history markers

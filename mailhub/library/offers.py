@@ -143,7 +143,7 @@ def read_line(number: int, rest: str) -> Request:
 def read_requests(text: str) -> list[tuple[int, Request | str]]:
     """Each `resource N ...` line of a reply: the request, or why it cannot be read."""
     found: list[tuple[int, Request | str]] = []
-    for line in trim_reply(text).text.splitlines():
+    for line in trim_reply(text).own_words.splitlines():
         match = LINE.match(line.strip().strip("*_"))
         if match is None:
             continue

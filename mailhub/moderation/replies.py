@@ -55,7 +55,7 @@ THEMES_WORD = re.compile(r"^themes?\b[\s:=]*", re.IGNORECASE)
 
 def read_decision(text: str) -> Answer | None:
     """The decision on the first line of the reply that is not quoted or blank, if any."""
-    for line in trim_reply(text).text.splitlines():
+    for line in trim_reply(text).own_words.splitlines():
         stripped = line.strip().strip("*_").strip()
         if not stripped or stripped.startswith(">"):
             continue
@@ -75,7 +75,7 @@ def read_decision(text: str) -> Answer | None:
 def read_batch(text: str) -> list[tuple[str, list[int], str | None]]:
     """Lines such as `approve 1 3 4` or `reject 2 off topic`."""
     found = []
-    for line in trim_reply(text).text.splitlines():
+    for line in trim_reply(text).own_words.splitlines():
         match = BATCH_LINE.match(line)
         if match:
             numbers = [int(n) for n in re.findall(r"\d+", match.group(2))]
