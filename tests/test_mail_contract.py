@@ -178,7 +178,8 @@ def seed_members(ctx: Context) -> None:
 
 
 def moderation_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
-    """held, fyi, post, resource-offer, rejected, moderation-reply, nonmember, reminder."""
+    """held, fyi, post, resource-offer, rejected, moderation-reply, nonmember, reminder,
+    command-to-list."""
     first = mail.send(
         AMINA, LIST, "Wage councils", "How do your wage councils work?", attachment=PDF
     )
@@ -199,6 +200,8 @@ def moderation_story(ctx: Context, mail: Mailer, clock: FrozenClock) -> None:
     with ctx.session() as session:
         get_community(session, "irnet").nonmember_policy = "hold"
     mail.send(LEO, LIST, "A question that waits", "Anyone?")
+    mail.send(LEO, LIST, "unsubscribe", "unsubscribe me")
+    assert rows(ctx, "command-to-list", LEO)
     clock.advance(timedelta(days=1, hours=1))
     with ctx.session() as session:
         send_reminders(ctx, session)

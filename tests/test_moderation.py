@@ -325,3 +325,23 @@ def test_queue_cli(run_cli, ctx: Context, mailer: Mailer) -> None:
     assert run_cli("queue", "approve", "9999").exit_code == 1
     bad_as = run_cli("queue", "discard", str(second.id), "--as", BOB)
     assert bad_as.exit_code != 0
+
+
+def test_unsubscribe_sent_to_the_list_waits_and_the_sender_is_shown_the_way(
+    ctx: Context, mailer: Mailer
+) -> None:
+    """In a community whose posts go out unreviewed, "unsubscribe" sent to the list does
+    not reach every member: it waits for a moderator, and its sender is told where
+    commands go."""
+    with ctx.session() as session:
+        get_community(session, "irnet").moderation = "none"
+    posted = mailer.send(BOB, LIST, "Minimum wage boards", "Ours meets twice a year.")
+    assert post_by(ctx, posted).status == "approved"  # the community does post at once
+    command = mailer.send(BOB, LIST, "Re: [IRNet] Minimum wage boards", "unsubscribe\n\nBob")
+    held = post_by(ctx, command)
+    assert held.status == "held" and "membership command" in (held.reason or "")
+    assert [m for _, m in outbox(ctx, "post") if m["Message-ID"] == f"<{command}>"] == []
+    ((_, told),) = outbox(ctx, "command-to-list", BOB)
+    assert "irnet-request@lists.example.org" in body(told)
+    assert OWNER in told["Reply-To"]  # a question about it reaches the people behind it
+    assert sorted(row.recipient for row, _ in outbox(ctx, "held")) == [MOD1, MOD2]

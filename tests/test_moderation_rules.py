@@ -27,6 +27,8 @@ def facts(
     concerns: tuple[str, ...] = (),
     approved_before: int = 3,
     digest: str | None = None,
+    subject: str = "Wage councils",
+    body: str = "How do your wage councils work?",
 ) -> Facts:
     community = Community(
         slug="irnet",
@@ -42,6 +44,8 @@ def facts(
         author_email="amina@example.org",
         kind=kind,
         received_at=NOW,
+        subject=subject,
+        body_text=body,
     )
     membership = None
     if status is not None:
@@ -90,6 +94,16 @@ CASES: list[tuple[str, dict[str, Any], Action, str, str | None]] = [
     ("a news submission", {"kind": "news"}, Action.HOLD, "submission", None),
     ("an event submission", {"kind": "event"}, Action.HOLD, "submission", None),
     ("whole-digest reply", {"digest": "reply to a whole digest"}, Action.HOLD, "digest reply",
+     None),
+    ("unsubscribe to the list", {"subject": "Re: [IRNet] unsubscribe", "body": ""},
+     Action.HOLD, "membership command", "command-to-list"),
+    ("a first line asking", {"subject": "Re: [IRNet] Wages", "body": "Please remove me."},
+     Action.HOLD, "membership command", "command-to-list"),
+    ("a post about help", {"subject": "Help", "body": "Who has data on\nwages\nin\nTH?"},
+     Action.ACCEPT, DEFAULT, None),
+    ("a post asking for help", {"subject": "Help needed: wage data", "body": "Anyone?"},
+     Action.ACCEPT, DEFAULT, None),
+    ("a news item called Help", {"kind": "news", "subject": "help"}, Action.HOLD, "submission",
      None),
     ("too large", {"size": 5000}, Action.HOLD, "too large", None),
     ("attachment", {"concerns": ("x.exe: not allowed",)}, Action.HOLD,

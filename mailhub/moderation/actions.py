@@ -116,6 +116,7 @@ def tell_sender(
         "rejected": "Your message was not published",
         "nonmember": "Your message was not published",
         "late": "The discussion has closed",
+        "command-to-list": "Your message is waiting for a moderator",
     }
     notice = Notice(
         to=post.author_email,

@@ -13,11 +13,13 @@ become a post (`inbound/classify.py`), so no post ever reaches these rules with 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mailhub.models import SUBMISSION_KINDS, Community, Discussion, Membership, Person, Post
+from mailhub.threads.subjects import normalise_subject
 
 
 class Action(StrEnum):
@@ -71,6 +73,31 @@ def non_member(facts: Facts) -> Verdict | None:
     if policy == "reject":
         return Verdict(Action.REJECT, f"{who} is not a member", tell_sender="nonmember")
     return Verdict(Action.HOLD, f"{who} is not a member")
+
+
+# A whole subject or line that asks to join, leave or change delivery: meant for the
+# -request address, not for every member (GNU Mailman's "administrivia" check).
+MEMBERSHIP_COMMAND = re.compile(
+    r"(?:please\s+)?(?:un-?subscribe|subscribe|remove|sign-?off|leave|help|nomail|digest)"
+    r"(?:\s+me)?(?:\s+(?:from\s+)?(?:this|the)\s+(?:list|group|network))?[\s.!]*",
+    re.IGNORECASE,
+)
+# A message longer than this (lines of the sender's own text) is a post, whatever its subject.
+COMMAND_MESSAGE_LINES = 3
+
+
+def membership_command(facts: Facts) -> Verdict | None:
+    post = facts.post
+    if post.kind in SUBMISSION_KINDS:
+        return None
+    lines = [line.strip() for line in post.body_text.splitlines() if line.strip()]
+    if len(lines) > COMMAND_MESSAGE_LINES:
+        return None
+    said = [normalise_subject(post.subject), *lines[:1]]
+    if not any(MEMBERSHIP_COMMAND.fullmatch(text) for text in said if text):
+        return None
+    reason = "it looks like a membership command (subscribe, unsubscribe, help) sent to the list"
+    return Verdict(Action.HOLD, reason, tell_sender="command-to-list")
 
 
 def moderated_member(facts: Facts) -> Verdict | None:
@@ -130,6 +157,7 @@ CHAIN: tuple[tuple[str, Rule], ...] = (
     ("banned sender", banned_sender),
     ("non-member", non_member),
     ("digest reply", unmatched_digest_reply),
+    ("membership command", membership_command),
     ("moderated member", moderated_member),
     ("closed discussion", late_contribution),
     ("submission", submission),

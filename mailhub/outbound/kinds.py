@@ -37,6 +37,7 @@ NOTICES = frozenset(
         "rejected",  # to a post's author
         "nonmember",  # to a non-member whose post was refused
         "late",  # to a late contributor to a closed discussion
+        "command-to-list",  # to whoever sent "unsubscribe" and the like to the list
         "digest-reply",  # to a member who replied to a whole digest
         "submission-reply",  # to whoever mailed -news@ or -events@ unreadably
         "confirmation",  # a join or leave to confirm
