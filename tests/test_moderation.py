@@ -345,3 +345,35 @@ def test_unsubscribe_sent_to_the_list_waits_and_the_sender_is_shown_the_way(
     assert "irnet-request@lists.example.org" in body(told)
     assert OWNER in told["Reply-To"]  # a question about it reaches the people behind it
     assert sorted(row.recipient for row, _ in outbox(ctx, "held")) == [MOD1, MOD2]
+
+
+def test_answers_as_people_write_them(ctx: Context, mailer: Mailer, clock: FrozenClock) -> None:
+    """A greeting before the decision, the reason on the line below "reject", numbers in the
+    reminder's brackets joined by "and"; a sentence that only mentions a decision is none."""
+    unsure, spam, *rest = [mailer.send(AMINA, LIST, f"Topic {n}", f"Text {n}") for n in range(4)]
+    address = decision_address(ctx, MOD1)  # the held notice of the last one
+    mailer.send(MOD1, address, "Re: held", "Hello, I do not think we should\napprove this yet\n")
+    assert post_by(ctx, rest[-1]).status == "held"
+    mailer.send(MOD1, address, "Re: held", "Hi Maria,\n\nApproved.\n\nThanks,\nOmar\n")
+    assert post_by(ctx, rest[-1]).status == "approved"
+    (spam_notice,) = [m for _, m in outbox(ctx, "held", MOD1) if "Text 1" in body(m)]
+    mailer.send(
+        MOD1,
+        address_in(spam_notice["Reply-To"], "m"),
+        "Re: held",
+        "Dear colleagues,\n\nreject\nNot for this list, sorry.\n\nBest regards\n",
+    )
+    assert post_by(ctx, spam).status == "rejected"
+    assert "Not for this list, sorry." in body(outbox(ctx, "rejected", AMINA)[-1][1])
+    clock.advance(timedelta(hours=25))
+    with ctx.session() as session:
+        send_reminders(ctx, session)
+    ((_, reminder),) = outbox(ctx, "reminder", MOD1)
+    first, second = post_by(ctx, unsure), post_by(ctx, rest[0])
+    mailer.send(
+        MOD1,
+        address_in(reminder["Reply-To"], "m"),
+        "Re: reminder",
+        f"approve [{first.id}] and [{second.id}]\n",
+    )
+    assert [post_by(ctx, m).status for m in (unsure, rest[0])] == ["approved", "approved"]

@@ -48,13 +48,14 @@ def split_closing(text: str, sender: str) -> tuple[str, str]:
     tail = [i for i in filled if i > (prose[-1] if prose else -1)][-_MAX_LINES:]
     for i in tail:
         if _names_sender(lines[i], words):
-            start = i - 1 if i > 0 and _is_valediction(lines[i - 1]) else i
+            start = i - 1 if i > 0 and is_valediction(lines[i - 1]) else i
             reply = "\n".join(lines[:start]).rstrip()
             return (reply, "\n".join(lines[start:])) if reply.strip() else (text, "")
     return text, ""
 
 
-def _is_valediction(line: str) -> bool:
+def is_valediction(line: str) -> bool:
+    """A line that only takes leave ("Thanks,", "Best regards", "ขอบคุณครับ")."""
     match = _VALEDICTION.match(line.strip())
     return match is not None and match.end() == len(line.strip())
 

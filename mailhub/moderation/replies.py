@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from mailhub import tokens
 from mailhub.context import Context
 from mailhub.errors import InvalidInput
+from mailhub.inbound.closings import is_valediction
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.library import offers as resource_offers
@@ -38,8 +39,10 @@ WORDS = {
     "defer": "defer",
     "later": "defer",
 }
+# `approve 1 3 4`, `approve [6] and [7]`, `discard #5`: the numbers in the reminder's brackets.
 BATCH_LINE = re.compile(
-    r"^\s*(approve|reject|discard|defer)\s+((?:#?\d+[\s,]*)+)(.*)$", re.IGNORECASE
+    r"^\s*(approve|reject|discard|defer)\s+((?:[#\[]?\d+\]?(?:[\s,]+(?:and\s+)?|$))+)(.*)$",
+    re.IGNORECASE,
 )
 
 
@@ -53,23 +56,42 @@ class Answer:
 THEMES_WORD = re.compile(r"^themes?\b[\s:=]*", re.IGNORECASE)
 
 
+# A line that only greets ("Hi Maria,", "Dear colleagues,", "Hello"): read past it.
+GREETING = re.compile(
+    r"(?:hi|hello|hey|dear|greetings|good\s+(?:morning|afternoon|evening))"
+    r"(?:\s+[^\s,!.:;]+){0,3}\s*[,!]?",
+    re.IGNORECASE,
+)
+
+
 def read_decision(text: str) -> Answer | None:
-    """The decision on the first line of the reply that is not quoted or blank, if any."""
-    for line in trim_reply(text).own_words.splitlines():
-        stripped = line.strip().strip("*_").strip()
-        if not stripped or stripped.startswith(">"):
-            continue
-        word, _, rest = stripped.partition(" ")
-        action = WORDS.get(word.lower().rstrip(".,:;!"))
-        if action is None:
-            return None
-        reason = rest.strip(" :-") or None
-        if action == "approve" and THEMES_WORD.match(rest.strip()):
-            # `approve themes skills green-jobs`: the post's thread takes those themes.
-            listed = THEMES_WORD.sub("", rest.strip())
-            return Answer(action, None, tuple(t for t in re.split(r"[,;\s]+", listed) if t))
-        return Answer(action, reason if action == "reject" else None)
-    return None
+    """The decision on the first line of the reply that is neither quoted, blank nor a
+    greeting, if any. A rejection's reason may follow on its own line ("reject" and
+    below it "Off topic for this list")."""
+    lines = [
+        stripped
+        for line in trim_reply(text).own_words.splitlines()
+        for stripped in [line.strip().strip("*_").strip()]
+        if stripped and not stripped.startswith(">")
+    ]
+    while lines and GREETING.fullmatch(lines[0]):
+        lines.pop(0)
+    if not lines:
+        return None
+    word, _, rest = lines[0].partition(" ")
+    action = WORDS.get(word.lower().rstrip(".,:;!"))
+    if action is None:
+        return None
+    if action == "approve" and THEMES_WORD.match(rest.strip()):
+        # `approve themes skills green-jobs`: the post's thread takes those themes.
+        listed = THEMES_WORD.sub("", rest.strip())
+        return Answer(action, None, tuple(t for t in re.split(r"[,;\s]+", listed) if t))
+    if action != "reject":
+        return Answer(action, None)
+    reason = rest.strip(" :-") or None
+    if reason is None and len(lines) > 1 and not is_valediction(lines[1]):
+        reason = lines[1].strip(" :-") or None
+    return Answer(action, reason)
 
 
 def read_batch(text: str) -> list[tuple[str, list[int], str | None]]:
