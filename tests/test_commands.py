@@ -175,6 +175,24 @@ def test_reading_stops_at_quoted_text_end_and_the_line_limit(ctx: Context, port:
     assert "Only the first 20 lines" in text_of(queued(ctx)[-1])
 
 
+def test_reading_stops_at_a_hand_written_sign_off(ctx: Context, port: int) -> None:
+    """ "Thanks," and the name, title and ministry below it are not commands: the answer
+    reports the two commands done and nothing "not understood"."""
+    add(ctx, "somchai@example.org")
+    send(
+        ctx,
+        port,
+        "Somchai P <somchai@example.org>",
+        "digest\nformat rfc1153\n\nBest regards,\nSomchai P.\nDirector, Labour Relations\n"
+        "Ministry of Labour, Bangkok\n",
+    )
+    joined = membership(ctx, "somchai@example.org")
+    assert joined is not None and (joined.delivery, joined.digest_format) == ("digest", "rfc1153")
+    assert "; 0 not understood" in (last_outcome(ctx).error or "")
+    answer = text_of(queued(ctx, "command-reply", "somchai@example.org")[-1])
+    assert "Ministry" not in answer and "regards" not in answer
+
+
 def test_unknown_and_bad_commands_are_answered_clearly(ctx: Context, port: int) -> None:
     send(ctx, port, "stranger@example.org", "please add me to your list", subject="Hello")
     text = text_of(queued(ctx)[-1])

@@ -20,6 +20,7 @@ from datetime import timedelta
 from mailhub.addresses import InvalidAddress, Kind, normalise_address
 from mailhub.communities import list_themes
 from mailhub.errors import InvalidInput
+from mailhub.inbound.closings import is_valediction
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.member_tokens import LEAVE
@@ -90,19 +91,26 @@ class Request:
 Command = Callable[[Request, list[str]], str]
 
 
-def command_lines(subject: str, text: str) -> tuple[list[str], bool]:
-    """The lines to read as commands, and whether some were left unread past MAX_LINES."""
+def command_lines(subject: str, text: str, sender: str = "") -> tuple[list[str], bool]:
+    """The lines to read as commands, and whether some were left unread past MAX_LINES.
+
+    Reading stops at a signature, quoted history or a sign-off ("Thanks,", then the name
+    and title below it), which are not commands however they read."""
     lines: list[str] = []
     first = normalise_subject(subject).split()
     if first and first[0] in COMMANDS:
         lines.append(normalise_subject(subject))
-    for raw in trim_reply(text).text.splitlines():
+    for raw in trim_reply(text, sender).text.splitlines():
         line = raw.strip()
         if raw.rstrip() in ("--", "-- ") or line.startswith(">"):
             break
         if _ATTRIBUTION.match(line) or _HISTORY.match(line):
             break
         if not line:
+            continue
+        if is_valediction(line):
+            if lines:
+                break
             continue
         if line.lower() in STOP_WORDS:
             return lines, False
@@ -126,7 +134,9 @@ def handle_request(incoming: Incoming) -> Outcome:
         reason = f"{sender} had {REPLIES_PER_DAY} replies in a day; neither done nor answered"
         return incoming.outcome("command", reason)
     request = Request(incoming, sender, parsed.from_name)
-    lines, truncated = command_lines(parsed.subject, parsed.text)
+    lines, truncated = command_lines(
+        parsed.subject, parsed.text, parsed.from_name or parsed.from_address or ""
+    )
     unknown: list[str] = []
     seen: set[str] = set()
     for line in lines:
