@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from mailhub.memberhtml import member_html
+from mailhub.threads.subjects import display_subject
 from mailhub.times import human
 
 BUILT_IN = Path(__file__).parent / "templates"
@@ -63,6 +64,7 @@ def environment(override: Path | None = None) -> Environment:
     env.filters["local_time"] = local_time
     env.filters["member_html"] = member_html
     env.filters["one_line"] = one_line
+    env.filters["shown_subject"] = display_subject
     return env
 
 

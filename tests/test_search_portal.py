@@ -179,3 +179,40 @@ def test_the_last_page_offers_no_more(ctx: Context, monkeypatch: pytest.MonkeyPa
         assert 'rel="next"' in client.get("/search?q=zebrafinch&page=1")[2]
         status, _, page = client.get("/search?q=zebrafinch&page=2")
         assert status == 200 and 'rel="prev"' in page and 'rel="next"' not in page
+
+
+def test_a_conversation_started_by_a_reply_is_titled_without_re_and_the_tag(
+    site: tuple[Context, World, str],
+) -> None:
+    """The first post the archive holds may be a reply ("Re: [IRNet] AW: ..."): its
+    conversation is listed, titled, fed and found under the plain subject."""
+    ctx, _, base = site
+    raw = "Re: [IRNet] AW: Minimum wage review in Thailand"
+    with ctx.session() as session:
+        thread = Thread(
+            community_id=1, subject=raw, normalised_subject="minimum wage review in thailand",
+            created_at=ctx.now(), last_activity_at=ctx.now(), post_count=1,
+        )  # fmt: skip
+        session.add(thread)
+        session.flush()
+        session.add(
+            Post(
+                community_id=1, thread_id=thread.id, message_id="wage-review@example.org",
+                subject=raw, body_text="The wage board met with the unions.", status="approved",
+                received_at=ctx.now(),
+            )
+        )  # fmt: skip
+        session.commit()
+        path = f"/c/irnet/t/{thread.id}"
+    index.reindex(ctx)
+    client = Client(base)
+    shown = "Minimum wage review in Thailand"
+    community_page = client.get("/c/irnet/")[2]
+    assert f'<a href="{path}">{shown}</a>' in community_page
+    thread_page = client.get(path)[2]
+    assert f"<h1>{shown}</h1>" in thread_page and f"<title>{shown} –" in thread_page
+    feed = client.get(f"{path}/feed.atom")[2]
+    assert f"<title>{shown}</title>" in feed and "[IRNet]" not in feed
+    _, links, page = results(client, "/c/irnet/search", "wage board")
+    assert links == [f"{path}#p{links[0].split('#p')[1]}"] and f">{shown}</a>" in page
+    assert raw not in community_page + thread_page + page

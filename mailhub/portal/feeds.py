@@ -22,6 +22,7 @@ from mailhub.portal import library, links
 from mailhub.portal.atom import Entry, Feed
 from mailhub.portal.queries import author_of, published, shown_name
 from mailhub.portal.web import member_text
+from mailhub.threads.subjects import display_subject
 
 NEWEST = 50
 
@@ -69,7 +70,7 @@ def _post_entries(site: Site, session: Session, condition: list[Any]) -> list[En
     return [
         Entry(
             id=site.tag(post.received_at, f"post/{post.id}"),
-            title=post.subject or thread.subject,
+            title=display_subject(post.subject or thread.subject),
             link=site.url(links.post_path(community.slug, thread.id, post.id)),
             updated=post.received_at,
             published=post.received_at,
@@ -96,7 +97,8 @@ def thread_feed(site: Site, session: Session, community: Community, thread: Thre
     entries = _post_entries(site, session, [Post.thread_id == thread.id])
     path = links.thread_feed_path(community.slug, thread.id)
     page = links.thread_path(community.slug, thread.id)
-    return site.feed(path, page, thread.subject, entries, f"A conversation in {community.name}")
+    title = display_subject(thread.subject)
+    return site.feed(path, page, title, entries, f"A conversation in {community.name}")
 
 
 def theme_feed(

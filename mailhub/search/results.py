@@ -20,6 +20,7 @@ from mailhub.portal import links
 from mailhub.search.backends import backend_for
 from mailhub.search.query import Query
 from mailhub.search.snippets import Snippet, snippet
+from mailhub.threads.subjects import display_subject
 
 DOCS = table_of(SearchDoc)
 KIND_NAMES = {
@@ -108,7 +109,10 @@ def search(
         hits.append(
             Hit(
                 kind=row.kind,
-                title=row.title or "(no subject)",
+                # A post's title is its subject: shown without "Re:" and the list's tag.
+                title=(
+                    display_subject(row.title) if row.kind == "post" else row.title or "(untitled)"
+                ),
                 path=item_path(community.slug, row.kind, row.item_id, row.thread_id),
                 community=community,
                 occurred_at=row.occurred_at,
