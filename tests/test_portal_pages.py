@@ -88,6 +88,8 @@ def test_a_conversation_page(site: tuple[Context, World, str]) -> None:
     assert html_escaped(HOSTILE) in page
     reply = world.ids["reply"]
     assert f'id="p{reply}"' in page and f'href="#p{reply}"' in page
+    # Each post's time says its zone: the community's, as in its mail.
+    assert re.search(rf'href="#p{reply}">\d\d \w{{3}} \d{{4}}, \d\d:\d\d [A-Z]', page)
     details = page[page.index("<details>") : page.index("</details>")]
     assert "the earlier words" in details and "[address hidden]" in details
     body = page[: page.index("<details>")]
