@@ -231,6 +231,10 @@ def test_gmail_reply_quoting_one_item_joins_its_conversation(ctx: Context, maile
     parent_id = post_by(ctx, post.in_reply_to or "").message_id
     assert delivered[0]["In-Reply-To"] == f"<{parent_id}>"
     assert "digest-" not in delivered[0]["References"]
+    # ... under that conversation's subject, not the digest's.
+    assert post.subject == "Re: Apprenticeships that work"
+    assert "Apprenticeships that work" in delivered[0]["Subject"]
+    assert "Digest" not in delivered[0]["Subject"]
 
 
 def test_outlook_top_post_quoting_part_of_one_item_without_marks(
