@@ -434,6 +434,27 @@ def test_the_welcome_mail_explains_profile_and_preferences(ctx: Context, port: i
         assert words in welcome, words
 
 
+@pytest.mark.parametrize(
+    ("delivery", "said", "not_said"),
+    [
+        ("digest", "You receive a digest of the posts", "You receive every post"),
+        ("none", "You receive no posts for now", "You receive every post"),
+    ],
+)
+def test_a_returning_member_is_welcomed_with_the_delivery_they_kept(
+    ctx: Context, port: int, delivery: str, said: str, not_said: str
+) -> None:
+    add(ctx, "lan@example.org", "unsubscribed", delivery=delivery)
+    send(ctx, port, "lan@example.org", "subscribe")
+    [confirmation] = queued(ctx, "confirmation", "lan@example.org")
+    send(ctx, port, "lan@example.org", "yes", rcpt=confirmation["Reply-To"])
+    assert status(ctx, "lan@example.org") == "active"
+    found = membership(ctx, "lan@example.org")
+    assert found is not None and found.delivery == delivery
+    welcome = text_of(queued(ctx, "confirmation-reply", "lan@example.org")[-1])
+    assert said in welcome and not_said not in welcome
+
+
 def test_preferences_by_the_cli_and_csv(run_cli: Callable[..., Any], tmp_path: Path) -> None:
     result = run_cli(
         "member", "add", "wei@example.org", "-c", "irnet", "--digest-format", "rfc1153",
