@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import smtplib
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from itertools import count
@@ -23,6 +23,7 @@ from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.members import MemberFields, add_member, find_person, membership_of
 from mailhub.models import Community, InboundMessage, Membership, OutboundMessage
+from mailhub.scheduler import run_due
 from mailhub.subscriptions import CONFIRM_DAYS, unsubscribe_token
 
 DOMAIN = "lists.example.org"
@@ -453,6 +454,39 @@ def test_a_returning_member_is_welcomed_with_the_delivery_they_kept(
     assert found is not None and found.delivery == delivery
     welcome = text_of(queued(ctx, "confirmation-reply", "lan@example.org")[-1])
     assert said in welcome and not_said not in welcome
+
+
+def test_a_first_digest_holds_only_what_came_after_choosing_it(
+    ctx: Context, port: int, clock: FrozenClock
+) -> None:
+    """Lan took each post and turns to digests; Tran, a digest reader, left and comes back.
+    Neither gets again, or all at once, what was approved before: only what came after."""
+    with ctx.session() as session:
+        irnet = session.exec(select(Community)).one()
+        irnet.moderation = "none"
+        session.add(irnet)
+    add(ctx, "amina@example.org")
+    add(ctx, "lan@example.org", delivery="each")
+    add(ctx, "tran@example.org", "unsubscribed", delivery="digest")
+    clock.advance(timedelta(hours=1))
+    send(ctx, port, "amina@example.org", "Unions sit on the wage board.",
+         subject="Before the switch", rcpt=f"irnet@{DOMAIN}")  # fmt: skip
+    assert len(queued(ctx, "post", "lan@example.org")) == 1
+    clock.advance(timedelta(hours=1))
+    send(ctx, port, "lan@example.org", "digest")
+    send(ctx, port, "tran@example.org", "subscribe")
+    [confirmation] = queued(ctx, "confirmation", "tran@example.org")
+    send(ctx, port, "tran@example.org", "yes", rcpt=confirmation["Reply-To"])
+    assert status(ctx, "tran@example.org") == "active"
+    clock.advance(timedelta(hours=1))
+    send(ctx, port, "amina@example.org", "The board meets in May.",
+         subject="After the switch", rcpt=f"irnet@{DOMAIN}")  # fmt: skip
+    clock.set(datetime(2026, 3, 9, 5, 1, tzinfo=UTC))  # irnet's next digest
+    assert run_due(ctx).failed == []
+    for reader in ("lan@example.org", "tran@example.org"):
+        [digest] = queued(ctx, "digest", reader)
+        assert "After the switch" in text_of(digest)
+        assert "Before the switch" not in text_of(digest), reader
 
 
 def test_preferences_by_the_cli_and_csv(run_cli: Callable[..., Any], tmp_path: Path) -> None:
