@@ -145,3 +145,10 @@ def test_leaving_and_who_reaches_the_page(site: tuple[Context, World, str]) -> N
     assert member.get("/c/yen/")[0] == 404  # a members-only community is closed to them now
     assert member.post("/me/yen/leave", {"csrf": csrf})[0] == 404
     assert stored(ctx, YEN_MEMBER, "quiet")[1].status == "active"  # other memberships stay
+
+    # Amina leaves her only community: the page offers no profile form that would 404.
+    csrf = csrf_of(outsider.get("/me")[2])
+    assert outsider.post("/me/irnet/leave", {"csrf": csrf})[0] == 303
+    page = outsider.get("/me")[2]
+    assert "You are no longer a member" in page
+    assert 'action="/me/profile"' not in page and "while you are a member" in page

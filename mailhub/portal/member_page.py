@@ -97,6 +97,8 @@ class MemberPages(Portal):
             "person": person,
             "memberships": rows,
             "request_addresses": {c.slug: book.address(c.slug, Kind.REQUEST) for _, c in rows},
+            # The profile is changed through an active membership, as by mail.
+            "is_member": any(m.status == MembershipStatus.ACTIVE.value for m, _ in rows),
             "themes": library.themes(session),
             "deliveries": DELIVERIES,
             "formats": DIGEST_FORMATS,
