@@ -169,12 +169,15 @@ def test_held_approved_by_email_and_delivered_with_threading_headers(
 
 def test_reject_tells_the_poster_and_discard_sends_nothing(ctx: Context, mailer: Mailer) -> None:
     rejected = mailer.send(AMINA, LIST, "Buy our software", "Special offer")
-    mailer.send(
-        MOD1, decision_address(ctx, MOD1), "Re: held", "reject commercial offers are off topic here"
+    reason = (
+        "commercial offers are off topic here; tell us about your training instead, "
+        "write to irnet-owner@lists.example.org if you would like to talk about it"
     )
+    mailer.send(MOD1, decision_address(ctx, MOD1), "Re: held", f"reject {reason}")
     assert post_by(ctx, rejected).status == "rejected"
     notice = outbox(ctx, "rejected", AMINA)
-    assert len(notice) == 1 and "commercial offers are off topic here" in body(notice[0][1])
+    assert len(notice) == 1 and " ".join(body(notice[0][1]).split()).count(reason) == 1
+    assert max(len(line) for line in body(notice[0][1]).splitlines()) <= 78
 
     discarded = mailer.send(BOB, LIST, "test", "testing 123")
     before = len(outbox(ctx))
