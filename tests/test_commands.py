@@ -414,6 +414,12 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
         False,
     )
 
+    # "themes only none" clears the themes, and says what that means for digests.
+    send(ctx, port, "amina@example.org", "themes only none")
+    reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
+    assert "You have no themes now, so your digests have every post." in reply
+    assert "your themes: ." not in reply
+
     send(ctx, port, "amina@example.org", "profile affiliation=union\nformat pdf\nevents maybe")
     reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
     assert "affiliation 'union': expected one of government, workers" in reply

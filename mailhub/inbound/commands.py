@@ -316,6 +316,11 @@ def _themes(request: Request, args: list[str]) -> str:
     if only and not answer.startswith("Unknown theme"):
         set_preferences(member, now, only_my_themes=True)
         mine = ", ".join(member.membership.themes)
+        if not mine:  # "themes only none": no theme narrows anything
+            return (
+                "You have no themes now, so your digests have every post. Write "
+                '"themes only SLUG ..." to have only posts on those themes.'
+            )
         answer = f"Your digests now have only posts tagged with your themes: {mine}."
     return answer
 
