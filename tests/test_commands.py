@@ -215,8 +215,14 @@ def test_unknown_and_bad_commands_are_answered_clearly(ctx: Context, port: int) 
     assert status(ctx, "amina@example.org") == "active"
 
     send(ctx, port, "amina@example.org", "themes")
-    text = text_of(queued(ctx)[-1])
-    assert "Your themes: skills. Themes you can choose: green-jobs (Green jobs), skills" in text
+    reply = queued(ctx)[-1].get_body(("plain",))
+    assert reply is not None
+    lines = reply.get_content().splitlines()
+    # One theme a line, its slug (to write) before its name.
+    start = lines.index("Themes you can choose:")
+    assert lines[start - 1] == "Your themes: skills."
+    assert lines[start + 1].split() == ["green-jobs", "Green", "jobs"]
+    assert lines[start + 2].startswith("  skills ")
 
 
 def test_unsubscribe_is_confirmed_by_the_address_that_leaves(ctx: Context, port: int) -> None:

@@ -325,13 +325,22 @@ def _themes(request: Request, args: list[str]) -> str:
     return answer
 
 
+def theme_table(themes: list[tuple[str, str]]) -> str:
+    """One theme a line, its slug (what to write) before its name, so that eighteen themes
+    read as a list and not as one long sentence."""
+    if not themes:
+        return " none yet."
+    width = max(len(slug) for slug, _ in themes) + 2
+    return ":\n" + "\n".join(f"  {slug.ljust(width)}{name}" for slug, name in themes)
+
+
 def _choose_themes(request: Request, member: Member, args: list[str]) -> str:
     session = request.incoming.session
-    available = ", ".join(f"{t.slug} ({t.name})" for t in list_themes(session)) or "none yet"
+    available = theme_table([(t.slug, t.name) for t in list_themes(session)])
     slugs = [s for word in args for s in word.lower().split(",") if s]
     if not slugs:
         mine = ", ".join(member.membership.themes) or "none"
-        return f"Your themes: {mine}. Themes you can choose: {available}."
+        return f"Your themes: {mine}.\nThemes you can choose{available}"
     if slugs == ["none"]:
         slugs = []
     try:
@@ -339,7 +348,7 @@ def _choose_themes(request: Request, member: Member, args: list[str]) -> str:
     except InvalidInput:
         known = {t.slug for t in list_themes(session)}
         wrong = ", ".join(s for s in slugs if s not in known)
-        return f"Unknown theme: {wrong}; nothing changed. Themes you can choose: {available}."
+        return f"Unknown theme: {wrong}; nothing changed.\nThemes you can choose{available}"
     mine = ", ".join(member.membership.themes) or "none"
     prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
     return f"{prefix} themes are now: {mine}."
