@@ -440,6 +440,7 @@ def notify_change(
         email=to,
         reason=reason,
         delivery=delivery,
+        me_url=_public(ctx, "me"),
     )
 
 

@@ -213,6 +213,11 @@ def test_confirm_posts_join_and_leave(web: Context) -> None:
     assert welcome["Subject"] == "Welcome to IRNet"
     assert "You receive every post as it is approved" in welcome_text(welcome)
     assert "profile affiliation=workers" in welcome_text(welcome)
+    # It names the member's page on the web, which asks them to sign in.
+    me = re.search(r"Or choose on the web: (\S+)", welcome_text(welcome))
+    assert me is not None and me.group(1) == web.settings.instance.public_url + "/me"
+    code, headers, _ = fetch("GET", me.group(1))
+    assert code == 303 and headers["location"] == "/signin?next=/me"
     assert "used" in fetch("POST", link)[2]
     assert len(mails(web, "confirmation-reply", "nadia@example.org")) == 1
 
