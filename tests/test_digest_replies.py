@@ -220,6 +220,9 @@ def assert_held(ctx: Context, message_id: str) -> str:
 
 def test_gmail_reply_quoting_one_item_joins_its_conversation(ctx: Context, mailer: Mailer) -> None:
     digest = the_digest(ctx)
+    # No discussion in this digest: its conversations are not "other" than anything.
+    for text in (body(digest), part(digest, "html")):
+        assert "Conversations" in text and "Other conversations" not in text
     ids = items(digest)
     own = "Which sectors pay the mentors, and from what budget?"
     mid = mailer.send(reply_to_digest(digest, DEE, gmail(own, entry(digest, 1))), DEE)
