@@ -381,6 +381,7 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
     """What a member can choose by mail: digest format, themes only, event reminders and the
     profile that participation figures count."""
     add(ctx, "amina@example.org", delivery="digest")
+    add(ctx, "bob@example.org")
     send(ctx, port, "amina@example.org", "format rfc1153\nevents off\nthemes only skills")
     reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
     assert "> format rfc1153 Your digests come as one plain text (RFC 1153)." in reply
@@ -403,7 +404,10 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
         "themes all\nformat mime\nevents on",
     )
     reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
-    assert 'affiliation=workers country=TH organisation="Thai Labour Congress"' in reply
+    assert "profile: affiliation workers country TH organisation Thai Labour Congress" in reply
+    send(ctx, port, "bob@example.org", "profile")  # a member who never gave one
+    reply = text_of(queued(ctx, "command-reply", "bob@example.org")[-1])
+    assert "Your profile: affiliation other country not given organisation not given" in reply
     with ctx.session() as session:
         person = find_person(session, "amina@example.org")
         assert person is not None

@@ -25,7 +25,7 @@ from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.member_tokens import LEAVE
 from mailhub.members import AFFILIATIONS, DIGEST_FORMATS
-from mailhub.models import Delivery, MembershipStatus
+from mailhub.models import Delivery, MembershipStatus, Person
 from mailhub.outbound.compose import Notice, send_rendered
 from mailhub.subscriptions import (
     Member,
@@ -391,10 +391,7 @@ def _profile(request: Request, args: list[str]) -> str:
         return _not_member(request, member)
     person = member.person
     if not args:
-        return (
-            f"Your profile: affiliation={person.affiliation} country={person.country or '-'} "
-            f'organisation="{person.organisation}". Affiliations: {", ".join(AFFILIATIONS)}.'
-        )
+        return f"Your profile:\n{profile_table(person)}\nAffiliations: {', '.join(AFFILIATIONS)}."
     try:
         pairs = [word.partition("=") for word in shlex.split(" ".join(args))]
     except ValueError:
@@ -406,10 +403,18 @@ def _profile(request: Request, args: list[str]) -> str:
     except InvalidInput as exc:
         return f"{exc}; nothing changed."
     prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
-    return (
-        f"{prefix} profile: affiliation={person.affiliation} country={person.country or '-'} "
-        f'organisation="{person.organisation}".'
-    )
+    return f"{prefix} profile:\n{profile_table(person)}"
+
+
+def profile_table(person: Person) -> str:
+    """The profile as a member reads it, one field a line; what is unset says so (it read
+    ``country=- organisation=""``)."""
+    fields = [
+        ("affiliation", person.affiliation),
+        ("country", person.country or ""),
+        ("organisation", person.organisation),
+    ]
+    return "\n".join(f"  {key.ljust(14)}{value or 'not given'}" for key, value in fields)
 
 
 def _search(request: Request, args: list[str]) -> str:
