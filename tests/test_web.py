@@ -151,6 +151,12 @@ def test_get_and_head_never_change_anything(web: Context) -> None:
     assert code == 200
     assert "amina@example.org" in page and "IRNet" in page
     assert '<form method="post">' in page and ">Unsubscribe</button>" in page
+    # Someone who only wants less mail is offered a digest instead, and their page.
+    assert 'href="mailto:irnet-request@lists.example.org?subject=digest"' in page
+    assert (
+        fetch("GET", web.settings.instance.public_url + "/me")[1]["location"].startswith("/signin")
+        and 'href="/me"' in page
+    )
     assert headers["cache-control"] == "no-store"
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
