@@ -207,10 +207,10 @@ def test_unknown_and_bad_commands_are_answered_clearly(ctx: Context, port: int) 
     assert status(ctx, "stranger@example.org") is None
 
     add(ctx, "amina@example.org", themes=["skills"])
-    send(ctx, port, "amina@example.org", "themes skills nosuch\nunsubscribe not-an-address\n")
+    send(ctx, port, "amina@example.org", "themes skills nosuch\nunsubscribe not-an-address@\n")
     text = text_of(queued(ctx)[-1])
     assert "Unknown theme: nosuch; nothing changed." in text
-    assert "'not-an-address' is not an e-mail address; nothing was done." in text
+    assert "'not-an-address@' is not an e-mail address; nothing was done." in text
     assert membership(ctx, "amina@example.org").themes == ["skills"]  # type: ignore[union-attr]
     assert status(ctx, "amina@example.org") == "active"
 
@@ -256,6 +256,18 @@ def test_unsubscribe_is_confirmed_by_the_address_that_leaves(ctx: Context, port:
     assert "has left IRNet" in text_of(queued(ctx, "confirmation-reply", "amina@example.org")[-1])
     send(ctx, port, "amina@example.org", "digest")
     assert "You are not a member of IRNet" in text_of(queued(ctx)[-1])
+
+
+@pytest.mark.parametrize("line", ["unsubscribe me", "Leave IRNet", "unsubscribe please"])
+def test_unsubscribe_in_the_members_own_words_asks_them_to_confirm(
+    ctx: Context, port: int, line: str
+) -> None:
+    add(ctx, "lan@example.org")
+    send(ctx, port, "lan@example.org", line)
+    assert "A confirmation has been sent to lan@example.org" in text_of(queued(ctx)[-1])
+    [leave] = queued(ctx, "confirmation", "lan@example.org")
+    send(ctx, port, "lan@example.org", "yes", rcpt=leave["Reply-To"])
+    assert status(ctx, "lan@example.org") == "unsubscribed"
 
 
 def test_delivery_modes_need_an_active_membership(ctx: Context, port: int) -> None:

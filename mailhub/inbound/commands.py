@@ -224,7 +224,9 @@ def _unsubscribe(request: Request, args: list[str]) -> str:
     member = request.member()
     if member is not None and member.banned:
         return NEUTRAL
-    if args and args[0].lower() != request.sender:
+    # "unsubscribe me", "leave IRNet", "unsubscribe please" are the sender leaving; only
+    # an address names someone else.
+    if args and "@" in args[0] and args[0].lower() != request.sender:
         return _unsubscribe_other(request, args[0])
     if member is None or member.membership.status == MembershipStatus.UNSUBSCRIBED.value:
         return f"You are not a member of {request.community_name}, so nothing changed."
