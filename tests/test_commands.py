@@ -258,7 +258,9 @@ def test_unsubscribe_is_confirmed_by_the_address_that_leaves(ctx: Context, port:
     assert "You are not a member of IRNet" in text_of(queued(ctx)[-1])
 
 
-@pytest.mark.parametrize("line", ["unsubscribe me", "Leave IRNet", "unsubscribe please"])
+@pytest.mark.parametrize(
+    "line", ["unsubscribe me", "Leave IRNet", "unsubscribe please", "Please unsubscribe me."]
+)
 def test_unsubscribe_in_the_members_own_words_asks_them_to_confirm(
     ctx: Context, port: int, line: str
 ) -> None:
@@ -268,6 +270,26 @@ def test_unsubscribe_in_the_members_own_words_asks_them_to_confirm(
     [leave] = queued(ctx, "confirmation", "lan@example.org")
     send(ctx, port, "lan@example.org", "yes", rcpt=leave["Reply-To"])
     assert status(ctx, "lan@example.org") == "unsubscribed"
+
+
+def test_commands_written_as_people_write_them(ctx: Context, port: int) -> None:
+    """Capitals, a full stop, a comma and a "please" do not make a command unreadable."""
+    add(ctx, "lan@example.org")
+    send(ctx, port, "lan@example.org", "Digest, please.\nEvents off.\nFormat RFC1153.")
+    reply = text_of(queued(ctx, "command-reply", "lan@example.org")[-1])
+    assert "Not understood" not in reply
+    found = membership(ctx, "lan@example.org")
+    assert found is not None
+    assert (found.delivery, found.event_reminders, found.digest_format) == (
+        "digest",
+        False,
+        "rfc1153",
+    )
+    # A profile keeps its own words and punctuation.
+    send(ctx, port, "lan@example.org", 'profile organisation="VGCL, Hanoi."')
+    with ctx.session() as session:
+        person = find_person(session, "lan@example.org")
+        assert person is not None and person.organisation == "VGCL, Hanoi."
 
 
 def test_delivery_modes_need_an_active_membership(ctx: Context, port: int) -> None:

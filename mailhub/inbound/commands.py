@@ -97,8 +97,8 @@ def command_lines(subject: str, text: str, sender: str = "") -> tuple[list[str],
     Reading stops at a signature, quoted history or a sign-off ("Thanks,", then the name
     and title below it), which are not commands however they read."""
     lines: list[str] = []
-    first = normalise_subject(subject).split()
-    if first and first[0] in COMMANDS:
+    first = command_words(normalise_subject(subject))
+    if first and first[0].lower() in COMMANDS:
         lines.append(normalise_subject(subject))
     for raw in trim_reply(text, sender).text.splitlines():
         line = raw.strip()
@@ -118,6 +118,27 @@ def command_lines(subject: str, text: str, sender: str = "") -> tuple[list[str],
             return lines, True
         lines.append(line)
     return lines, False
+
+
+# Commands whose words after the first are the member's own text, kept as written.
+VERBATIM = {"profile", "search"}
+COURTESY = {"please", "pls", "thanks"}
+
+
+def command_words(line: str) -> list[str]:
+    """A line's words as a command reads them: "Please unsubscribe me", "Digest, please."
+    and "Events off." are written by people and mean "unsubscribe me", "digest" and
+    "events off"; a profile's or a search's words stay as written."""
+    words = line.split()
+    while words and words[0].lower().strip(".,;:!?") in COURTESY:
+        words = words[1:]
+    if not words:
+        return []
+    command = words[0].rstrip(".,;:!?")
+    if command.lower() in VERBATIM:
+        return [command, *words[1:]]
+    args = [w.rstrip(".,;:!?") for w in words[1:]]
+    return [command, *(a for a in args if a and a.lower() not in COURTESY)]
 
 
 def handle_request(incoming: Incoming) -> Outcome:
@@ -140,8 +161,8 @@ def handle_request(incoming: Incoming) -> Outcome:
     unknown: list[str] = []
     seen: set[str] = set()
     for line in lines:
-        words = line.split()
-        command = COMMANDS.get(words[0].lower().rstrip(":"))
+        words = command_words(line) or [line]
+        command = COMMANDS.get(words[0].lower())
         if command is None:
             unknown.append(line)
         elif line.lower() not in seen:
@@ -150,7 +171,7 @@ def handle_request(incoming: Incoming) -> Outcome:
     # A mail of searches only is answered by its results, without a second mail.
     if unknown or truncated or request.searches < len(request.answers):
         send_reply(request, unknown, truncated)
-    done = "; ".join(f"{a.line.split()[0].lower()}" for a in request.answers) or "none"
+    done = "; ".join(command_words(a.line)[0].lower() for a in request.answers) or "none"
     reason = f"commands from {sender}: {done}; {len(unknown)} not understood"
     return incoming.outcome("command", reason)
 
