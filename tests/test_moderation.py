@@ -346,6 +346,7 @@ def test_unsubscribe_sent_to_the_list_waits_and_the_sender_is_shown_the_way(
     assert [m for _, m in outbox(ctx, "post") if m["Message-ID"] == f"<{command}>"] == []
     ((_, told),) = outbox(ctx, "command-to-list", BOB)
     assert "irnet-request@lists.example.org" in body(told)
+    assert max(len(line) for line in body(told).splitlines()) <= 78
     assert OWNER in told["Reply-To"]  # a question about it reaches the people behind it
     assert sorted(row.recipient for row, _ in outbox(ctx, "held")) == [MOD1, MOD2]
 
