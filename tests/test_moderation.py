@@ -299,9 +299,12 @@ def test_nonmember_policies_and_first_post(ctx: Context, mailer: Mailer) -> None
         irnet.nonmember_policy = "reject"
         irnet.moderation = "first-post"
         session.add(irnet)
-    rejected = mailer.send("stranger@elsewhere.org", LIST, "Hello again", "Please?")
+    subject = "Hello again: how do wage boards in the region hear from informal workers?"
+    rejected = mailer.send("stranger@elsewhere.org", LIST, subject, "Please?")
     assert post_by(ctx, rejected).status == "rejected"
-    assert "only members" in body(outbox(ctx, "nonmember", "stranger@elsewhere.org")[-1][1])
+    told = body(outbox(ctx, "nonmember", "stranger@elsewhere.org")[-1][1])
+    assert "only members" in told and "irnet-request@lists.example.org" in told
+    assert max(len(line) for line in told.splitlines()) <= 78
     first = mailer.send(BOB, LIST, "My first post", "Hello all")
     assert post_by(ctx, first).status == "held" and "first post" in (
         post_by(ctx, first).reason or ""
