@@ -195,12 +195,21 @@ def resume_delivery(person: Person, membership: Membership) -> None:
     person.last_bounce_at = None
 
 
+def start_digests_now(membership: Membership, now: datetime) -> None:
+    """A member's next digest starts from now, not from their last digest or their joining:
+    what was approved before reached them one by one, or they did not want it then (no
+    mail, or away), and a first digest of all of it repeats or floods."""
+    membership.last_digest_at = now
+
+
 def update_member(
     session: Session, community: Community, fields: MemberFields, now: datetime
 ) -> tuple[Person, Membership, bool]:
     """Change the given fields; report whether anything changed."""
     person, membership = get_membership(session, community, fields.email)
     changed = _apply_profile(session, person, fields)
+    if fields.delivery == Delivery.DIGEST.value and membership.delivery != fields.delivery:
+        start_digests_now(membership, now)
     if fields.delivery is not None and membership.delivery_disabled_reason is not None:
         # An admin setting the delivery mode re-enables a member paused by bounces.
         resume_delivery(person, membership)

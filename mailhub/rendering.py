@@ -8,6 +8,7 @@ HTML templates (``*.html``) with it; members' words go into HTML through the
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +50,17 @@ def one_line(value: object) -> str:
     return " ".join(str(value or "").split())
 
 
+def reflow(value: str, width: int = 76) -> str:
+    """A paragraph that holds names, subjects and dates of any length, wrapped to fit a
+    mail line: each blank-line-separated paragraph joined, then broken at ``width``."""
+    paragraphs = [" ".join(p.split()) for p in str(value).split("\n\n")]
+    return "\n\n".join(
+        textwrap.fill(p, width, break_long_words=False, break_on_hyphens=False)
+        for p in paragraphs
+        if p
+    )
+
+
 @lru_cache(maxsize=8)
 def environment(override: Path | None = None) -> Environment:
     loaders = [FileSystemLoader(str(override))] if override else []
@@ -65,6 +77,7 @@ def environment(override: Path | None = None) -> Environment:
     env.filters["member_html"] = member_html
     env.filters["one_line"] = one_line
     env.filters["shown_subject"] = display_subject
+    env.filters["reflow"] = reflow
     return env
 
 

@@ -39,6 +39,7 @@ from mailhub.members import (
     find_person,
     membership_of,
     resume_delivery,
+    start_digests_now,
 )
 from mailhub.models import (
     Community,
@@ -281,6 +282,8 @@ def activate(member: Member, now: datetime, delivery: str | None = None) -> Resu
     if delivery is not None:
         membership.delivery = delivery
     membership.updated_at = now
+    # A member back after leaving gets news from now, not a digest of their absence.
+    start_digests_now(membership, now)
     return Result.DONE
 
 
@@ -326,6 +329,8 @@ def set_delivery(member: Member, delivery: str, now: datetime) -> Result:
     paused = member.membership.delivery_disabled_reason is not None
     if member.membership.delivery == delivery and not paused:
         return Result.ALREADY
+    if delivery == Delivery.DIGEST.value and member.membership.delivery != delivery:
+        start_digests_now(member.membership, now)
     member.membership.delivery = delivery
     member.membership.updated_at = now
     if paused:
@@ -435,6 +440,7 @@ def notify_change(
         email=to,
         reason=reason,
         delivery=delivery,
+        me_url=_public(ctx, "me"),
     )
 
 

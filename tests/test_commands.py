@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import smtplib
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from itertools import count
@@ -23,6 +23,7 @@ from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.members import MemberFields, add_member, find_person, membership_of
 from mailhub.models import Community, InboundMessage, Membership, OutboundMessage
+from mailhub.scheduler import run_due
 from mailhub.subscriptions import CONFIRM_DAYS, unsubscribe_token
 
 DOMAIN = "lists.example.org"
@@ -206,16 +207,22 @@ def test_unknown_and_bad_commands_are_answered_clearly(ctx: Context, port: int) 
     assert status(ctx, "stranger@example.org") is None
 
     add(ctx, "amina@example.org", themes=["skills"])
-    send(ctx, port, "amina@example.org", "themes skills nosuch\nunsubscribe not-an-address\n")
+    send(ctx, port, "amina@example.org", "themes skills nosuch\nunsubscribe not-an-address@\n")
     text = text_of(queued(ctx)[-1])
     assert "Unknown theme: nosuch; nothing changed." in text
-    assert "'not-an-address' is not an e-mail address; nothing was done." in text
+    assert "'not-an-address@' is not an e-mail address; nothing was done." in text
     assert membership(ctx, "amina@example.org").themes == ["skills"]  # type: ignore[union-attr]
     assert status(ctx, "amina@example.org") == "active"
 
     send(ctx, port, "amina@example.org", "themes")
-    text = text_of(queued(ctx)[-1])
-    assert "Your themes: skills. Themes you can choose: green-jobs (Green jobs), skills" in text
+    reply = queued(ctx)[-1].get_body(("plain",))
+    assert reply is not None
+    lines = reply.get_content().splitlines()
+    # One theme a line, its slug (to write) before its name.
+    start = lines.index("Themes you can choose:")
+    assert lines[start - 1] == "Your themes: skills."
+    assert lines[start + 1].split() == ["green-jobs", "Green", "jobs"]
+    assert lines[start + 2].startswith("  skills ")
 
 
 def test_unsubscribe_is_confirmed_by_the_address_that_leaves(ctx: Context, port: int) -> None:
@@ -249,6 +256,40 @@ def test_unsubscribe_is_confirmed_by_the_address_that_leaves(ctx: Context, port:
     assert "has left IRNet" in text_of(queued(ctx, "confirmation-reply", "amina@example.org")[-1])
     send(ctx, port, "amina@example.org", "digest")
     assert "You are not a member of IRNet" in text_of(queued(ctx)[-1])
+
+
+@pytest.mark.parametrize(
+    "line", ["unsubscribe me", "Leave IRNet", "unsubscribe please", "Please unsubscribe me."]
+)
+def test_unsubscribe_in_the_members_own_words_asks_them_to_confirm(
+    ctx: Context, port: int, line: str
+) -> None:
+    add(ctx, "lan@example.org")
+    send(ctx, port, "lan@example.org", line)
+    assert "A confirmation has been sent to lan@example.org" in text_of(queued(ctx)[-1])
+    [leave] = queued(ctx, "confirmation", "lan@example.org")
+    send(ctx, port, "lan@example.org", "yes", rcpt=leave["Reply-To"])
+    assert status(ctx, "lan@example.org") == "unsubscribed"
+
+
+def test_commands_written_as_people_write_them(ctx: Context, port: int) -> None:
+    """Capitals, a full stop, a comma and a "please" do not make a command unreadable."""
+    add(ctx, "lan@example.org")
+    send(ctx, port, "lan@example.org", "Digest, please.\nEvents off.\nFormat RFC1153.")
+    reply = text_of(queued(ctx, "command-reply", "lan@example.org")[-1])
+    assert "Not understood" not in reply
+    found = membership(ctx, "lan@example.org")
+    assert found is not None
+    assert (found.delivery, found.event_reminders, found.digest_format) == (
+        "digest",
+        False,
+        "rfc1153",
+    )
+    # A profile keeps its own words and punctuation.
+    send(ctx, port, "lan@example.org", 'profile organisation="VGCL, Hanoi."')
+    with ctx.session() as session:
+        person = find_person(session, "lan@example.org")
+        assert person is not None and person.organisation == "VGCL, Hanoi."
 
 
 def test_delivery_modes_need_an_active_membership(ctx: Context, port: int) -> None:
@@ -374,6 +415,7 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
     """What a member can choose by mail: digest format, themes only, event reminders and the
     profile that participation figures count."""
     add(ctx, "amina@example.org", delivery="digest")
+    add(ctx, "bob@example.org")
     send(ctx, port, "amina@example.org", "format rfc1153\nevents off\nthemes only skills")
     reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
     assert "> format rfc1153 Your digests come as one plain text (RFC 1153)." in reply
@@ -396,7 +438,10 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
         "themes all\nformat mime\nevents on",
     )
     reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
-    assert 'affiliation=workers country=TH organisation="Thai Labour Congress"' in reply
+    assert "profile: affiliation workers country TH organisation Thai Labour Congress" in reply
+    send(ctx, port, "bob@example.org", "profile")  # a member who never gave one
+    reply = text_of(queued(ctx, "command-reply", "bob@example.org")[-1])
+    assert "Your profile: affiliation other country not given organisation not given" in reply
     with ctx.session() as session:
         person = find_person(session, "amina@example.org")
         assert person is not None
@@ -412,6 +457,12 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
         True,
         False,
     )
+
+    # "themes only none" clears the themes, and says what that means for digests.
+    send(ctx, port, "amina@example.org", "themes only none")
+    reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
+    assert "You have no themes now, so your digests have every post." in reply
+    assert "your themes: ." not in reply
 
     send(ctx, port, "amina@example.org", "profile affiliation=union\nformat pdf\nevents maybe")
     reply = text_of(queued(ctx, "command-reply", "amina@example.org")[-1])
@@ -432,6 +483,60 @@ def test_the_welcome_mail_explains_profile_and_preferences(ctx: Context, port: i
     welcome = text_of(queued(ctx, "confirmation-reply", "nadia@example.org")[-1])
     for words in ("profile affiliation=workers country=TH", "themes only", "format rfc1153"):
         assert words in welcome, words
+
+
+@pytest.mark.parametrize(
+    ("delivery", "said", "not_said"),
+    [
+        ("digest", "You receive a digest of the posts", "You receive every post"),
+        ("none", "You receive no posts for now", "You receive every post"),
+    ],
+)
+def test_a_returning_member_is_welcomed_with_the_delivery_they_kept(
+    ctx: Context, port: int, delivery: str, said: str, not_said: str
+) -> None:
+    add(ctx, "lan@example.org", "unsubscribed", delivery=delivery)
+    send(ctx, port, "lan@example.org", "subscribe")
+    [confirmation] = queued(ctx, "confirmation", "lan@example.org")
+    send(ctx, port, "lan@example.org", "yes", rcpt=confirmation["Reply-To"])
+    assert status(ctx, "lan@example.org") == "active"
+    found = membership(ctx, "lan@example.org")
+    assert found is not None and found.delivery == delivery
+    welcome = text_of(queued(ctx, "confirmation-reply", "lan@example.org")[-1])
+    assert said in welcome and not_said not in welcome
+
+
+def test_a_first_digest_holds_only_what_came_after_choosing_it(
+    ctx: Context, port: int, clock: FrozenClock
+) -> None:
+    """Lan took each post and turns to digests; Tran, a digest reader, left and comes back.
+    Neither gets again, or all at once, what was approved before: only what came after."""
+    with ctx.session() as session:
+        irnet = session.exec(select(Community)).one()
+        irnet.moderation = "none"
+        session.add(irnet)
+    add(ctx, "amina@example.org")
+    add(ctx, "lan@example.org", delivery="each")
+    add(ctx, "tran@example.org", "unsubscribed", delivery="digest")
+    clock.advance(timedelta(hours=1))
+    send(ctx, port, "amina@example.org", "Unions sit on the wage board.",
+         subject="Before the switch", rcpt=f"irnet@{DOMAIN}")  # fmt: skip
+    assert len(queued(ctx, "post", "lan@example.org")) == 1
+    clock.advance(timedelta(hours=1))
+    send(ctx, port, "lan@example.org", "digest")
+    send(ctx, port, "tran@example.org", "subscribe")
+    [confirmation] = queued(ctx, "confirmation", "tran@example.org")
+    send(ctx, port, "tran@example.org", "yes", rcpt=confirmation["Reply-To"])
+    assert status(ctx, "tran@example.org") == "active"
+    clock.advance(timedelta(hours=1))
+    send(ctx, port, "amina@example.org", "The board meets in May.",
+         subject="After the switch", rcpt=f"irnet@{DOMAIN}")  # fmt: skip
+    clock.set(datetime(2026, 3, 9, 5, 1, tzinfo=UTC))  # irnet's next digest
+    assert run_due(ctx).failed == []
+    for reader in ("lan@example.org", "tran@example.org"):
+        [digest] = queued(ctx, "digest", reader)
+        assert "After the switch" in text_of(digest)
+        assert "Before the switch" not in text_of(digest), reader
 
 
 def test_preferences_by_the_cli_and_csv(run_cli: Callable[..., Any], tmp_path: Path) -> None:

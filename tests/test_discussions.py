@@ -170,11 +170,13 @@ def test_a_discussion_from_question_to_synopsis(
     synopsis_address = address_in(request["Reply-To"], "s")
 
     # A late answer is held and its sender told.
-    late = mailer.send(EVE, reply_address(ctx, "discussion", EVE), "Re: x", "Sorry I am late.")
+    subject = "Re: [IRNet] Platform work: how do your countries regulate delivery riders?"
+    late = mailer.send(EVE, reply_address(ctx, "discussion", EVE), subject, "Sorry I am late.")
     assert post_by(ctx, late).status == "held"
     assert "late contribution" in (post_by(ctx, late).reason or "")
     ((_, told),) = outbox(ctx, "late", EVE)
     assert "Platform work" in body(told)
+    assert max(len(line) for line in body(told).splitlines()) <= 78
 
     # Someone other than the moderator cannot set the synopsis.
     mailer.send(BOB, synopsis_address, "Re: synopsis", "My own conclusions.")

@@ -14,6 +14,8 @@ import feedparser
 import icalendar
 from portal_seed import SECRET_THREAD, YEN_MEMBER, World
 from test_portal_browser import (  # noqa: F401  (fixtures)
+    DESKTOP,
+    PHONE,
     browser,
     pytestmark,
     serious_violations,
@@ -109,6 +111,10 @@ def test_a_signed_in_member_reads_the_members_only_feed(
     assert address.startswith(base + "/c/yen/feed.atom?key=")
     shoot(page, "my-feeds")
     assert serious_violations(page) == []
+    # On a phone the addresses and the bare key wrap or scroll inside their boxes.
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.set_viewport_size(DESKTOP)
     reader = browser.new_context()  # no cookie: only the address
     assert SECRET_THREAD in reader.request.get(address).text()
     page.get_by_role("button", name="Revoke my feed addresses").click()

@@ -740,11 +740,22 @@ def open_portal_link(world: World, row: OutboundMessage, url: str) -> None:
         assert " ".join(words) in " ".join(page.split()), (url, words)
 
 
+def open_member_page_link(world: World, row: OutboundMessage, url: str) -> None:
+    """The member's own page: a visitor is sent to sign in first; the mail's reader, signed
+    in, sees their choices for the community."""
+    path = url[len(world.web) :]
+    status, headers, _ = Client(world.web).get(path)
+    assert status == 303 and headers["location"] == f"/signin?next={path}"
+    status, _, page = reader_of(world, row.recipient).get(path)
+    assert status == 200 and row.recipient in page and "IRNet" in page
+
+
 LINK_ACTIONS: dict[str, Callable[[World, OutboundMessage, str], None]] = {
     "unsubscribe": open_unsubscribe_link,
     "confirm": open_confirm_link,
     "signin": open_sign_in_link,
     "c": open_portal_link,
+    "me": open_member_page_link,
 }
 
 

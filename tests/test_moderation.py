@@ -169,12 +169,15 @@ def test_held_approved_by_email_and_delivered_with_threading_headers(
 
 def test_reject_tells_the_poster_and_discard_sends_nothing(ctx: Context, mailer: Mailer) -> None:
     rejected = mailer.send(AMINA, LIST, "Buy our software", "Special offer")
-    mailer.send(
-        MOD1, decision_address(ctx, MOD1), "Re: held", "reject commercial offers are off topic here"
+    reason = (
+        "commercial offers are off topic here; tell us about your training instead, "
+        "write to irnet-owner@lists.example.org if you would like to talk about it"
     )
+    mailer.send(MOD1, decision_address(ctx, MOD1), "Re: held", f"reject {reason}")
     assert post_by(ctx, rejected).status == "rejected"
     notice = outbox(ctx, "rejected", AMINA)
-    assert len(notice) == 1 and "commercial offers are off topic here" in body(notice[0][1])
+    assert len(notice) == 1 and " ".join(body(notice[0][1]).split()).count(reason) == 1
+    assert max(len(line) for line in body(notice[0][1]).splitlines()) <= 78
 
     discarded = mailer.send(BOB, LIST, "test", "testing 123")
     before = len(outbox(ctx))
@@ -296,9 +299,12 @@ def test_nonmember_policies_and_first_post(ctx: Context, mailer: Mailer) -> None
         irnet.nonmember_policy = "reject"
         irnet.moderation = "first-post"
         session.add(irnet)
-    rejected = mailer.send("stranger@elsewhere.org", LIST, "Hello again", "Please?")
+    subject = "Hello again: how do wage boards in the region hear from informal workers?"
+    rejected = mailer.send("stranger@elsewhere.org", LIST, subject, "Please?")
     assert post_by(ctx, rejected).status == "rejected"
-    assert "only members" in body(outbox(ctx, "nonmember", "stranger@elsewhere.org")[-1][1])
+    told = body(outbox(ctx, "nonmember", "stranger@elsewhere.org")[-1][1])
+    assert "only members" in told and "irnet-request@lists.example.org" in told
+    assert max(len(line) for line in told.splitlines()) <= 78
     first = mailer.send(BOB, LIST, "My first post", "Hello all")
     assert post_by(ctx, first).status == "held" and "first post" in (
         post_by(ctx, first).reason or ""
@@ -343,6 +349,7 @@ def test_unsubscribe_sent_to_the_list_waits_and_the_sender_is_shown_the_way(
     assert [m for _, m in outbox(ctx, "post") if m["Message-ID"] == f"<{command}>"] == []
     ((_, told),) = outbox(ctx, "command-to-list", BOB)
     assert "irnet-request@lists.example.org" in body(told)
+    assert max(len(line) for line in body(told).splitlines()) <= 78
     assert OWNER in told["Reply-To"]  # a question about it reaches the people behind it
     assert sorted(row.recipient for row, _ in outbox(ctx, "held")) == [MOD1, MOD2]
 

@@ -61,6 +61,8 @@ def test_a_member_changes_what_they_receive_and_their_profile(
     page = member.get("/me?saved=irnet")[2]
     assert "Your choices for IRNet are saved" in page
     assert 'value="rfc1153" checked' in page and 'value="digest" checked' in page
+    # The formats are named as the help mail names them: MIME is text and HTML.
+    assert "Text and HTML" in page and "attachment" not in page
 
     back = [("csrf", csrf), ("delivery", "none"), ("digest_format", "mime"),
             ("only_my_themes", "no"), ("event_reminders", "on")]  # fmt: skip
@@ -136,7 +138,17 @@ def test_leaving_and_who_reaches_the_page(site: tuple[Context, World, str]) -> N
     status, headers, _ = member.post("/me/yen/leave", {"csrf": csrf})
     assert status == 303
     assert stored(ctx, YEN_MEMBER, "yen")[1].status == "unsubscribed"
-    assert "You have left Youth Employment Network" in member.get(headers["location"])[2]
+    after = member.get(headers["location"])[2]
+    assert "You have left Youth Employment Network" in after
+    # The way back names the address to write to, not "the -request address".
+    assert 'href="mailto:yen-request@lists.example.org?subject=subscribe"' in after
     assert member.get("/c/yen/")[0] == 404  # a members-only community is closed to them now
     assert member.post("/me/yen/leave", {"csrf": csrf})[0] == 404
     assert stored(ctx, YEN_MEMBER, "quiet")[1].status == "active"  # other memberships stay
+
+    # Amina leaves her only community: the page offers no profile form that would 404.
+    csrf = csrf_of(outsider.get("/me")[2])
+    assert outsider.post("/me/irnet/leave", {"csrf": csrf})[0] == 303
+    page = outsider.get("/me")[2]
+    assert "You are no longer a member" in page
+    assert 'action="/me/profile"' not in page and "while you are a member" in page

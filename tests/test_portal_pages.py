@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from portal_seed import FILE_BYTES, HOSTILE, World, seed
+from portal_client import sign_in
+from portal_seed import AMINA, FILE_BYTES, HOSTILE, World, seed
 from test_web import fetch, running_web
 
 from mailhub.context import Context
@@ -29,7 +30,10 @@ def site(ctx: Context) -> Iterator[tuple[Context, World, str]]:
 
 def addresses_in(page: str) -> set[str]:
     """Addresses a page shows, but the list's own (the one to write to)."""
-    return {m.group(0) for m in ADDRESS.finditer(page)} - {"irnet@lists.example.org"}
+    return {m.group(0) for m in ADDRESS.finditer(page)} - {
+        "irnet@lists.example.org",
+        "irnet-request@lists.example.org",
+    }
 
 
 def test_every_page_kind_reads_well_and_leaks_no_address(site: tuple[Context, World, str]) -> None:
@@ -164,3 +168,13 @@ def test_a_page_number_that_is_not_ascii_digits_gives_the_first_page(
         assert status == 200, odd
         # The same page; only "sign in" comes back to the address as asked.
         assert page.replace(quote(f"?page={odd}", safe=""), "") == first[2], odd
+
+
+def test_the_community_page_tells_a_visitor_how_to_join(site: tuple[Context, World, str]) -> None:
+    ctx, _, base = site
+    page = fetch("GET", base + "/c/irnet/")[2]
+    assert 'href="mailto:irnet-request@lists.example.org?subject=subscribe"' in page
+    assert "answer the confirmation" in page
+    member = sign_in(ctx, base, AMINA)
+    page = member.get("/c/irnet/")[2]
+    assert "Take part by mail: write to" in page and "join by mail" not in page

@@ -115,3 +115,11 @@ def test_a_bad_search_by_mail_says_what_to_change(world: World) -> None:
     world.mail.send(AMINA, REQUEST, "search", "")
     [reply] = rows(world.ctx, "command-reply", AMINA)
     assert 'Write what to look for after "search"' in decoded_text(parsed(reply))
+
+
+def test_the_command_reply_counts_the_results_in_plain_words(world: World) -> None:
+    seed_members(world.ctx)
+    seed_posts(world)
+    world.mail.send(AMINA, REQUEST, "Looking for", "search tripartite\nevents on")
+    reply = " ".join(decoded_text(parsed(rows(world.ctx, "command-reply", AMINA)[-1])).split())
+    assert '1 result for "tripartite" is in a separate mail.' in reply

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -113,6 +114,22 @@ def status(ctx: Context, email: str) -> str | None:
         return found.status if found else None
 
 
+def mails(ctx: Context, kind: str, email: str) -> list[EmailMessage]:
+    with ctx.session() as session:
+        rows = session.exec(
+            select(OutboundMessage).where(
+                OutboundMessage.recipient == email, OutboundMessage.kind == kind
+            )
+        ).all()
+    return [message_from_bytes(row.raw, policy=policy.default) for row in rows]  # type: ignore[misc]
+
+
+def welcome_text(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return " ".join(str(part.get_content()).split())
+
+
 def url_in_confirmation(ctx: Context, email: str) -> str:
     with ctx.session() as session:
         row = session.exec(
@@ -134,6 +151,12 @@ def test_get_and_head_never_change_anything(web: Context) -> None:
     assert code == 200
     assert "amina@example.org" in page and "IRNet" in page
     assert '<form method="post">' in page and ">Unsubscribe</button>" in page
+    # Someone who only wants less mail is offered a digest instead, and their page.
+    assert 'href="mailto:irnet-request@lists.example.org?subject=digest"' in page
+    assert (
+        fetch("GET", web.settings.instance.public_url + "/me")[1]["location"].startswith("/signin")
+        and 'href="/me"' in page
+    )
     assert headers["cache-control"] == "no-store"
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
@@ -190,6 +213,19 @@ def test_confirm_posts_join_and_leave(web: Context) -> None:
     code, _, page = fetch("POST", link)
     assert code == 200 and "Welcome to IRNet" in page
     assert status(web, "nadia@example.org") == "active"
+    # A join on the page gets the welcome mail a join by reply gets (the commands, the
+    # profile line); the page pressed again changes nothing and mails nothing.
+    (welcome,) = mails(web, "confirmation-reply", "nadia@example.org")
+    assert welcome["Subject"] == "Welcome to IRNet"
+    assert "You receive every post as it is approved" in welcome_text(welcome)
+    assert "profile affiliation=workers" in welcome_text(welcome)
+    # It names the member's page on the web, which asks them to sign in.
+    me = re.search(r"Or choose on the web: (\S+)", welcome_text(welcome))
+    assert me is not None and me.group(1) == web.settings.instance.public_url + "/me"
+    code, headers, _ = fetch("GET", me.group(1))
+    assert code == 303 and headers["location"] == "/signin?next=/me"
+    assert "used" in fetch("POST", link)[2]
+    assert len(mails(web, "confirmation-reply", "nadia@example.org")) == 1
 
     leaving = add(web, "omar@example.org")
     link = confirm_url(web, confirmation_token(web, leaving, LEAVE))
@@ -198,6 +234,8 @@ def test_confirm_posts_join_and_leave(web: Context) -> None:
     assert "Leave IRNet" in page and status(web, "omar@example.org") == "active"
     assert fetch("POST", link)[0] == 200
     assert status(web, "omar@example.org") == "unsubscribed"
+    (goodbye,) = mails(web, "confirmation-reply", "omar@example.org")
+    assert "has left IRNet" in welcome_text(goodbye)
 
 
 def test_bad_tokens_get_a_clear_400_and_change_nothing(web: Context, clock: FrozenClock) -> None:

@@ -34,7 +34,7 @@ from mailhub.models import Community, DigestIssue, Person, Post, PostStatus
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.outbound.headers import reply_token
 from mailhub.rendering import render
-from mailhub.threads.subjects import is_reply_subject
+from mailhub.threads.subjects import display_subject, is_reply_subject
 
 UNMATCHED = "reply to a whole digest, not matched to one item"
 NOTE_TEMPLATE = "digest/whole_reply.txt"
@@ -84,10 +84,15 @@ def looks_like_digest_reply(parsed: ParsedMessage, community: Community) -> bool
     community's digest. (A reply with those headers is a reply to what they name.)"""
     if parsed.in_reply_to or parsed.references:
         return False
-    subject = " ".join(parsed.subject.lower().split())
+    return names_digest(parsed.subject, community) and is_reply_subject(parsed.subject)
+
+
+def names_digest(subject: str, community: Community) -> bool:
+    """Whether a subject is (a reply to) one of the community's digests."""
+    folded = " ".join(subject.lower().split())
     # Our digests say "[IRNet] Digest, ..." (or "IRNet digest, ..." with no tag).
     marks = [f"{community.name} digest", *([f"{community.tag} digest"] if community.tag else [])]
-    return any(m.lower() in subject for m in marks) and is_reply_subject(parsed.subject)
+    return any(m.lower() in folded for m in marks)
 
 
 def read_digest_id(value: str) -> DigestRef | None:
@@ -243,7 +248,7 @@ def resolve(ctx: Context, book: AddressBook, item: Prepared) -> None:
             match = judge(ctx, session, book, community, quoted, candidates)
         parent = session.get(Post, match.parent_id) if match.parent_id is not None else None
         if parent is not None:
-            _pin(item, parsed, parent)
+            _pin(item, parsed, parent, community)
             return
         sender = _person(session, parsed.from_address)
         choices = _choices(ctx, book, community, match.quoted, ref, sender)
@@ -267,11 +272,17 @@ def resolve(ctx: Context, book: AddressBook, item: Prepared) -> None:
     )
 
 
-def _pin(item: Prepared, parsed: ParsedMessage, parent: Post) -> None:
-    """Make the reply what a reply to ``parent`` itself would have been."""
+def _pin(item: Prepared, parsed: ParsedMessage, parent: Post, community: Community) -> None:
+    """Make the reply what a reply to ``parent`` itself would have been, its subject too:
+    "Re: [IRNet] Digest, Monday ..." says nothing to the members who get it in that
+    conversation."""
+    subject = parsed.subject
+    if names_digest(subject, community):
+        subject = f"Re: {display_subject(parent.subject)}"
     item.digest_reply = DigestReply(parent_id=parent.id)
     item.parsed = dataclasses.replace(
         parsed,
+        subject=subject,
         in_reply_to=[parent.message_id],
         references=[*parent.references, parent.message_id],
     )

@@ -25,7 +25,7 @@ from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
 from mailhub.member_tokens import LEAVE
 from mailhub.members import AFFILIATIONS, DIGEST_FORMATS
-from mailhub.models import Delivery, MembershipStatus
+from mailhub.models import Delivery, MembershipStatus, Person
 from mailhub.outbound.compose import Notice, send_rendered
 from mailhub.subscriptions import (
     Member,
@@ -97,8 +97,8 @@ def command_lines(subject: str, text: str, sender: str = "") -> tuple[list[str],
     Reading stops at a signature, quoted history or a sign-off ("Thanks,", then the name
     and title below it), which are not commands however they read."""
     lines: list[str] = []
-    first = normalise_subject(subject).split()
-    if first and first[0] in COMMANDS:
+    first = command_words(normalise_subject(subject))
+    if first and first[0].lower() in COMMANDS:
         lines.append(normalise_subject(subject))
     for raw in trim_reply(text, sender).text.splitlines():
         line = raw.strip()
@@ -118,6 +118,27 @@ def command_lines(subject: str, text: str, sender: str = "") -> tuple[list[str],
             return lines, True
         lines.append(line)
     return lines, False
+
+
+# Commands whose words after the first are the member's own text, kept as written.
+VERBATIM = {"profile", "search"}
+COURTESY = {"please", "pls", "thanks"}
+
+
+def command_words(line: str) -> list[str]:
+    """A line's words as a command reads them: "Please unsubscribe me", "Digest, please."
+    and "Events off." are written by people and mean "unsubscribe me", "digest" and
+    "events off"; a profile's or a search's words stay as written."""
+    words = line.split()
+    while words and words[0].lower().strip(".,;:!?") in COURTESY:
+        words = words[1:]
+    if not words:
+        return []
+    command = words[0].rstrip(".,;:!?")
+    if command.lower() in VERBATIM:
+        return [command, *words[1:]]
+    args = [w.rstrip(".,;:!?") for w in words[1:]]
+    return [command, *(a for a in args if a and a.lower() not in COURTESY)]
 
 
 def handle_request(incoming: Incoming) -> Outcome:
@@ -140,8 +161,8 @@ def handle_request(incoming: Incoming) -> Outcome:
     unknown: list[str] = []
     seen: set[str] = set()
     for line in lines:
-        words = line.split()
-        command = COMMANDS.get(words[0].lower().rstrip(":"))
+        words = command_words(line) or [line]
+        command = COMMANDS.get(words[0].lower())
         if command is None:
             unknown.append(line)
         elif line.lower() not in seen:
@@ -150,7 +171,7 @@ def handle_request(incoming: Incoming) -> Outcome:
     # A mail of searches only is answered by its results, without a second mail.
     if unknown or truncated or request.searches < len(request.answers):
         send_reply(request, unknown, truncated)
-    done = "; ".join(f"{a.line.split()[0].lower()}" for a in request.answers) or "none"
+    done = "; ".join(command_words(a.line)[0].lower() for a in request.answers) or "none"
     reason = f"commands from {sender}: {done}; {len(unknown)} not understood"
     return incoming.outcome("command", reason)
 
@@ -224,7 +245,9 @@ def _unsubscribe(request: Request, args: list[str]) -> str:
     member = request.member()
     if member is not None and member.banned:
         return NEUTRAL
-    if args and args[0].lower() != request.sender:
+    # "unsubscribe me", "leave IRNet", "unsubscribe please" are the sender leaving; only
+    # an address names someone else.
+    if args and "@" in args[0] and args[0].lower() != request.sender:
         return _unsubscribe_other(request, args[0])
     if member is None or member.membership.status == MembershipStatus.UNSUBSCRIBED.value:
         return f"You are not a member of {request.community_name}, so nothing changed."
@@ -316,17 +339,31 @@ def _themes(request: Request, args: list[str]) -> str:
     if only and not answer.startswith("Unknown theme"):
         set_preferences(member, now, only_my_themes=True)
         mine = ", ".join(member.membership.themes)
+        if not mine:  # "themes only none": no theme narrows anything
+            return (
+                "You have no themes now, so your digests have every post. Write "
+                '"themes only SLUG ..." to have only posts on those themes.'
+            )
         answer = f"Your digests now have only posts tagged with your themes: {mine}."
     return answer
 
 
+def theme_table(themes: list[tuple[str, str]]) -> str:
+    """One theme a line, its slug (what to write) before its name, so that eighteen themes
+    read as a list and not as one long sentence."""
+    if not themes:
+        return " none yet."
+    width = max(len(slug) for slug, _ in themes) + 2
+    return ":\n" + "\n".join(f"  {slug.ljust(width)}{name}" for slug, name in themes)
+
+
 def _choose_themes(request: Request, member: Member, args: list[str]) -> str:
     session = request.incoming.session
-    available = ", ".join(f"{t.slug} ({t.name})" for t in list_themes(session)) or "none yet"
+    available = theme_table([(t.slug, t.name) for t in list_themes(session)])
     slugs = [s for word in args for s in word.lower().split(",") if s]
     if not slugs:
         mine = ", ".join(member.membership.themes) or "none"
-        return f"Your themes: {mine}. Themes you can choose: {available}."
+        return f"Your themes: {mine}.\nThemes you can choose{available}"
     if slugs == ["none"]:
         slugs = []
     try:
@@ -334,7 +371,7 @@ def _choose_themes(request: Request, member: Member, args: list[str]) -> str:
     except InvalidInput:
         known = {t.slug for t in list_themes(session)}
         wrong = ", ".join(s for s in slugs if s not in known)
-        return f"Unknown theme: {wrong}; nothing changed. Themes you can choose: {available}."
+        return f"Unknown theme: {wrong}; nothing changed.\nThemes you can choose{available}"
     mine = ", ".join(member.membership.themes) or "none"
     prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
     return f"{prefix} themes are now: {mine}."
@@ -377,10 +414,7 @@ def _profile(request: Request, args: list[str]) -> str:
         return _not_member(request, member)
     person = member.person
     if not args:
-        return (
-            f"Your profile: affiliation={person.affiliation} country={person.country or '-'} "
-            f'organisation="{person.organisation}". Affiliations: {", ".join(AFFILIATIONS)}.'
-        )
+        return f"Your profile:\n{profile_table(person)}\nAffiliations: {', '.join(AFFILIATIONS)}."
     try:
         pairs = [word.partition("=") for word in shlex.split(" ".join(args))]
     except ValueError:
@@ -392,10 +426,18 @@ def _profile(request: Request, args: list[str]) -> str:
     except InvalidInput as exc:
         return f"{exc}; nothing changed."
     prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
-    return (
-        f"{prefix} profile: affiliation={person.affiliation} country={person.country or '-'} "
-        f'organisation="{person.organisation}".'
-    )
+    return f"{prefix} profile:\n{profile_table(person)}"
+
+
+def profile_table(person: Person) -> str:
+    """The profile as a member reads it, one field a line; what is unset says so (it read
+    ``country=- organisation=""``)."""
+    fields = [
+        ("affiliation", person.affiliation),
+        ("country", person.country or ""),
+        ("organisation", person.organisation),
+    ]
+    return "\n".join(f"  {key.ljust(14)}{value or 'not given'}" for key, value in fields)
 
 
 def _search(request: Request, args: list[str]) -> str:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from mailhub.addresses import Kind
 from mailhub.errors import InvalidInput
 from mailhub.members import AFFILIATIONS, DELIVERIES, DIGEST_FORMATS
 from mailhub.models import Community, Membership, MembershipStatus
@@ -91,9 +92,13 @@ class MemberPages(Portal):
             .where(Membership.person_id == person.id, col(Membership.status).in_(SHOWN))
             .order_by(col(Community.name))
         ).all()
+        book = self.ctx.address_book(session)
         values = {
             "person": person,
             "memberships": rows,
+            "request_addresses": {c.slug: book.address(c.slug, Kind.REQUEST) for _, c in rows},
+            # The profile is changed through an active membership, as by mail.
+            "is_member": any(m.status == MembershipStatus.ACTIVE.value for m, _ in rows),
             "themes": library.themes(session),
             "deliveries": DELIVERIES,
             "formats": DIGEST_FORMATS,

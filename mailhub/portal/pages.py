@@ -42,6 +42,8 @@ class ConversationPages(Portal):
             "themes": library.themes(session),
             "countries": library.countries(session, ids),
             "list_address": self.ctx.address_book(session).address(slug, Kind.POST),
+            "request_address": self.ctx.address_book(session).address(slug, Kind.REQUEST),
+            "is_member": (community.id or 0) in viewer.roles,
             "can_moderate": viewer.can_moderate(community),
         }
         return Page("community", values)

@@ -78,4 +78,6 @@ def answer(
     )
     if problem:
         return problem
-    return f'{len(results.hits)} result(s) for "{text}" are in a separate mail.'
+    count = len(results.hits)
+    found = "1 result" if count == 1 else f"{count} results"
+    return f'{found} for "{text}" {"is" if count == 1 else "are"} in a separate mail.'

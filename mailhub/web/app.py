@@ -10,6 +10,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlmodel import Session
@@ -32,10 +33,12 @@ from mailhub.subscriptions import (
     LEAVE,
     BadToken,
     Member,
+    Result,
     change_name,
     confirm,
     confirmation_used,
     member_for_token,
+    notify_change,
     unsubscribe,
 )
 
@@ -137,7 +140,27 @@ class Pages:
     def _confirm(self, token: str) -> dict[str, Any]:
         with self.ctx.session() as session:
             result, member, action = confirm(self.ctx, session, token)
-            return {**self._describe(session, member), "change": change_name(action, result)}
+            change = change_name(action, result)
+            if result is Result.DONE:
+                self._tell_change(session, member, change, token)
+            return {**self._describe(session, member), "change": change}
+
+    def _tell_change(self, session: Session, member: Member, change: str, token: str) -> None:
+        """The mail a confirmation answered by mail gets (the welcome, with the commands
+        and the real delivery; or the goodbye): the page alone is gone once closed."""
+        key = hashlib.sha256(token.encode()).hexdigest()[:24]
+        kind = "confirmation-reply"
+        notify_change(
+            self.ctx,
+            session,
+            member.community,
+            member.person.email,
+            change,
+            kind=kind,
+            dedup_key=f"{kind}:{member.community.id}:web-{key}",
+            person_id=member.person.id,
+            delivery=member.membership.delivery,
+        )
 
     async def unsubscribe_page(self, request: Request) -> Response:
         if request.method == "POST":
