@@ -229,7 +229,7 @@ def import_(
 ) -> None:
     """Import members from CSV: good rows are applied, bad rows reported by line; re-running
     the same file changes nothing. Columns: email, name, affiliation, country, organisation,
-    themes (';'-separated), role, delivery, moderated, status."""
+    themes (separated by ';', ',' or spaces), role, delivery, moderated, status."""
     from rich.progress import Progress
 
     from mailhub.member_import import import_members
