@@ -311,6 +311,54 @@ def test_open_close_and_cancel_by_hand(
     assert discussion(ctx, 2).state == "cancelled"
 
 
+def test_opening_by_hand_refuses_a_closing_time_already_past(
+    ctx: Context, members: None, run_cli: Callable[..., Any]
+) -> None:
+    """A discussion made weeks ago and opened now would invite every member to something the
+    next run closes: refused, unless a new end (--days, --closes) or --allow-past is given."""
+    now = datetime.now(UTC)  # the CLI's clock is the system's
+    made = run_cli(
+        "discussion", "create", "-c", "irnet", "--title", "Late start", "--question-file", "-",
+        "--moderator", MOD, "--opens", f"{now - timedelta(days=20):%Y-%m-%dT%H:%M}+00:00",
+        "--days", "14", "--allow-past", input="Still there?\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    refused = run_cli("discussion", "open", "1")
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.startswith("error: --closes: discussion 1 closes ")
+    assert "already past" in refused.output and "--days N" in refused.output
+    past = run_cli(
+        "discussion", "open", "1", "--closes", f"{now - timedelta(hours=1):%Y-%m-%d %H:%M}"
+    )
+    assert past.exit_code == 2 and "already past" in past.output, past.output
+    both = run_cli("discussion", "open", "1", "--days", "3", "--closes", "2030-01-01 09:00")
+    assert both.exit_code == 2 and "not both" in both.output
+    assert discussion(ctx, 1).state == "scheduled" and outbox(ctx, "discussion") == []
+
+    opened = run_cli("discussion", "open", "1", "--days", "3")
+    assert opened.exit_code == 0 and "5 announcement(s)" in opened.output, opened.output
+    closes = discussion(ctx, 1).closes_at
+    assert closes is not None and abs(closes - (now + timedelta(days=3))) < timedelta(minutes=5)
+    closing = closes.astimezone(ZoneInfo("Africa/Nairobi"))
+    ((_, announcement),) = outbox(ctx, "discussion", AMINA)
+    assert f"{closing:%A %d %B %Y, %H:%M}" in " ".join(body(announcement).split())
+
+
+def test_opening_by_hand_past_its_close_when_allowed(
+    ctx: Context, members: None, run_cli: Callable[..., Any]
+) -> None:
+    now = datetime.now(UTC)
+    made = run_cli(
+        "discussion", "create", "-c", "irnet", "--title", "Over", "--question-file", "-",
+        "--moderator", MOD, "--opens", f"{now - timedelta(days=3):%Y-%m-%dT%H:%M}+00:00",
+        "--days", "1", "--allow-past", input="Over?\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    opened = run_cli("discussion", "open", "1", "--allow-past")
+    assert opened.exit_code == 0, opened.output
+    assert discussion(ctx, 1).state == "open"
+
+
 def test_times_without_a_zone_are_the_communitys_and_the_past_is_refused(
     ctx: Context, members: None, run_cli: Callable[..., Any]
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,12 @@ from sqlmodel import Session, col, select
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
 from mailhub.clock import parse_iso
 from mailhub.communities import get_community
+from mailhub.context import Context
 from mailhub.discussions import figures, lifecycle, synopsis
 from mailhub.errors import Conflict, InvalidInput
 from mailhub.models import Community, Discussion, Person
 from mailhub.rendering import local_time
-from mailhub.times import BadTime, check_future, read_moment
+from mailhub.times import BadTime, check_future, local_text, read_moment
 
 discussion_app = make_app("Time-boxed moderated discussions: create, list, show, open, close.")
 
@@ -81,13 +82,13 @@ def create(
     """Create a discussion: scheduled when --opens is given, otherwise a draft."""
     app = instance(ctx)
     if closes is not None and days is not None:
-        raise InvalidInput("closes: give --closes or --days, not both")
-    question = _read("question-file", question_file)
+        raise InvalidInput("--closes: give --closes or --days, not both")
+    question = _read("--question-file", question_file)
     with app.session() as session:
         target = get_community(session, community)
         zone = target.timezone
-        opens_at, closes_at = _moment("opens", opens, zone), _moment("closes", closes, zone)
-        for name, moment in (("opens", opens_at), ("closes", closes_at)):
+        opens_at, closes_at = _moment("--opens", opens, zone), _moment("--closes", closes, zone)
+        for name, moment in (("--opens", opens_at), ("--closes", closes_at)):
             if moment is not None:
                 try:
                     check_future(name, moment, app.now(), zone, allow_past)
@@ -178,15 +179,62 @@ def show(
         out.print("\n" + text, markup=False)
 
 
+def _closing_when_opened(
+    app: Context,
+    discussion: Discussion,
+    zone: str,
+    closes: str | None,
+    days: int | None,
+    allow_past: bool,
+) -> datetime | None:
+    """The new closing time asked for (None: keep the stored one). A closing already past
+    is refused, since members would be invited to a discussion that the next run closes."""
+    if closes is not None and days is not None:
+        raise InvalidInput("--closes: give --closes or --days, not both")
+    now = app.now()
+    new = now + timedelta(days=days) if days is not None else _moment("--closes", closes, zone)
+    ends = new or discussion.closes_at
+    if ends is not None and ends <= now and not allow_past:
+        raise InvalidInput(
+            f"--closes: discussion {discussion.id} closes {local_text(ends, zone)}, already past"
+            f" (it is now {local_text(now, zone)}); give --days N or --closes TIME, or"
+            " --allow-past if that is meant"
+        )
+    return new
+
+
 @discussion_app.command("open")
-def open_(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
+def open_(
+    ctx: typer.Context,
+    discussion_id: int = typer.Argument(..., metavar="ID", help="The discussion's number."),
+    closes: str | None = typer.Option(
+        None, metavar="TIME", help=f"Close then instead of the time it has. {TIME_HELP}"
+    ),
+    days: int | None = typer.Option(
+        None, min=1, metavar="DAYS", help="Close this many days from now (instead of --closes)."
+    ),
+    allow_past: bool = typer.Option(
+        False, "--allow-past", help="Open it even though its closing time is already past."
+    ),
+) -> None:
     """Open a draft or scheduled discussion now: the question goes to every member."""
     app = instance(ctx)
     with app.session() as session:
-        state = lifecycle.get(session, discussion_id).state
-    sent = lifecycle.open_discussion(app, discussion_id, when_due=False)
+        discussion = lifecycle.get(session, discussion_id)
+        state = discussion.state
+        refused = Conflict(
+            f"discussion {discussion_id} is {state}; only a draft or scheduled opens"
+        )
+        if state not in (lifecycle.State.DRAFT, lifecycle.State.SCHEDULED):
+            raise refused
+        community = session.get(Community, discussion.community_id)
+        assert community is not None
+        closes_at = _closing_when_opened(
+            app, discussion, community.timezone, closes, days, allow_past
+        )
+    sent = lifecycle.open_discussion(app, discussion_id, when_due=False, closes_at=closes_at)
     if sent is None:
-        raise Conflict(f"discussion {discussion_id} is {state}; only a draft or scheduled opens")
+        raise refused
     out.print(f"discussion {discussion_id} open: {sent} announcement(s) queued")
 
 
