@@ -255,6 +255,38 @@ def test_an_empty_outlook_reply_decides_nothing(
         assert set(session.exec(select(Decision.action)).all()) == {"hold"}
 
 
+def test_after_an_unclear_reply_the_moderator_simply_answers_again(
+    ctx: Context, mailer: Mailer, clock: FrozenClock
+) -> None:
+    """The "could not read a decision" answer, and the summary of a reply to the reminder
+    that held no decision line, are answered at the decision address (their Reply-To), not
+    at -request@, which would take "approve" for a command it does not know."""
+    mid = mailer.send(AMINA, LIST, "Wage councils", "How are they composed?")
+    mailer.send(MOD1, decision_address(ctx, MOD1), "Re: held", "Thanks, I will look tomorrow")
+    (_, unclear), *_ = outbox(ctx, "moderation-reply", MOD1)
+    assert "could not read a decision" in body(unclear)
+    again = address_in(unclear["Reply-To"], "m")
+    # Sent back empty from Outlook, the answer's examples decide nothing.
+    mailer.send(MOD1, again, "RE: No decision read", outlook_empty_reply(unclear))
+    assert post_by(ctx, mid).status == "held"
+    mailer.send(MOD1, again, "Re: No decision read", "approve")
+    assert post_by(ctx, mid).status == "approved"
+    assert len(outbox(ctx, "post")) > 0
+
+    later = [mailer.send(AMINA, LIST, f"Topic {n}", f"Text {n}") for n in range(2)]
+    clock.advance(timedelta(hours=25))
+    with ctx.session() as session:
+        send_reminders(ctx, session)
+    ((_, reminder),) = outbox(ctx, "reminder", MOD1)
+    mailer.send(MOD1, address_in(reminder["Reply-To"], "m"), "Re: reminder", "Will do!")
+    (_, summary) = outbox(ctx, "moderation-reply", MOD1)[-1]
+    assert "No decision lines were found" in body(summary)
+    assert all(len(line) <= 78 for line in body(summary).splitlines())
+    numbers = " ".join(str(post_by(ctx, m).id) for m in later)
+    mailer.send(MOD1, address_in(summary["Reply-To"], "m"), "Re: summary", f"approve {numbers}")
+    assert [post_by(ctx, m).status for m in later] == ["approved"] * 2
+
+
 def test_reminder_and_batch_decisions(ctx: Context, mailer: Mailer, clock: FrozenClock) -> None:
     ids = [mailer.send(AMINA, LIST, f"Topic {n}", f"Text {n}") for n in range(4)]
     posts = [post_by(ctx, m) for m in ids]
