@@ -33,6 +33,7 @@ from mailhub.moderation.rules import Action, Verdict
 from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
 from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered, staff_notice
+from mailhub.portal import links
 from mailhub.search.queue import mark
 from mailhub.threads.themes import add_themes
 
@@ -80,6 +81,7 @@ def notify_held(ctx: Context, session: Session, community: Community, post: Post
         return 0
     person = session.get(Person, post.person_id) if post.person_id else None
     files = session.exec(select(Attachment).where(Attachment.post_id == post.id)).all()
+    web = held_links(ctx, community, files)
     sent = 0
     for moderator in team:
         notice = staff_notice(
@@ -101,8 +103,24 @@ def notify_held(ctx: Context, session: Session, community: Community, post: Post
             author_name=post.author_name,
             reason=post.reason,
             attachments=files,
+            **web,
         )
     return sent
+
+
+def held_links(
+    ctx: Context, community: Community, files: Sequence[Attachment]
+) -> dict[str, object]:
+    """The queue's web address and each held file's, when the portal has a public address:
+    the files are not in the notice (a file the policy refused may be harmful), so this is
+    how a moderator opens them before deciding."""
+    base = links.base_url(ctx.settings)
+    if base is None:
+        return {"queue_url": None, "file_urls": {}}
+    return {
+        "queue_url": base + links.queue_path(community.slug),
+        "file_urls": {f.id: base + links.held_file_path(community.slug, f.id) for f in files},
+    }
 
 
 def tell_sender(
