@@ -216,7 +216,7 @@ def test_a_discussion_from_question_to_synopsis(
     # A second synopsis by email is refused with the way to correct it.
     mailer.send(MOD, synopsis_address, "Re: synopsis", "Something else entirely.")
     assert discussion(ctx, discussion_id).synopsis == summarised.synopsis
-    assert "--correction" in body(outbox(ctx, "synopsis-reply", MOD)[-1][1])
+    assert "'correction' alone on the first line" in body(outbox(ctx, "synopsis-reply", MOD)[-1][1])
 
     # A correction is explicit, and sent as one.
     fixed = tmp_path / "fixed.txt"
@@ -249,6 +249,42 @@ def test_a_discussion_from_question_to_synopsis(
     assert re.search(r"contributors\s+3", shown.output)
     # Later runs touch the discussion no more; Eve's late answer still waits for a decision.
     assert run_due(ctx, CLOSES + timedelta(days=30)).done == ["moderation reminders: 1 queued"]
+
+
+def test_the_moderator_corrects_the_synopsis_by_mail(
+    ctx: Context, mailer: Mailer, clock: FrozenClock, run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A moderator has no command line: the mail that says the synopsis is published tells
+    how to correct it, and answering it with 'correction' on the first line does; a second
+    synopsis without that word replaces nothing, and its answer is answered the same way."""
+    discussion_id = create(run_cli, tmp_path)
+    clock.set(OPENS)
+    run_due(ctx)
+    clock.set(CLOSES)
+    run_due(ctx)
+    ((_, request),) = outbox(ctx, "synopsis-request", MOD)
+    mailer.send(MOD, address_in(request["Reply-To"], "s"), "Re: synopsis", "A workshop in May.")
+    (_, published) = outbox(ctx, "synopsis-reply", MOD)[-1]
+    assert "To correct it, reply to this mail" in body(published)
+    mailer.send(MOD, address_in(published["Reply-To"], "s"), "Re: published", "Sent twice.")
+    assert discussion(ctx, discussion_id).synopsis == "A workshop in May.\n"
+    (_, refused) = outbox(ctx, "synopsis-reply", MOD)[-1]
+    assert "already has a synopsis" in body(refused) and "Only the discussion's" not in body(
+        refused
+    )
+    assert all(len(line) <= 78 for line in body(refused).splitlines())
+    mailer.send(
+        MOD,
+        address_in(refused["Reply-To"], "s"),
+        "Re: not published",
+        "Correction:\n\nA workshop in June.\n\nOn Monday, IRNet wrote:\n> A workshop in May.\n",
+    )
+    corrected = discussion(ctx, discussion_id)
+    assert (corrected.synopsis, corrected.synopsis_version) == ("A workshop in June.\n", 2)
+    corrections = outbox(ctx, "synopsis-correction")
+    assert sorted(row.recipient for row, _ in corrections) == RECEIVING
+    assert "A workshop in June." in body(corrections[0][1])
+    assert outbox(ctx, "synopsis-reply", MOD)[-1][1]["Subject"].startswith("Correction published")
 
 
 @pytest.mark.parametrize(
