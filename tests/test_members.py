@@ -83,6 +83,9 @@ def test_update_list_show_remove(run_cli) -> None:
     assert result.exit_code == 0 and "updated b@example.org" in result.output
     result = run_cli("member", "update", "b@example.org", "--delivery", "none")
     assert "nothing to change" in result.output
+    # No field given at all is a mistake: a one-line error, exit 2.
+    result = run_cli("member", "update", "b@example.org")
+    assert result.exit_code == 2 and result.stderr.startswith("error: nothing to change: give")
 
     listed = json.loads(run_cli("member", "list", "--json").output)
     assert [m["email"] for m in listed] == ["b@example.org", "c@example.org"]

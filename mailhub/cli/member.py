@@ -23,7 +23,7 @@ from mailhub.cli.common import (
     print_table,
     settings,
 )
-from mailhub.errors import NotFound
+from mailhub.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -177,6 +177,9 @@ def update(
     """Change the given fields of a member; the others stay as they are."""
     from mailhub.members import update_member
 
+    given = (name, affiliation, country, organisation, themes, role, delivery, moderated)
+    if all(v is None for v in (*given, status, digest_format, only_my_themes, event_reminders)):
+        raise InvalidInput("nothing to change: give at least one field to change (see --help)")
     app = instance(ctx)
     with app.session() as session:
         target = resolve_community(session, community)
