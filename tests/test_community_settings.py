@@ -79,15 +79,20 @@ def test_update_changes_every_setting_and_refuses_bad_values_in_one_line(run_cli
     assert run_cli("community", "update", "irnet", "--tag", "[IR]").output.startswith(
         "irnet: nothing changed"
     )
-    for option, value, named in [
-        ("--timezone", "Mars/Olympus", "timezone"),
-        ("--moderation", "some", "moderation"),
-        ("--digest-cron", "every monday", "digest_cron"),
-        ("--nonmember-policy", "bounce", "nonmember_policy"),
+    # Each problem names the option typed, as every command's do.
+    for option, value in [
+        ("--timezone", "Mars/Olympus"),
+        ("--moderation", "some"),
+        ("--digest-cron", "every monday"),
+        ("--nonmember-policy", "bounce"),
+        ("--archive", "everyone"),
+        ("--name", " "),
     ]:
         bad = run_cli("community", "update", "irnet", option, value)
         assert bad.exit_code == 2, bad.output
-        assert bad.output.startswith(f"error: {named}:") and bad.output.count("\n") == 1
+        assert bad.output.startswith(f"error: {option}:") and bad.output.count("\n") == 1
+    created = run_cli("community", "create", "apyouth", "--name", "Y", "--timezone", "Mars")
+    assert created.exit_code == 2 and created.output.startswith("error: --timezone:")
     assert run_cli("community", "update", "irnet").exit_code == 2
     assert run_cli("community", "update", "nowhere", "--tag", "x").exit_code == 1
 

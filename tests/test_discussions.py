@@ -436,6 +436,8 @@ def test_run_due_now_in_the_future_queues_mail_due_at_once(
         "--moderator", MOD, "--opens", opens.isoformat(), "--days", "3", input="Ahead?\n",
     )  # fmt: skip
     assert made.exit_code == 0, made.output
+    unread = run_cli("run-due", "--now", "tomorrow")
+    assert unread.exit_code == 2 and unread.stderr.startswith("error: --now: 'tomorrow'")
     ran = run_cli("run-due", "--now", (opens + timedelta(minutes=1)).isoformat())
     assert ran.exit_code == 0 and "opened discussion 1" in ran.output
     rows = outbox(ctx, "discussion")

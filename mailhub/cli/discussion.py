@@ -299,7 +299,7 @@ def run_due_command(
 
     app = instance(ctx)
     # --now decides what is due; what the run queues is still due at once (scheduler.run_due).
-    report = run_due(app, _time("now", now))
+    report = run_due(app, _time("--now", now))
     for line in report.done:
         out.print(line, markup=False)
     for line in report.failed:
