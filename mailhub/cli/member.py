@@ -6,8 +6,9 @@ store through mailhub/roster.py alone and starts in a fraction of the time (benc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
     from mailhub.members import MemberFields
     from mailhub.models import Community
+
+T = TypeVar("T")
 
 member_app = make_app("Add, import, list, show, update and remove members.")
 
@@ -75,10 +78,12 @@ def _fields(
         email=check_email(email),
         name=name,
         affiliation=affiliation.value if affiliation else None,
-        country=check_country(country) if country else None,
+        country=_as_option("--country", check_country, country) if country else None,
         clear_country=country == "",
         organisation=organisation,
-        themes=check_themes(themes, known_theme_slugs(session)) if themes is not None else None,
+        themes=_as_option("--theme", check_themes, themes, known_theme_slugs(session))
+        if themes is not None
+        else None,
         role=role.value if role else None,
         delivery=delivery.value if delivery else None,
         moderated=moderated,
@@ -89,6 +94,15 @@ def _fields(
         only_my_themes=only_my_themes,
         event_reminders=event_reminders,
     )
+
+
+def _as_option(option: str, check: Callable[..., T], *args: Any) -> T:
+    """A value checked as the CSV import checks it, its problem named by the option."""
+    try:
+        return check(*args)
+    except InvalidInput as exc:
+        said = str(exc).removeprefix(f"{option.lstrip('-')} ")  # "country 'XX': ..."
+        raise InvalidInput(f"{option}: {said}") from None
 
 
 NAME = typer.Option(None, help="Full name.")
