@@ -326,3 +326,4 @@ def test_the_held_notice_links_the_files_and_the_queue(
     assert author.get(path)[0] == 404
     queue_page = moderator.get("/c/irnet/queue")
     assert queue_page[0] == 200 and "Wage floors" in queue_page[2]
+    assert "(the rules, " in queue_page[2] and "via rules" not in queue_page[2]
