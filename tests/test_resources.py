@@ -20,7 +20,7 @@ from smtp_server import running_listener
 from sqlmodel import col, select
 
 from mailhub.clock import FrozenClock
-from mailhub.communities import get_community
+from mailhub.communities import add_theme, get_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.inbound.attachments import save
@@ -34,6 +34,12 @@ LIST = "irnet@lists.example.org"
 MOD, AMINA, BOB = "mod@ministry.example.org", "amina@example.org", "bob@example.org"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 Attached = tuple[bytes, str, str, str]
+
+LONG_TAXONOMY = (
+    "labour-administration", "social-dialogue", "tripartism", "workplace-cooperation",
+    "dispute-resolution", "collective-bargaining", "employers-organisations",
+    "workers-organisations", "employment-relationship", "informal-economy", "asean",
+)  # fmt: skip
 
 
 def one_line_error(result: Any, code: int, fragment: str) -> None:
@@ -248,6 +254,9 @@ def test_attachments_are_offered_and_added_by_a_moderators_reply(
     )
     post = post_by(ctx, mid)
     assert post.status == "held" and outbox(ctx, "resource-offer") == []
+    with ctx.session() as session:  # a network's real taxonomy: a long list of themes
+        for slug in LONG_TAXONOMY:
+            add_theme(session, slug, slug.replace("-", " ").capitalize())
     approve_by_mail(ctx, mailer, mid, "approve")
 
     (row, offer), *more = outbox(ctx, "resource-offer")
@@ -257,6 +266,9 @@ def test_attachments_are_offered_and_added_by_a_moderators_reply(
     assert "1. report.pdf (10 KB, application/pdf)" in text
     assert "tool.exe" not in text  # refused by the attachment policy: never offered
     assert "resource 1 themes=" in text and "country=KE" in text
+    # Every theme is named, and the list is folded into lines a mail client keeps whole.
+    assert all(f" {slug}" in " ".join(text.split()) for slug in LONG_TAXONOMY)
+    assert [line for line in text.splitlines() if len(line) > 78] == []
     offer_address = address_in(offer["Reply-To"], "m")
 
     # A member who is not a moderator changes nothing.
