@@ -144,8 +144,8 @@ def test_cli_refuses_bad_input_in_one_line(
     for args, fragment in [
         (("--url", "https://x.org", "--country", "XX"), "ISO 3166-1"),
         (("--url", "https://x.org", "--theme", "nope"), "unknown theme nope"),
-        (("--url", "ftp//x"), "url"),
-        (("--file", str(tmp_path / "missing.pdf")), "no such file"),
+        (("--url", "ftp//x"), "error: --url: 'ftp//x'"),
+        (("--file", str(tmp_path / "missing.pdf")), "error: --file "),
         (("--file", str(tmp_path)), "no such file"),
         (("--url", "https://x.org", "--kind", "poem"), "kind 'poem'"),
         (("--url", "https://x.org", "--file", str(paper)), "exactly one"),

@@ -142,4 +142,7 @@ def test_thread_cli_list_show_move_split(run_cli, ctx: Context) -> None:
     deliver(ctx, "after@x", "Re: Topic one", reply_to="t1rr@x")
     assert posts(ctx)["after@x"].thread_id == found["t2@x"].thread_id
     assert run_cli("thread", "move", "999", "--to", "1").exit_code == 1
+    here = str(found["t2@x"].thread_id)
+    again = run_cli("thread", "move", str(found["t1r@x"].id), "--to", here)
+    assert again.exit_code == 1 and "already; nothing moved" in again.stderr
     assert run_cli("thread", "show", "999").exit_code == 1
