@@ -160,7 +160,8 @@ AREAS: dict[str, Area] = {
     "check": Area(
         "mailhub.cli.checkup",
         "check_command",
-        "Check that this instance can run: config, store (reachable, schema at the newest), "
+        "Check that this instance can run: config (its secret not the example one once mail "
+        "goes out), store (reachable, schema at the newest), "
         "relay (connect and EHLO), DKIM keys; print the SPF, DKIM and DMARC records to publish. "
         "Exit 1 when anything is wrong.",
     ),
