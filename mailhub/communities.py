@@ -259,28 +259,50 @@ def known_theme_slugs(session: Session) -> set[str]:
     return set(session.exec(select(Theme.slug)).all())
 
 
+@dataclass(frozen=True)
+class MissingTheme:
+    """A theme config.toml names that the store no longer has: renamed, merged or removed
+    by `mailhub theme` since the store was made, unless it is new in the file."""
+
+    slug: str
+
+    def __str__(self) -> str:
+        return (
+            f"theme {self.slug}: in config.toml, not in the store (renamed, merged or removed?"
+            " take it out of config.toml; --apply adds it)"
+        )
+
+
 @dataclass
 class Seeded:
     """What `seed_from_settings` made, and where the store and config.toml disagree."""
 
     made: list[str] = field(default_factory=list)
-    differences: list[Change] = field(default_factory=list)
+    differences: list[Change | MissingTheme] = field(default_factory=list)
     applied: bool = False
 
 
 def seed_from_settings(
     session: Session, settings: Settings, now: datetime, *, apply: bool = False
 ) -> Seeded:
-    """Create the communities and themes config names that the store lacks; compare the
-    settings config.toml gives for existing communities with the store's, and with
-    ``apply`` make the store follow. Only what config.toml names is compared, so a setting
-    changed with `community update` stays unless the file names another value."""
+    """Create the communities config names that the store lacks, and its themes in a new
+    store; compare the settings config.toml gives for existing communities with
+    the store's, and with ``apply`` make the store follow. Only what config.toml names is
+    compared, so a setting changed with `community update` stays unless the file names
+    another value. A theme missing from a store that has themes was renamed, merged or
+    removed by an admin (`make run` runs init every time): reported, added back only with
+    ``apply``."""
     seeded = Seeded(applied=apply)
     themes = known_theme_slugs(session)
+    first = session.exec(select(Community.id)).first() is None  # a new store
     for theme in settings.themes:
-        if theme.slug not in themes:
+        if theme.slug in themes:
+            continue
+        if first or apply:
             add_theme(session, theme.slug, theme.name)
             seeded.made.append(f"theme {theme.slug}")
+        else:
+            seeded.differences.append(MissingTheme(theme.slug))
     existing = {c.slug: c for c in list_communities(session)}
     for item in settings.communities:
         named = {key: getattr(item, key) for key in SETTINGS if key in item.model_fields_set}

@@ -156,4 +156,16 @@ def test_themes_are_renamed_merged_and_removed_with_their_items(run_cli: Run, ct
     assert tags() == ([], [], [])
     missing = run_cli("theme", "remove", "employability")
     assert missing.exit_code == 1 and "no theme 'employability'" in missing.output
+
+    # init (which `make run` runs every time) does not bring back what the admin merged or
+    # removed though config.toml still names it: it says so; --apply adds it.
+    again = run_cli("init")
+    assert again.exit_code == 0, again.output
+    assert "differs theme skills: in config.toml, not in the store" in again.output
+    assert "differs theme green-jobs: in config.toml" in again.output
+    assert json.loads(run_cli("theme", "list", "--json").output) == []
+    applied = run_cli("init", "--apply")
+    assert "created theme skills" in applied.output
+    listed = json.loads(run_cli("theme", "list", "--json").output)
+    assert {t["slug"] for t in listed} == {"skills", "green-jobs"}
     assert run_cli("theme", "merge", "x", "x").exit_code == 2
