@@ -251,8 +251,9 @@ def init(
         False, "--apply", help="Change existing communities to the settings the config gives."
     ),
 ) -> None:
-    """Create the data folder and the store, add the communities and themes of the config,
-    and report (or with --apply, make) the changes the config asks of existing ones."""
+    """Create the data folder and the store, add the communities of the config (and its
+    themes, to a new store), and report (or with --apply, make) the changes the config asks
+    of existing ones (themes it lists that the store lacks too)."""
     from mailhub import db
     from mailhub.communities import seed_from_settings
     from mailhub.config import DEFAULT_SECRET
