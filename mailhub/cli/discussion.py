@@ -141,7 +141,7 @@ def _record(session: Session, discussion: Discussion) -> dict[str, Any]:
 def list_(
     ctx: typer.Context,
     community: str | None = typer.Option(None, "--community", "-c", help="Only this community."),
-    state: str | None = typer.Option(None, help="Only discussions in this state."),
+    state: lifecycle.State | None = typer.Option(None, help="Only discussions in this state."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List discussions, newest first."""
@@ -151,7 +151,7 @@ def list_(
         if community:
             query = query.where(Discussion.community_id == get_community(session, community).id)
         if state:
-            query = query.where(Discussion.state == state)
+            query = query.where(Discussion.state == state.value)
         records = [_record(session, d) for d in session.exec(query)]
     if as_json:
         print_json(records)

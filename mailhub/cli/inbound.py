@@ -53,6 +53,10 @@ def inbound_record(row: InboundMessage) -> dict[str, Any]:
     }
 
 
+# Where spooled mail comes from (InboundMessage.source).
+SOURCES = ("smtp", "lmtp", "imap", "pipe")
+
+
 @inbound_app.command("list")
 def list_(
     ctx: typer.Context,
@@ -60,7 +64,9 @@ def list_(
     msg_class: str | None = typer.Option(
         None, "--class", help="Only this class (post, bounce, ...)."
     ),
-    source: str | None = typer.Option(None, help="Only this source: smtp, lmtp, imap, pipe, mbox."),
+    source: str | None = typer.Option(
+        None, metavar="SOURCE", help="Only this source: smtp, lmtp, imap or pipe."
+    ),
     sender: str | None = typer.Option(None, help="Only this envelope sender."),
     since: str | None = typer.Option(None, help="Only rows received at or after this ISO time."),
     limit: int = typer.Option(50, min=1, metavar="N", help="At most this many rows, newest first."),
@@ -73,6 +79,8 @@ def list_(
     if msg_class:
         query = query.where(InboundMessage.msg_class == msg_class)
     if source:
+        if source not in SOURCES:
+            raise InvalidInput(f"--source: {source!r} is not one of {', '.join(SOURCES)}")
         query = query.where(InboundMessage.source == source)
     if sender:
         query = query.where(InboundMessage.mail_from == sender)
