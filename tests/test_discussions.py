@@ -223,6 +223,8 @@ def test_a_discussion_from_question_to_synopsis(
     fixed.write_text("Conclusions: codes of practice work.\nNext steps: a workshop in June.\n")
     result = run_cli("discussion", "synopsis", str(discussion_id), "--file", str(fixed))
     assert result.exit_code == 1 and "--correction" in result.output
+    missing = run_cli("discussion", "synopsis", str(discussion_id), "--file", "no/such.txt")
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: --file: cannot read ")
     result = run_cli(
         "discussion", "synopsis", str(discussion_id), "--file", str(fixed), "--correction"
     )

@@ -276,7 +276,7 @@ def set_synopsis(
             assert community is not None
             out.print(synopsis.draft(app, session, community, discussion), markup=False)
         return
-    text = _read("file", file)
+    text = _read("--file", file)
     with app.session() as session:
         lifecycle.get(session, discussion_id)
         sent = synopsis.set_synopsis(app, session, discussion_id, text, correction=correction)
