@@ -54,6 +54,21 @@ def test_add_normalises_and_rejects_a_second_add(run_cli, ctx: Context) -> None:
         assert membership.themes == ["skills"]
 
 
+def test_themes_typed_in_one_value_are_each_a_theme(run_cli) -> None:
+    """`--theme "skills,green-jobs"` (as a CSV cell is written) is two themes, for `member
+    add`, `member update` and `member themes`, not one unknown one."""
+    added = run_cli("member", "add", "a@example.org", "--theme", "skills,green-jobs")
+    assert added.exit_code == 0, added.output
+    assert json.loads(run_cli("member", "show", "a@example.org", "--json").output)[0]["themes"] == [
+        "green-jobs",
+        "skills",
+    ]
+    assert run_cli("member", "update", "a@example.org", "--theme", "skills, ").exit_code == 0
+    assert json.loads(run_cli("member", "list", "--json").output)[0]["themes"] == ["skills"]
+    both = run_cli("member", "themes", "a@example.org", "green-jobs skills")
+    assert both.exit_code == 0 and "green-jobs, skills" in both.output, both.output
+
+
 def test_bad_values_get_clear_errors(run_cli) -> None:
     cases = [
         (("member", "add", "not-an-address"), "email"),

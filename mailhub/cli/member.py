@@ -23,6 +23,7 @@ from mailhub.cli.common import (
     print_record,
     print_table,
     settings,
+    theme_slugs,
 )
 from mailhub.errors import InvalidInput, NotFound
 
@@ -81,7 +82,7 @@ def _fields(
         country=_as_option("--country", check_country, country) if country else None,
         clear_country=country == "",
         organisation=organisation,
-        themes=_as_option("--theme", check_themes, themes, known_theme_slugs(session))
+        themes=_as_option("--theme", check_themes, theme_slugs(themes), known_theme_slugs(session))
         if themes is not None
         else None,
         role=role.value if role else None,
