@@ -342,18 +342,29 @@ def event_digest(
         metavar="WEEKS",
         help="Events starting in this many weeks (default: [events] digest_weeks).",
     ),
-    now: str | None = typer.Option(None, "--now", help="Act as if it were this ISO 8601 time."),
+    now: str | None = typer.Option(
+        None, "--now", metavar="TIME", help="Act as if it were this ISO 8601 time."
+    ),
+    allow_past: bool = typer.Option(
+        False, "--allow-past", help="Accept a --now already past (events over by today)."
+    ),
 ) -> None:
     """Mail the upcoming events, each with its .ics, to every member who receives mail."""
     app = instance(ctx)
     with app.session() as session:
-        community_id = get_community(session, community).id or 0
+        target = get_community(session, community)
+        community_id, zone = target.id or 0, target.timezone
     at = app.now()
     if now is not None:
         try:
             at = parse_iso(now)
         except ValueError:
             raise InvalidInput(f"--now: {now!r} is not an ISO 8601 time") from None
+        # The mail goes out today: "upcoming" as of a past day lists events that are over.
+        try:
+            check_future("--now", at, app.now(), zone, allow_past)
+        except BadTime as exc:
+            raise InvalidInput(str(exc)) from None
     weeks = weeks or app.settings.events.digest_weeks
     run = eventdigest.send_digest(app, community_id, weeks, at)
     if not run.events:
