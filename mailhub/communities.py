@@ -11,7 +11,7 @@ from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 
 from mailhub.addresses import POSTMASTER
-from mailhub.config import SLUG_PATTERN, Settings, check_timezone
+from mailhub.config import SLUG_PATTERN, AddressSettings, Settings, check_timezone
 from mailhub.cron import trigger
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import (
@@ -127,10 +127,13 @@ def create_community(
     name: str,
     now: datetime,
     local_part: str | None = None,
+    addresses: AddressSettings | None = None,
     **settings: str | None,
 ) -> Community:
     """Create a community; its list address is ``local_part@domain`` (the slug by default);
-    ``settings`` are any of SETTINGS (the rest take their defaults)."""
+    ``settings`` are any of SETTINGS (the rest take their defaults). Given the instance's
+    ``addresses``, a list address that is another community's -news@ (or whose -news@ is
+    another's list address, and so on) is refused: one of the two would never get its mail."""
     check_slug(slug)
     local = check_slug((local_part or slug).lower(), "local part")
     if local == POSTMASTER:
@@ -142,6 +145,8 @@ def create_community(
     ).first()
     if clash is not None:
         raise Conflict(f"community {clash.slug!r} already uses that slug or address")
+    if addresses is not None:
+        _check_address_clash(session, local, addresses)
     if values.get("tag") is None:
         values["tag"] = f"[{name}]"
     community = Community(slug=slug, name=name, local_part=local, created_at=now)
@@ -151,6 +156,27 @@ def create_community(
     session.flush()
     session.info.pop("address_book", None)
     return community
+
+
+def _check_address_clash(session: Session, local: str, addresses: AddressSettings) -> None:
+    suffixes = (
+        addresses.request_suffix,
+        addresses.news_suffix,
+        addresses.events_suffix,
+        addresses.owner_suffix,
+    )
+    for other in session.exec(select(Community)):
+        for suffix in (s.lower() for s in suffixes):
+            if local == other.local_part + suffix:
+                raise Conflict(
+                    f"the list address {local}@ is community {other.slug}'s {suffix} address;"
+                    " choose another --local-part"
+                )
+            if other.local_part == local + suffix:
+                raise Conflict(
+                    f"{local}{suffix}@ would be this community's {suffix} address, but it is"
+                    f" community {other.slug}'s list address; choose another --local-part"
+                )
 
 
 def update_community(
@@ -308,7 +334,14 @@ def seed_from_settings(
         named = {key: getattr(item, key) for key in SETTINGS if key in item.model_fields_set}
         community = existing.get(item.slug)
         if community is None:
-            create_community(session, slug=item.slug, now=now, local_part=item.local_part, **named)
+            create_community(
+                session,
+                slug=item.slug,
+                now=now,
+                local_part=item.local_part,
+                addresses=settings.addresses,
+                **named,
+            )
             seeded.made.append(f"community {item.slug}")
             continue
         differing = {k: v for k, v in named.items() if getattr(community, k) != v}

@@ -97,6 +97,20 @@ def test_update_changes_every_setting_and_refuses_bad_values_in_one_line(run_cli
     assert run_cli("community", "update", "nowhere", "--tag", "x").exit_code == 1
 
 
+def test_a_list_address_that_is_another_communitys_address_is_refused(run_cli: Run) -> None:
+    """irnet-news@ is irnet's news address: a community listening there would take irnet's
+    news submissions as its posts (and the reverse for a community named after a suffix)."""
+    taken = run_cli("community", "create", "inews", "--name", "I", "--local-part", "irnet-news")
+    assert taken.exit_code == 1 and taken.output.startswith(
+        "error: the list address irnet-news@ is community irnet's -news address"
+    )
+    assert run_cli("community", "create", "abc-owner", "--name", "A").exit_code == 0
+    under = run_cli("community", "create", "abc", "--name", "A")
+    assert under.exit_code == 1 and "abc-owner@ would be this community's -owner" in under.output
+    slugs = {c["slug"] for c in json.loads(run_cli("community", "list", "--json").output)}
+    assert "inews" not in slugs and "abc" not in slugs
+
+
 def test_create_takes_the_digest_schedule(run_cli: Run) -> None:
     result = run_cli(
         "community", "create", "yen", "--name", "YEN", "--timezone", "Asia/Jakarta",

@@ -125,6 +125,7 @@ def create(
             name=name,
             now=app.now(),
             local_part=local_part,
+            addresses=app.settings.addresses,
             description=description,
             tag=tag,
             timezone=timezone,
