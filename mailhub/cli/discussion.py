@@ -43,6 +43,7 @@ def _read(name: str, path: str) -> str:
         raise InvalidInput(f"{name}: cannot read {path}: {exc}") from None
 
 
+DISCUSSION_ID = typer.Argument(..., metavar="ID", help="The discussion's number.")
 TIME_HELP = (
     "ISO 8601 or 'YYYY-MM-DD HH:MM [zone]'; a time without a zone is in the community's zone."
 )
@@ -163,7 +164,7 @@ def list_(
 @discussion_app.command("show")
 def show(
     ctx: typer.Context,
-    discussion_id: int = typer.Argument(..., help="The discussion's number."),
+    discussion_id: int = DISCUSSION_ID,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a discussion: state, dates in the community's time zone, counts, the synopsis."""
@@ -206,7 +207,7 @@ def _closing_when_opened(
 @discussion_app.command("open")
 def open_(
     ctx: typer.Context,
-    discussion_id: int = typer.Argument(..., metavar="ID", help="The discussion's number."),
+    discussion_id: int = DISCUSSION_ID,
     closes: str | None = typer.Option(
         None, metavar="TIME", help=f"Close then instead of the time it has. {TIME_HELP}"
     ),
@@ -239,7 +240,7 @@ def open_(
 
 
 @discussion_app.command("close")
-def close(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
+def close(ctx: typer.Context, discussion_id: int = DISCUSSION_ID) -> None:
     """Close an open discussion now and send its moderator the draft synopsis."""
     app = instance(ctx)
     with app.session() as session:
@@ -250,7 +251,7 @@ def close(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
 
 
 @discussion_app.command("cancel")
-def cancel(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
+def cancel(ctx: typer.Context, discussion_id: int = DISCUSSION_ID) -> None:
     """Call off a discussion that has not closed."""
     lifecycle.cancel(instance(ctx), discussion_id)
     out.print(f"discussion {discussion_id} cancelled")
@@ -259,7 +260,7 @@ def cancel(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None
 @discussion_app.command("synopsis")
 def set_synopsis(
     ctx: typer.Context,
-    discussion_id: int = typer.Argument(...),
+    discussion_id: int = DISCUSSION_ID,
     file: str | None = typer.Option(
         None, "--file", help="The synopsis ('-' reads standard input); without it, print the draft."
     ),
