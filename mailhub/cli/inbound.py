@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.progress import Progress
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from mailhub.cli.common import (
     err,
@@ -131,6 +131,24 @@ def show(
     print_message_row(record, body, as_json)
 
 
+def _name_the_unretried(session: Session, row_ids: list[int]) -> None:
+    """An id that is no row is an error; a row that is neither quarantined nor failed is
+    left as it is, and said so (as `outbox retry` does)."""
+    found = dict(
+        session.exec(
+            select(InboundMessage.id, InboundMessage.state).where(
+                col(InboundMessage.id).in_(row_ids)
+            )
+        ).all()
+    )
+    missing = [str(i) for i in row_ids if i not in found]
+    if missing:
+        raise NotFound(f"no spooled message {', '.join(missing)}")
+    for row_id, state in sorted(found.items()):
+        if state not in (InboundState.QUARANTINED.value, InboundState.FAILED.value):
+            err.print(f"row {row_id} is {state}: left as it is", markup=False)
+
+
 @inbound_app.command("retry")
 def retry(
     ctx: typer.Context,
@@ -148,6 +166,7 @@ def retry(
             )
         )
         if row_ids:
+            _name_the_unretried(session, row_ids)
             query = query.where(col(InboundMessage.id).in_(row_ids))
         ids = [i for i in session.exec(query) if i is not None]
         spool.release(session.connection(), ids)
