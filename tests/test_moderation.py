@@ -4,10 +4,11 @@ batch decisions from the reminder, and replies threaded through reply addresses.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from mailtools import address_in, body, outbox
@@ -285,6 +286,22 @@ def test_after_an_unclear_reply_the_moderator_simply_answers_again(
     numbers = " ".join(str(post_by(ctx, m).id) for m in later)
     mailer.send(MOD1, address_in(summary["Reply-To"], "m"), "Re: summary", f"approve {numbers}")
     assert [post_by(ctx, m).status for m in later] == ["approved"] * 2
+
+
+def test_a_decision_from_the_command_line_is_named_as_such(
+    ctx: Context, mailer: Mailer, run_cli: Callable[..., Any]
+) -> None:
+    """`queue approve` without --as names no moderator; the moderator who answers later is
+    told an admin decided on the command line, not that "the rules" did."""
+    mid = mailer.send(AMINA, LIST, "Wage boards", "Who sits on them?")
+    address = decision_address(ctx, MOD1)
+    assert run_cli("queue", "approve", str(post_by(ctx, mid).id)).exit_code == 0
+    again = run_cli("queue", "discard", str(post_by(ctx, mid).id))
+    assert again.exit_code == 1 and "approved by an admin on the command line" in again.stderr
+    mailer.send(MOD1, address, "Re: held", "reject off topic")
+    assert post_by(ctx, mid).status == "approved"
+    (_, answer) = outbox(ctx, "moderation-reply", MOD1)[-1]
+    assert "an admin on the command line" in body(answer) and "the rules" not in body(answer)
 
 
 def test_reminder_and_batch_decisions(ctx: Context, mailer: Mailer, clock: FrozenClock) -> None:

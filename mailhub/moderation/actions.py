@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub.context import Context
 from mailhub.library.offers import offer_attachments
@@ -63,15 +63,24 @@ class Done:
     reason: str | None
 
 
-def person_label(person: Person | None) -> str:
+def person_label(person: Person | None, via: str = "rules") -> str:
+    """Who decided, for people: a named moderator, an admin's command (`queue approve`
+    without --as names nobody), or the rules."""
     if person is None:
-        return "the rules"
+        return "an admin on the command line" if via == "cli" else "the rules"
     return f"{person.name} <{person.email}>" if person.name else person.email
 
 
 def decider_label(session: Session, post: Post) -> str:
     person = session.get(Person, post.decided_by) if post.decided_by else None
-    return person_label(person)
+    if person is not None:
+        return person_label(person)
+    last = session.exec(
+        select(Decision.via)
+        .where(Decision.post_id == post.id, Decision.action != "hold")
+        .order_by(col(Decision.id).desc())
+    ).first()
+    return person_label(None, last or "rules")
 
 
 def notify_held(ctx: Context, session: Session, community: Community, post: Post) -> int:
