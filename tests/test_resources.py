@@ -142,12 +142,12 @@ def test_cli_refuses_bad_input_in_one_line(
     paper = tmp_path / "paper.pdf"
     paper.write_bytes(b"%PDF-1.4 a paper")
     for args, fragment in [
-        (("--url", "https://x.org", "--country", "XX"), "ISO 3166-1"),
-        (("--url", "https://x.org", "--theme", "nope"), "unknown theme nope"),
+        (("--url", "https://x.org", "--country", "XX"), "error: --country: 'XX': "),
+        (("--url", "https://x.org", "--theme", "nope"), "error: --theme: unknown theme nope"),
         (("--url", "ftp//x"), "error: --url: 'ftp//x'"),
         (("--file", str(tmp_path / "missing.pdf")), "error: --file "),
         (("--file", str(tmp_path)), "no such file"),
-        (("--url", "https://x.org", "--kind", "poem"), "kind 'poem'"),
+        (("--url", "https://x.org", "--kind", "poem"), "error: --kind: 'poem'"),
         (("--url", "https://x.org", "--file", str(paper)), "exactly one"),
         ((), "exactly one"),
         (("--url", "https://x.org", "--attachment", "1"), "--attachment goes with --from-post"),
@@ -157,9 +157,9 @@ def test_cli_refuses_bad_input_in_one_line(
         one_line_error(result, 2, fragment)
     one_line_error(run_cli("resource", "add", "--url", "https://x.org"), 2, "--community")
     one_line_error(run_cli("resource", "add", "--from-post", "42"), 1, "no post 42")
-    one_line_error(run_cli("resource", "list", "--theme", "nope"), 2, "unknown theme nope")
-    one_line_error(run_cli("resource", "list", "--country", "XX"), 2, "country 'XX'")
-    one_line_error(run_cli("resource", "list", "--kind", "poem"), 2, "kind 'poem'")
+    one_line_error(run_cli("resource", "list", "--theme", "nope"), 2, "--theme: unknown theme nope")
+    one_line_error(run_cli("resource", "list", "--kind", "poem"), 2, "error: --kind: 'poem'")
+    one_line_error(run_cli("resource", "list", "--country", "XX"), 2, "error: --country: 'XX'")
     one_line_error(run_cli("resource", "list", "-c", "nowhere"), 1, "nowhere")
     assert json.loads(run_cli("resource", "list", "--json").stdout) == []
     assert "--attachment" in run_cli("resource", "add", "--help").stdout
