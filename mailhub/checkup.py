@@ -1,11 +1,12 @@
 """`mailhub check`: is this instance ready to run? Config, store, relay and DNS, in the order
 a failure would stop mail.
 
-The configuration has been read by the time this runs (a bad one exits 2 before). Then the
-store must be reachable and its schema at the newest revision (`mailhub db upgrade`
-otherwise); with outbound.mode = "smtp" the relay must accept a connection and EHLO (and
-STARTTLS or a login when configured), which is the first thing every delivery does; and the
-DKIM keys must read. Last it prints the DNS records to publish, which it cannot look up
+The configuration has been read by the time this runs (a bad one exits 2 before), and its
+secret must not be the published example once mail goes out. Then the store must be
+reachable and its schema at the newest revision (`mailhub db upgrade` otherwise); with
+outbound.mode = "smtp" the relay must accept a connection and EHLO (and STARTTLS or a
+login when configured), which is the first thing every delivery does; and the DKIM keys
+must read. Last it prints the DNS records to publish, which it cannot look up
 itself. One line per finding; exit 1 when anything is wrong.
 """
 
@@ -15,7 +16,7 @@ import smtplib
 from dataclasses import dataclass
 
 from mailhub import db
-from mailhub.config import ConfigError
+from mailhub.config import DEFAULT_SECRET, ConfigError
 from mailhub.context import Context
 
 
@@ -26,6 +27,22 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{'ok' if self.ok else 'problem'}: {self.text}"
+
+
+def check_secret(ctx: Context) -> Finding:
+    """The example secret is printed in config.toml and the README: with it anyone can sign
+    a decision, confirmation or unsubscribe address of this instance."""
+    if ctx.settings.instance.secret != DEFAULT_SECRET:
+        return Finding(True, "instance.secret is set (not the example value)")
+    if ctx.settings.outbound.mode != "smtp":
+        return Finding(
+            True, "instance.secret is the example value (set MAILHUB_SECRET before going live)"
+        )
+    return Finding(
+        False,
+        "instance.secret is the example value: anyone can forge this instance's decision and "
+        "unsubscribe addresses; set MAILHUB_SECRET to a long random string",
+    )
 
 
 def check_store(ctx: Context) -> Finding:
@@ -84,4 +101,4 @@ def run_checks(ctx: Context) -> tuple[list[Finding], list[str]]:
     """Every finding, and the DNS records to print after them."""
     dkim, records = check_dkim(ctx)
     config = Finding(True, f"configuration {ctx.settings.source or '(built-in defaults)'} reads")
-    return [config, check_store(ctx), check_relay(ctx), dkim], records
+    return [config, check_secret(ctx), check_store(ctx), check_relay(ctx), dkim], records

@@ -11,7 +11,7 @@ from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 
 from mailhub.addresses import POSTMASTER
-from mailhub.config import SLUG_PATTERN, Settings, check_timezone
+from mailhub.config import SLUG_PATTERN, AddressSettings, Settings, check_timezone
 from mailhub.cron import trigger
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import (
@@ -127,10 +127,13 @@ def create_community(
     name: str,
     now: datetime,
     local_part: str | None = None,
+    addresses: AddressSettings | None = None,
     **settings: str | None,
 ) -> Community:
     """Create a community; its list address is ``local_part@domain`` (the slug by default);
-    ``settings`` are any of SETTINGS (the rest take their defaults)."""
+    ``settings`` are any of SETTINGS (the rest take their defaults). Given the instance's
+    ``addresses``, a list address that is another community's -news@ (or whose -news@ is
+    another's list address, and so on) is refused: one of the two would never get its mail."""
     check_slug(slug)
     local = check_slug((local_part or slug).lower(), "local part")
     if local == POSTMASTER:
@@ -142,6 +145,8 @@ def create_community(
     ).first()
     if clash is not None:
         raise Conflict(f"community {clash.slug!r} already uses that slug or address")
+    if addresses is not None:
+        _check_address_clash(session, local, addresses)
     if values.get("tag") is None:
         values["tag"] = f"[{name}]"
     community = Community(slug=slug, name=name, local_part=local, created_at=now)
@@ -151,6 +156,27 @@ def create_community(
     session.flush()
     session.info.pop("address_book", None)
     return community
+
+
+def _check_address_clash(session: Session, local: str, addresses: AddressSettings) -> None:
+    suffixes = (
+        addresses.request_suffix,
+        addresses.news_suffix,
+        addresses.events_suffix,
+        addresses.owner_suffix,
+    )
+    for other in session.exec(select(Community)):
+        for suffix in (s.lower() for s in suffixes):
+            if local == other.local_part + suffix:
+                raise Conflict(
+                    f"the list address {local}@ is community {other.slug}'s {suffix} address;"
+                    " choose another --local-part"
+                )
+            if other.local_part == local + suffix:
+                raise Conflict(
+                    f"{local}{suffix}@ would be this community's {suffix} address, but it is"
+                    f" community {other.slug}'s list address; choose another --local-part"
+                )
 
 
 def update_community(
@@ -259,34 +285,63 @@ def known_theme_slugs(session: Session) -> set[str]:
     return set(session.exec(select(Theme.slug)).all())
 
 
+@dataclass(frozen=True)
+class MissingTheme:
+    """A theme config.toml names that the store no longer has: renamed, merged or removed
+    by `mailhub theme` since the store was made, unless it is new in the file."""
+
+    slug: str
+
+    def __str__(self) -> str:
+        return (
+            f"theme {self.slug}: in config.toml, not in the store (renamed, merged or removed?"
+            " take it out of config.toml; --apply adds it)"
+        )
+
+
 @dataclass
 class Seeded:
     """What `seed_from_settings` made, and where the store and config.toml disagree."""
 
     made: list[str] = field(default_factory=list)
-    differences: list[Change] = field(default_factory=list)
+    differences: list[Change | MissingTheme] = field(default_factory=list)
     applied: bool = False
 
 
 def seed_from_settings(
     session: Session, settings: Settings, now: datetime, *, apply: bool = False
 ) -> Seeded:
-    """Create the communities and themes config names that the store lacks; compare the
-    settings config.toml gives for existing communities with the store's, and with
-    ``apply`` make the store follow. Only what config.toml names is compared, so a setting
-    changed with `community update` stays unless the file names another value."""
+    """Create the communities config names that the store lacks, and its themes in a new
+    store; compare the settings config.toml gives for existing communities with
+    the store's, and with ``apply`` make the store follow. Only what config.toml names is
+    compared, so a setting changed with `community update` stays unless the file names
+    another value. A theme missing from a store that has themes was renamed, merged or
+    removed by an admin (`make run` runs init every time): reported, added back only with
+    ``apply``."""
     seeded = Seeded(applied=apply)
     themes = known_theme_slugs(session)
+    first = session.exec(select(Community.id)).first() is None  # a new store
     for theme in settings.themes:
-        if theme.slug not in themes:
+        if theme.slug in themes:
+            continue
+        if first or apply:
             add_theme(session, theme.slug, theme.name)
             seeded.made.append(f"theme {theme.slug}")
+        else:
+            seeded.differences.append(MissingTheme(theme.slug))
     existing = {c.slug: c for c in list_communities(session)}
     for item in settings.communities:
         named = {key: getattr(item, key) for key in SETTINGS if key in item.model_fields_set}
         community = existing.get(item.slug)
         if community is None:
-            create_community(session, slug=item.slug, now=now, local_part=item.local_part, **named)
+            create_community(
+                session,
+                slug=item.slug,
+                now=now,
+                local_part=item.local_part,
+                addresses=settings.addresses,
+                **named,
+            )
             seeded.made.append(f"community {item.slug}")
             continue
         differing = {k: v for k, v in named.items() if getattr(community, k) != v}

@@ -1,7 +1,8 @@
 """Bulk member import from CSV: validate every row, import the good ones, report the bad.
 
 Columns (header row, any order, case-insensitive): email (required), name, affiliation,
-country, organisation, themes (separated by ';' or '|'), role, delivery, moderated, status.
+country, organisation, themes (separated by ';', ',', '|' or spaces: a slug holds none of
+them, and people type them all), role, delivery, moderated, status.
 A column that is absent, or a cell left empty, leaves an existing member's value as it is
 and gives a new member the default. Importing the same file twice changes nothing.
 Columns may be separated by ',', ';' (spreadsheets in many locales) or a tab: the header
@@ -51,6 +52,8 @@ PERSON_DEFAULTS: dict[str, Any] = {
     "country": None,
     "organisation": "",
 }
+# Between the slugs of a themes cell: any of these, since no slug holds one.
+THEME_SEPARATORS = re.compile(r"[;,|\s]+")
 MEMBERSHIP_DEFAULTS: dict[str, Any] = {
     "themes": [],
     "role": "member",
@@ -113,7 +116,9 @@ def parse_row(row: dict[str, str | None], themes_known: set[str]) -> MemberField
     if (value := _cell(row, "country")) is not None:
         fields.country = _checked(problems, check_country, value)
     if (value := _cell(row, "themes")) is not None:
-        fields.themes = _checked(problems, check_themes, re.split(r"[;|]", value), themes_known)
+        fields.themes = _checked(
+            problems, check_themes, THEME_SEPARATORS.split(value), themes_known
+        )
     if (value := _cell(row, "role")) is not None:
         fields.role = _checked(problems, check_choice, "role", value, ROLES)
     if (value := _cell(row, "delivery")) is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import write_config
+from conftest import SECRET, write_config
 from smtp_sink import free_port, smtp_sink
 from sqlalchemy import text
 from sqlmodel import select
@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from mailhub import config, db, member_tokens
 from mailhub.cli import app as cli_app
+from mailhub.config import DEFAULT_SECRET
 from mailhub.context import Context
 from mailhub.models import Community, Membership, Person
 from mailhub.outbound.dkim_keys import generate
@@ -64,6 +65,27 @@ def test_check_names_each_problem_and_exits_1(tmp_path: Path, sqlite_url: str) -
     assert f"store schema at 0001, this code needs {db.head_revision()}" in problems[0]
     assert "relay 127.0.0.1:" in problems[1]
     assert "no DKIM key" in problems[2]
+
+
+def test_check_refuses_the_example_secret_once_mail_goes_out(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The secret printed in config.toml and the README signs nothing safely: a problem
+    when mail goes out to a relay, a reminder while it only goes to the local Maildir."""
+    path = write_config(tmp_path, sqlite_url)
+    path.write_text(path.read_text().replace(SECRET, DEFAULT_SECRET))
+    assert run(path, "db", "upgrade").exit_code == 0
+    trial = run(path, "check")
+    assert trial.exit_code == 0, trial.output
+    assert "ok: instance.secret is the example value (set MAILHUB_SECRET" in trial.output
+    path.write_text(path.read_text().replace("[outbound]\n", '[outbound]\nmode = "smtp"\n'))
+    live = run(path, "check")
+    assert live.exit_code == 1
+    assert "problem: instance.secret is the example value: anyone can forge" in live.output
+    safe = CliRunner().invoke(
+        cli_app, ["check"], env={"MAILHUB_CONFIG": str(path), "MAILHUB_SECRET": "x" * 32}
+    )
+    assert "ok: instance.secret is set" in safe.output
 
 
 def test_db_upgrade_from_the_first_schema_keeps_the_data(tmp_path: Path, database_url: str) -> None:

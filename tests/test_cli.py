@@ -138,6 +138,9 @@ def test_every_area_loads_with_the_help_its_stand_in_shows() -> None:
         (("member", "delivery", "x@example.org", "weekly"), "'weekly' is not one of"),
         (("resource", "export", "1"), "Missing option '--to'"),
         (("discussion", "create", "-c", "irnet"), "Missing option"),
+        # A filter that can match nothing is a typing mistake, not an empty list.
+        (("discussion", "list", "--state", "opened"), "error: --state: 'opened' is not one of"),
+        (("inbound", "list", "--source", "smpt"), "error: --source: 'smpt' is not one of smtp"),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_code_2(

@@ -218,13 +218,15 @@ def test_a_discussion_from_question_to_synopsis(
     # A second synopsis by email is refused with the way to correct it.
     mailer.send(MOD, synopsis_address, "Re: synopsis", "Something else entirely.")
     assert discussion(ctx, discussion_id).synopsis == summarised.synopsis
-    assert "--correction" in body(outbox(ctx, "synopsis-reply", MOD)[-1][1])
+    assert "'correction' alone on the first line" in body(outbox(ctx, "synopsis-reply", MOD)[-1][1])
 
     # A correction is explicit, and sent as one.
     fixed = tmp_path / "fixed.txt"
     fixed.write_text("Conclusions: codes of practice work.\nNext steps: a workshop in June.\n")
     result = run_cli("discussion", "synopsis", str(discussion_id), "--file", str(fixed))
     assert result.exit_code == 1 and "--correction" in result.output
+    missing = run_cli("discussion", "synopsis", str(discussion_id), "--file", "no/such.txt")
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: --file: cannot read ")
     result = run_cli(
         "discussion", "synopsis", str(discussion_id), "--file", str(fixed), "--correction"
     )
@@ -251,6 +253,42 @@ def test_a_discussion_from_question_to_synopsis(
     assert re.search(r"contributors\s+3", shown.output)
     # Later runs touch the discussion no more; Eve's late answer still waits for a decision.
     assert run_due(ctx, CLOSES + timedelta(days=30)).done == ["moderation reminders: 1 queued"]
+
+
+def test_the_moderator_corrects_the_synopsis_by_mail(
+    ctx: Context, mailer: Mailer, clock: FrozenClock, run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A moderator has no command line: the mail that says the synopsis is published tells
+    how to correct it, and answering it with 'correction' on the first line does; a second
+    synopsis without that word replaces nothing, and its answer is answered the same way."""
+    discussion_id = create(run_cli, tmp_path)
+    clock.set(OPENS)
+    run_due(ctx)
+    clock.set(CLOSES)
+    run_due(ctx)
+    ((_, request),) = outbox(ctx, "synopsis-request", MOD)
+    mailer.send(MOD, address_in(request["Reply-To"], "s"), "Re: synopsis", "A workshop in May.")
+    (_, published) = outbox(ctx, "synopsis-reply", MOD)[-1]
+    assert "To correct it, reply to this mail" in body(published)
+    mailer.send(MOD, address_in(published["Reply-To"], "s"), "Re: published", "Sent twice.")
+    assert discussion(ctx, discussion_id).synopsis == "A workshop in May.\n"
+    (_, refused) = outbox(ctx, "synopsis-reply", MOD)[-1]
+    assert "already has a synopsis" in body(refused) and "Only the discussion's" not in body(
+        refused
+    )
+    assert all(len(line) <= 78 for line in body(refused).splitlines())
+    mailer.send(
+        MOD,
+        address_in(refused["Reply-To"], "s"),
+        "Re: not published",
+        "Correction:\n\nA workshop in June.\n\nOn Monday, IRNet wrote:\n> A workshop in May.\n",
+    )
+    corrected = discussion(ctx, discussion_id)
+    assert (corrected.synopsis, corrected.synopsis_version) == ("A workshop in June.\n", 2)
+    corrections = outbox(ctx, "synopsis-correction")
+    assert sorted(row.recipient for row, _ in corrections) == RECEIVING
+    assert "A workshop in June." in body(corrections[0][1])
+    assert outbox(ctx, "synopsis-reply", MOD)[-1][1]["Subject"].startswith("Correction published")
 
 
 @pytest.mark.parametrize(
@@ -313,6 +351,54 @@ def test_open_close_and_cancel_by_hand(
     assert discussion(ctx, 2).state == "cancelled"
 
 
+def test_opening_by_hand_refuses_a_closing_time_already_past(
+    ctx: Context, members: None, run_cli: Callable[..., Any]
+) -> None:
+    """A discussion made weeks ago and opened now would invite every member to something the
+    next run closes: refused, unless a new end (--days, --closes) or --allow-past is given."""
+    now = datetime.now(UTC)  # the CLI's clock is the system's
+    made = run_cli(
+        "discussion", "create", "-c", "irnet", "--title", "Late start", "--question-file", "-",
+        "--moderator", MOD, "--opens", f"{now - timedelta(days=20):%Y-%m-%dT%H:%M}+00:00",
+        "--days", "14", "--allow-past", input="Still there?\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    refused = run_cli("discussion", "open", "1")
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.startswith("error: --closes: discussion 1 closes ")
+    assert "already past" in refused.output and "--days N" in refused.output
+    past = run_cli(
+        "discussion", "open", "1", "--closes", f"{now - timedelta(hours=1):%Y-%m-%d %H:%M}"
+    )
+    assert past.exit_code == 2 and "already past" in past.output, past.output
+    both = run_cli("discussion", "open", "1", "--days", "3", "--closes", "2030-01-01 09:00")
+    assert both.exit_code == 2 and "not both" in both.output
+    assert discussion(ctx, 1).state == "scheduled" and outbox(ctx, "discussion") == []
+
+    opened = run_cli("discussion", "open", "1", "--days", "3")
+    assert opened.exit_code == 0 and "5 announcement(s)" in opened.output, opened.output
+    closes = discussion(ctx, 1).closes_at
+    assert closes is not None and abs(closes - (now + timedelta(days=3))) < timedelta(minutes=5)
+    closing = closes.astimezone(ZoneInfo("Africa/Nairobi"))
+    ((_, announcement),) = outbox(ctx, "discussion", AMINA)
+    assert f"{closing:%A %d %B %Y, %H:%M}" in " ".join(body(announcement).split())
+
+
+def test_opening_by_hand_past_its_close_when_allowed(
+    ctx: Context, members: None, run_cli: Callable[..., Any]
+) -> None:
+    now = datetime.now(UTC)
+    made = run_cli(
+        "discussion", "create", "-c", "irnet", "--title", "Over", "--question-file", "-",
+        "--moderator", MOD, "--opens", f"{now - timedelta(days=3):%Y-%m-%dT%H:%M}+00:00",
+        "--days", "1", "--allow-past", input="Over?\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    opened = run_cli("discussion", "open", "1", "--allow-past")
+    assert opened.exit_code == 0, opened.output
+    assert discussion(ctx, 1).state == "open"
+
+
 def test_times_without_a_zone_are_the_communitys_and_the_past_is_refused(
     ctx: Context, members: None, run_cli: Callable[..., Any]
 ) -> None:
@@ -354,6 +440,8 @@ def test_run_due_now_in_the_future_queues_mail_due_at_once(
         "--moderator", MOD, "--opens", opens.isoformat(), "--days", "3", input="Ahead?\n",
     )  # fmt: skip
     assert made.exit_code == 0, made.output
+    unread = run_cli("run-due", "--now", "tomorrow")
+    assert unread.exit_code == 2 and unread.stderr.startswith("error: --now: 'tomorrow'")
     ran = run_cli("run-due", "--now", (opens + timedelta(minutes=1)).isoformat())
     assert ran.exit_code == 0 and "opened discussion 1" in ran.output
     rows = outbox(ctx, "discussion")

@@ -81,7 +81,11 @@ def calendars(message: EmailMessage) -> list[icalendar.Event]:
 
 def test_the_event_digest_attaches_each_events_calendar(ctx: Context, run_cli: Any) -> None:
     events(ctx)
-    sent = run_cli("event", "digest", "--community", "irnet", "--now", NOW)
+    # NOW is the test clock's, in the past of the CLI's (the system's): said so.
+    past = run_cli("event", "digest", "--community", "irnet", "--now", NOW)
+    assert past.exit_code == 2 and past.stderr.startswith("error: --now: ")
+    assert "give --allow-past" in past.stderr and outbox(ctx, kind="event-digest") == []
+    sent = run_cli("event", "digest", "--community", "irnet", "--now", NOW, "--allow-past")
     assert sent.exit_code == 0, sent.output
     assert "2 event(s): 2 queued" in sent.output
     mails = {row.recipient: (row, message) for row, message in outbox(ctx, kind="event-digest")}
@@ -108,9 +112,11 @@ def test_the_event_digest_attaches_each_events_calendar(ctx: Context, run_cli: A
         assert str(webinar["SUMMARY"]).startswith("Wages <script>")
         assert webinar.decoded("DTSTART") == WEBINAR
         assert webinar.decoded("DTSTART").tzinfo == ZoneInfo("Europe/Zurich")
-    again = run_cli("event", "digest", "--community", "irnet", "--now", NOW)
+    again = run_cli("event", "digest", "--community", "irnet", "--now", NOW, "--allow-past")
     assert "0 queued" in again.output and len(outbox(ctx, kind="event-digest")) == 2
-    none = run_cli("event", "digest", "--community", "irnet", "--weeks", "1", "--now", NOW)
+    none = run_cli(
+        "event", "digest", "--community", "irnet", "--weeks", "1", "--now", NOW, "--allow-past"
+    )
     assert "no events in the next 1 week(s)" in none.output
 
 

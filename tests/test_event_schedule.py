@@ -140,9 +140,10 @@ def test_the_schedule_settings_are_checked_and_the_cli_uses_the_weeks(
         from_mapping({"events": {"digest_weeks": 0}})
     events(ctx)
     config_path.write_text(config_path.read_text() + "\n[events]\ndigest_weeks = 1\n")
-    one_week = run_cli("event", "digest", "-c", "irnet", "--now", START.isoformat())
+    one_week = run_cli("event", "digest", "-c", "irnet", "--now", START.isoformat(), "--allow-past")
     assert "no events in the next 1 week(s)" in one_week.output
     sent = run_cli(
-        "event", "digest", "-c", "irnet", "--now", (FORUM - timedelta(days=2)).isoformat()
-    )
+        "event", "digest", "-c", "irnet", "--now", (FORUM - timedelta(days=2)).isoformat(),
+        "--allow-past",
+    )  # fmt: skip
     assert "1 event(s): 2 queued" in sent.output

@@ -51,6 +51,7 @@ from mailhub.events.digest import send_digest
 from mailhub.inbound import pipeline
 from mailhub.members import MemberFields, add_member, find_person
 from mailhub.models import (
+    Attachment,
     Decision,
     Discussion,
     Event,
@@ -728,6 +729,9 @@ def open_portal_link(world: World, row: OutboundMessage, url: str) -> None:
     not exist); the mail's reader, signed in, sees the page, and the post it names."""
     path, _, anchor = url[len(world.web) :].partition("#")
     assert Client(world.web).get(path)[0] == 404
+    if held_file := re.fullmatch(r"/c/irnet/queue/files/(\d+)", path):
+        open_held_file_link(world, row, path, int(held_file.group(1)))
+        return
     status, _, page = reader_of(world, row.recipient).get(path)
     assert status == 200, (url, status)
     assert "IRNet" in page
@@ -748,6 +752,21 @@ def open_member_page_link(world: World, row: OutboundMessage, url: str) -> None:
     assert status == 303 and headers["location"] == f"/signin?next={path}"
     status, _, page = reader_of(world, row.recipient).get(path)
     assert status == 200 and row.recipient in page and "IRNet" in page
+
+
+def open_held_file_link(world: World, row: OutboundMessage, path: str, file_id: int) -> None:
+    """A held post's file in its notice: the moderator gets it while the post waits; once
+    decided the queue has it no more (an approved post's files are at /files/)."""
+    with world.ctx.session() as session:
+        attachment = session.get(Attachment, file_id)
+        assert attachment is not None
+        post = session.get(Post, attachment.post_id)
+        assert post is not None
+    status, _, _ = reader_of(world, row.recipient).get(path)
+    assert status == (200 if post.status == "held" else 404), (path, post.status, status)
+    if post.status == "approved":
+        published = path.replace("/queue/files/", "/files/")
+        assert reader_of(world, row.recipient).get(published)[0] == 200
 
 
 LINK_ACTIONS: dict[str, Callable[[World, OutboundMessage, str], None]] = {

@@ -221,6 +221,9 @@ def test_export_mbox_gives_admins_the_mail_as_received(
         (("--month", "2026-13"), 2, "--month: '2026-13' is not a month like 2026-11"),
         (("--to", str(target)), 1, "already exists"),
         (("-c", "nope"), 1, "nope"),
+        # A folder that is not there: one line naming the option, not a traceback.
+        (("--to", f"{tmp_path}/missing/irnet.mbox"), 2, "--to: cannot write "),
+        (("--to", f"{target}/sub/"), 2, "--to: cannot make the folder "),
     ):
         bad = run_cli("export", "mbox", "-c", "irnet", *args)
         assert bad.exit_code == code and words in bad.stderr, bad.output

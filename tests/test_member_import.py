@@ -163,3 +163,21 @@ def test_commas_stay_the_separator_when_themes_hold_semicolons(
     assert "separated by" not in result.stderr
     members = json.loads(run_cli_sqlite("member", "list", "--json").stdout)
     assert [m["themes"] for m in members] == [["green-jobs", "skills"]] * 2
+
+
+def test_themes_may_be_separated_by_commas_or_spaces(run_cli_sqlite, tmp_path: Path) -> None:
+    """People type a themes cell as they would a list: 'skills, green-jobs' (quoted in a
+    comma-separated file), 'skills green-jobs' or 'skills;green-jobs' are the same two."""
+    text = (
+        "email,themes\n"
+        'amina@example.org,"skills, green-jobs"\n'
+        "bob@example.org,skills green-jobs\n"
+        "carla@example.org,skills; green-jobs\n"
+        "dan@example.org,skills astrology\n"
+    )
+    result = run_cli_sqlite("member", "import", str(_write(tmp_path, text)))
+    assert result.exit_code == 1, result.output
+    assert "3 added, 0 updated, 0 unchanged, 1 bad row(s)" in result.stdout
+    assert "members.csv:5: unknown theme astrology (" in result.stderr
+    members = {m["email"]: m for m in json.loads(run_cli_sqlite("member", "list", "--json").stdout)}
+    assert [members[e]["themes"] for e in sorted(members)] == [["green-jobs", "skills"]] * 3

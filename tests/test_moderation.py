@@ -4,10 +4,11 @@ batch decisions from the reminder, and replies threaded through reply addresses.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from mailtools import address_in, body, outbox
@@ -256,6 +257,54 @@ def test_an_empty_outlook_reply_decides_nothing(
     assert [post_by(ctx, m).status for m in ids] == ["held"] * 5
     with ctx.session() as session:
         assert set(session.exec(select(Decision.action)).all()) == {"hold"}
+
+
+def test_after_an_unclear_reply_the_moderator_simply_answers_again(
+    ctx: Context, mailer: Mailer, clock: FrozenClock
+) -> None:
+    """The "could not read a decision" answer, and the summary of a reply to the reminder
+    that held no decision line, are answered at the decision address (their Reply-To), not
+    at -request@, which would take "approve" for a command it does not know."""
+    mid = mailer.send(AMINA, LIST, "Wage councils", "How are they composed?")
+    mailer.send(MOD1, decision_address(ctx, MOD1), "Re: held", "Thanks, I will look tomorrow")
+    (_, unclear), *_ = outbox(ctx, "moderation-reply", MOD1)
+    assert "could not read a decision" in body(unclear)
+    again = address_in(unclear["Reply-To"], "m")
+    # Sent back empty from Outlook, the answer's examples decide nothing.
+    mailer.send(MOD1, again, "RE: No decision read", outlook_empty_reply(unclear))
+    assert post_by(ctx, mid).status == "held"
+    mailer.send(MOD1, again, "Re: No decision read", "approve")
+    assert post_by(ctx, mid).status == "approved"
+    assert len(outbox(ctx, "post")) > 0
+
+    later = [mailer.send(AMINA, LIST, f"Topic {n}", f"Text {n}") for n in range(2)]
+    clock.advance(timedelta(hours=25))
+    with ctx.session() as session:
+        send_reminders(ctx, session)
+    ((_, reminder),) = outbox(ctx, "reminder", MOD1)
+    mailer.send(MOD1, address_in(reminder["Reply-To"], "m"), "Re: reminder", "Will do!")
+    (_, summary) = outbox(ctx, "moderation-reply", MOD1)[-1]
+    assert "No decision lines were found" in body(summary)
+    assert all(len(line) <= 78 for line in body(summary).splitlines())
+    numbers = " ".join(str(post_by(ctx, m).id) for m in later)
+    mailer.send(MOD1, address_in(summary["Reply-To"], "m"), "Re: summary", f"approve {numbers}")
+    assert [post_by(ctx, m).status for m in later] == ["approved"] * 2
+
+
+def test_a_decision_from_the_command_line_is_named_as_such(
+    ctx: Context, mailer: Mailer, run_cli: Callable[..., Any]
+) -> None:
+    """`queue approve` without --as names no moderator; the moderator who answers later is
+    told an admin decided on the command line, not that "the rules" did."""
+    mid = mailer.send(AMINA, LIST, "Wage boards", "Who sits on them?")
+    address = decision_address(ctx, MOD1)
+    assert run_cli("queue", "approve", str(post_by(ctx, mid).id)).exit_code == 0
+    again = run_cli("queue", "discard", str(post_by(ctx, mid).id))
+    assert again.exit_code == 1 and "approved by an admin on the command line" in again.stderr
+    mailer.send(MOD1, address, "Re: held", "reject off topic")
+    assert post_by(ctx, mid).status == "approved"
+    (_, answer) = outbox(ctx, "moderation-reply", MOD1)[-1]
+    assert "an admin on the command line" in body(answer) and "the rules" not in body(answer)
 
 
 def test_reminder_and_batch_decisions(ctx: Context, mailer: Mailer, clock: FrozenClock) -> None:

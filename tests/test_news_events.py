@@ -299,6 +299,19 @@ def test_cli_edits_and_removes_news_and_events(run_cli: Callable[..., Any]) -> N
         ["skills"],
     )
     assert run_cli("news", "update", "1", "--url", "javascript:alert(1)").exit_code == 2
+    # An update that names nothing to change is a mistake (exit 2), not a silent success;
+    # problems name the options typed.
+    for args, words in (
+        ((), "nothing to change: give at least one of --title, --body, --url, --theme"),
+        (("--url", "nope"), "--url: 'nope' is not a web address"),
+        (("--theme", "astrology"), "--theme: unknown theme astrology"),
+        (("--title", " "), "--title: a news item needs a title"),
+    ):
+        refused = run_cli("news", "update", "1", *args)
+        assert refused.exit_code == 2 and refused.stderr.startswith(f"error: {words}"), args
+    assert run_cli("news", "add", "-c", "irnet", "--title", "X", "--url", "nope").stderr.startswith(
+        "error: --url: 'nope'"
+    )
     assert run_cli("news", "remove", "1").exit_code == 0
     assert json.loads(run_cli("news", "list", "--json").stdout) == []
     assert run_cli("news", "remove", "1").exit_code == 1
@@ -336,6 +349,9 @@ def test_cli_edits_and_removes_news_and_events(run_cli: Callable[..., Any]) -> N
     ):
         refused = run_cli("event", "add", "-c", "irnet", *args)
         assert refused.exit_code == 2 and refused.stderr.startswith(f"error: {words}"), args
+    nothing = run_cli("event", "update", str(before["id"]))
+    assert nothing.exit_code == 2 and nothing.stderr.startswith("error: nothing to change")
+    assert "--starts" in nothing.stderr
     backwards = run_cli("event", "update", str(before["id"]), "--ends", "2030-05-12 08:00")
     assert backwards.exit_code == 2 and "before the start" in backwards.output
     assert run_cli("event", "remove", str(before["id"])).exit_code == 0

@@ -135,6 +135,12 @@ def test_garbage_is_quarantined_with_a_reason_and_retry_keeps_it_visible(
         and "quarantined" in retried.output
     )
     assert run_cli("inbound", "retry").exit_code == 2
+    # An id that is no row is an error; a row already done is named and left as it is.
+    unknown = run_cli("inbound", "retry", "9999")
+    assert unknown.exit_code == 1 and unknown.stderr == "error: no spooled message 9999\n"
+    done = run_cli("inbound", "retry", str(second.id))
+    assert done.exit_code == 0 and f"row {second.id} is done: left as it is" in done.stderr
+    assert "requeued 0" in done.stdout
 
 
 def test_classes_by_address_and_by_content(ctx: Context) -> None:

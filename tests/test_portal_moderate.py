@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from html import unescape
 
 import pytest
-from mailtools import address_in, outbox
+from mailtools import address_in, body, outbox
 from portal_client import Client, seeded_portal, sign_in, viewers_of_yen
 from portal_seed import ADMIN, AMINA, MOD, YEN_MEMBER, YEN_MOD, World
 from smtp_server import running_listener
@@ -302,3 +302,28 @@ def test_a_held_posts_file_is_for_its_moderators_until_approved(
     # Published: the file is everyone's at the post's address, and the queue's is gone.
     assert others["anonymous"].get(public_link)[2] == HELD_BYTES.decode()
     assert moderator.get(held_link)[0] == 404
+
+
+def test_the_held_notice_links_the_files_and_the_queue(
+    site: tuple[Context, World, str, Mailer],
+) -> None:
+    """A held post's files are not in the moderators' notice (the policy may have refused
+    them); the notice gives each one's address, which opens for a moderator signed in,
+    and the queue's."""
+    ctx, _, base, mailer = site
+    post = held(ctx, send_with_file(mailer, "Wage floors"))
+    ((_, notice),) = [(r, m) for r, m in outbox(ctx, "held", MOD) if post.subject in m["Subject"]]
+    text = body(notice).replace("\r\n", "\n")
+    with ctx.session() as session:
+        file = session.exec(select(Attachment).where(Attachment.post_id == post.id)).one()
+    file_url = f"{base}/c/irnet/queue/files/{file.id}"
+    assert re.search(rf"- {re.escape(HELD_FILE)} \(.*\)\n +{re.escape(file_url)}\n", text), text
+    assert f"Or decide on the web: {base}/c/irnet/queue\n" in text
+    assert all(len(line) <= 78 or base in line for line in text.splitlines())
+    moderator, author = sign_in(ctx, base, MOD), sign_in(ctx, base, AMINA)
+    path = file_url.removeprefix(base)
+    assert moderator.get(path)[2] == HELD_BYTES.decode()
+    assert author.get(path)[0] == 404
+    queue_page = moderator.get("/c/irnet/queue")
+    assert queue_page[0] == 200 and "Wage floors" in queue_page[2]
+    assert "(the rules, " in queue_page[2] and "via rules" not in queue_page[2]

@@ -255,7 +255,7 @@ def test_target_mix_is_a_community_setting(run_cli: Callable[..., Any]) -> None:
     assert shown["target_mix"] == "government=5 workers=10"
     result = run_cli("community", "update", "irnet", "--target-mix", "unions=10")
     assert result.exit_code == 2
-    assert "target_mix: 'unions' is not one of government, workers" in result.output
+    assert "--target-mix: 'unions' is not one of government, workers" in result.output
     assert run_cli("community", "update", "irnet", "--target-mix", "").exit_code == 0
 
 

@@ -20,7 +20,7 @@ from smtp_server import running_listener
 from sqlmodel import col, select
 
 from mailhub.clock import FrozenClock
-from mailhub.communities import get_community
+from mailhub.communities import add_theme, get_community
 from mailhub.context import Context
 from mailhub.inbound import pipeline
 from mailhub.inbound.attachments import save
@@ -34,6 +34,12 @@ LIST = "irnet@lists.example.org"
 MOD, AMINA, BOB = "mod@ministry.example.org", "amina@example.org", "bob@example.org"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 Attached = tuple[bytes, str, str, str]
+
+LONG_TAXONOMY = (
+    "labour-administration", "social-dialogue", "tripartism", "workplace-cooperation",
+    "dispute-resolution", "collective-bargaining", "employers-organisations",
+    "workers-organisations", "employment-relationship", "informal-economy", "asean",
+)  # fmt: skip
 
 
 def one_line_error(result: Any, code: int, fragment: str) -> None:
@@ -136,12 +142,12 @@ def test_cli_refuses_bad_input_in_one_line(
     paper = tmp_path / "paper.pdf"
     paper.write_bytes(b"%PDF-1.4 a paper")
     for args, fragment in [
-        (("--url", "https://x.org", "--country", "XX"), "ISO 3166-1"),
-        (("--url", "https://x.org", "--theme", "nope"), "unknown theme nope"),
-        (("--url", "ftp//x"), "url"),
-        (("--file", str(tmp_path / "missing.pdf")), "no such file"),
+        (("--url", "https://x.org", "--country", "XX"), "error: --country: 'XX': "),
+        (("--url", "https://x.org", "--theme", "nope"), "error: --theme: unknown theme nope"),
+        (("--url", "ftp//x"), "error: --url: 'ftp//x'"),
+        (("--file", str(tmp_path / "missing.pdf")), "error: --file "),
         (("--file", str(tmp_path)), "no such file"),
-        (("--url", "https://x.org", "--kind", "poem"), "kind 'poem'"),
+        (("--url", "https://x.org", "--kind", "poem"), "error: --kind: 'poem'"),
         (("--url", "https://x.org", "--file", str(paper)), "exactly one"),
         ((), "exactly one"),
         (("--url", "https://x.org", "--attachment", "1"), "--attachment goes with --from-post"),
@@ -151,9 +157,9 @@ def test_cli_refuses_bad_input_in_one_line(
         one_line_error(result, 2, fragment)
     one_line_error(run_cli("resource", "add", "--url", "https://x.org"), 2, "--community")
     one_line_error(run_cli("resource", "add", "--from-post", "42"), 1, "no post 42")
-    one_line_error(run_cli("resource", "list", "--theme", "nope"), 2, "unknown theme nope")
-    one_line_error(run_cli("resource", "list", "--country", "XX"), 2, "country 'XX'")
-    one_line_error(run_cli("resource", "list", "--kind", "poem"), 2, "kind 'poem'")
+    one_line_error(run_cli("resource", "list", "--theme", "nope"), 2, "--theme: unknown theme nope")
+    one_line_error(run_cli("resource", "list", "--kind", "poem"), 2, "error: --kind: 'poem'")
+    one_line_error(run_cli("resource", "list", "--country", "XX"), 2, "error: --country: 'XX'")
     one_line_error(run_cli("resource", "list", "-c", "nowhere"), 1, "nowhere")
     assert json.loads(run_cli("resource", "list", "--json").stdout) == []
     assert "--attachment" in run_cli("resource", "add", "--help").stdout
@@ -248,6 +254,9 @@ def test_attachments_are_offered_and_added_by_a_moderators_reply(
     )
     post = post_by(ctx, mid)
     assert post.status == "held" and outbox(ctx, "resource-offer") == []
+    with ctx.session() as session:  # a network's real taxonomy: a long list of themes
+        for slug in LONG_TAXONOMY:
+            add_theme(session, slug, slug.replace("-", " ").capitalize())
     approve_by_mail(ctx, mailer, mid, "approve")
 
     (row, offer), *more = outbox(ctx, "resource-offer")
@@ -257,6 +266,9 @@ def test_attachments_are_offered_and_added_by_a_moderators_reply(
     assert "1. report.pdf (10 KB, application/pdf)" in text
     assert "tool.exe" not in text  # refused by the attachment policy: never offered
     assert "resource 1 themes=" in text and "country=KE" in text
+    # Every theme is named, and the list is folded into lines a mail client keeps whole.
+    assert all(f" {slug}" in " ".join(text.split()) for slug in LONG_TAXONOMY)
+    assert [line for line in text.splitlines() if len(line) > 78] == []
     offer_address = address_in(offer["Reply-To"], "m")
 
     # A member who is not a moderator changes nothing.

@@ -123,6 +123,13 @@ def test_thread_cli_list_show_move_split(run_cli, ctx: Context) -> None:
     shown = run_cli("thread", "show", str(by_subject["Topic one"]["id"]))
     assert "  [" in shown.output  # replies indented under their parent
     found = posts(ctx)
+    # The first post with its replies is the whole thread: nothing to split off, and the
+    # thread (its address, its themes) is not left empty behind a copy.
+    whole = run_cli("thread", "split", str(found["t1@x"].id))
+    assert whole.exit_code == 1 and whole.stderr.startswith("error: post "), whole.output
+    assert "whole of thread" in whole.stderr
+    assert posts(ctx)["t1rr@x"].thread_id == found["t1@x"].thread_id
+    assert len(json.loads(run_cli("thread", "list", "-c", "irnet", "--json").output)) == 2
     split = run_cli("thread", "split", str(found["t1r@x"].id))
     assert split.exit_code == 0 and "2 post(s)" in split.output
     found = posts(ctx)
@@ -135,4 +142,7 @@ def test_thread_cli_list_show_move_split(run_cli, ctx: Context) -> None:
     deliver(ctx, "after@x", "Re: Topic one", reply_to="t1rr@x")
     assert posts(ctx)["after@x"].thread_id == found["t2@x"].thread_id
     assert run_cli("thread", "move", "999", "--to", "1").exit_code == 1
+    here = str(found["t2@x"].thread_id)
+    again = run_cli("thread", "move", str(found["t1r@x"].id), "--to", here)
+    assert again.exit_code == 1 and "already; nothing moved" in again.stderr
     assert run_cli("thread", "show", "999").exit_code == 1

@@ -160,7 +160,8 @@ AREAS: dict[str, Area] = {
     "check": Area(
         "mailhub.cli.checkup",
         "check_command",
-        "Check that this instance can run: config, store (reachable, schema at the newest), "
+        "Check that this instance can run: config (its secret not the example one once mail "
+        "goes out), store (reachable, schema at the newest), "
         "relay (connect and EHLO), DKIM keys; print the SPF, DKIM and DMARC records to publish. "
         "Exit 1 when anything is wrong.",
     ),
@@ -250,8 +251,9 @@ def init(
         False, "--apply", help="Change existing communities to the settings the config gives."
     ),
 ) -> None:
-    """Create the data folder and the store, add the communities and themes of the config,
-    and report (or with --apply, make) the changes the config asks of existing ones."""
+    """Create the data folder and the store, add the communities of the config (and its
+    themes, to a new store), and report (or with --apply, make) the changes the config asks
+    of existing ones (themes it lists that the store lacks too)."""
     from mailhub import db
     from mailhub.communities import seed_from_settings
     from mailhub.config import DEFAULT_SECRET

@@ -8,7 +8,8 @@ from mailhub.cli.common import instance, out
 
 
 def check_command(ctx: typer.Context) -> None:
-    """Check that this instance can run: config, store (reachable, schema at the newest),
+    """Check that this instance can run: config (its secret not the example one once mail
+    goes out), store (reachable, schema at the newest),
     relay (connect and EHLO), DKIM keys; print the SPF, DKIM and DMARC records to publish.
     Exit 1 when anything is wrong."""
     from mailhub.checkup import run_checks

@@ -232,3 +232,9 @@ def print_message_row(record: dict[str, Any], raw: bytes | None, as_json: bool) 
     if text is not None:
         out.print()
         out.print(text, markup=False)
+
+
+def theme_slugs(values: Sequence[str]) -> list[str]:
+    """Theme slugs as people type them: repeated, or in one value separated by commas or
+    spaces ("skills,green-jobs"), as a CSV import's themes cell may be."""
+    return [slug for value in values for slug in re.split(r"[,;\s]+", value) if slug]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -11,6 +13,7 @@ from sqlmodel import Session, select
 from mailhub.addresses import Kind
 from mailhub.cli.common import err, instance, make_app, out, print_json, print_record, print_table
 from mailhub.communities import (
+    SETTINGS,
     add_theme,
     create_community,
     get_community,
@@ -25,6 +28,21 @@ from mailhub.errors import InvalidInput
 from mailhub.models import Community, Membership
 
 community_app = make_app("Create, change and inspect communities.")
+
+
+@contextmanager
+def options_named() -> Iterator[None]:
+    """A setting's problem names the option typed (`--digest-cron:`), not the setting's
+    key as config.toml writes it (`digest_cron:`)."""
+    try:
+        yield
+    except InvalidInput as exc:
+        setting, colon, rest = str(exc).partition(":")
+        if colon and setting in SETTINGS:
+            raise InvalidInput(f"--{setting.replace('_', '-')}:{rest}") from None
+        raise
+
+
 theme_app = make_app("The common themes that members, posts, news and resources are tagged with.")
 
 
@@ -100,13 +118,14 @@ def create(
 ) -> None:
     """Create a community with its addresses."""
     app = instance(ctx)
-    with app.session() as session:
+    with app.session() as session, options_named():
         community = create_community(
             session,
             slug=slug,
             name=name,
             now=app.now(),
             local_part=local_part,
+            addresses=app.settings.addresses,
             description=description,
             tag=tag,
             timezone=timezone,
@@ -150,7 +169,7 @@ def update(
     changes = {key: value for key, value in asked.items() if value is not None}
     if not changes:
         raise InvalidInput("nothing to change: give at least one setting (see --help)")
-    with instance(ctx).session() as session:
+    with instance(ctx).session() as session, options_named():
         made = update_community(session, get_community(session, slug), changes)
     for change in made:
         out.print(f"changed {change}", markup=False)

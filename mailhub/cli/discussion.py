@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,12 @@ from sqlmodel import Session, col, select
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
 from mailhub.clock import parse_iso
 from mailhub.communities import get_community
+from mailhub.context import Context
 from mailhub.discussions import figures, lifecycle, synopsis
 from mailhub.errors import Conflict, InvalidInput
 from mailhub.models import Community, Discussion, Person
 from mailhub.rendering import local_time
-from mailhub.times import BadTime, check_future, read_moment
+from mailhub.times import BadTime, check_future, local_text, read_moment
 
 discussion_app = make_app("Time-boxed moderated discussions: create, list, show, open, close.")
 
@@ -42,6 +43,7 @@ def _read(name: str, path: str) -> str:
         raise InvalidInput(f"{name}: cannot read {path}: {exc}") from None
 
 
+DISCUSSION_ID = typer.Argument(..., metavar="ID", help="The discussion's number.")
 TIME_HELP = (
     "ISO 8601 or 'YYYY-MM-DD HH:MM [zone]'; a time without a zone is in the community's zone."
 )
@@ -81,13 +83,13 @@ def create(
     """Create a discussion: scheduled when --opens is given, otherwise a draft."""
     app = instance(ctx)
     if closes is not None and days is not None:
-        raise InvalidInput("closes: give --closes or --days, not both")
-    question = _read("question-file", question_file)
+        raise InvalidInput("--closes: give --closes or --days, not both")
+    question = _read("--question-file", question_file)
     with app.session() as session:
         target = get_community(session, community)
         zone = target.timezone
-        opens_at, closes_at = _moment("opens", opens, zone), _moment("closes", closes, zone)
-        for name, moment in (("opens", opens_at), ("closes", closes_at)):
+        opens_at, closes_at = _moment("--opens", opens, zone), _moment("--closes", closes, zone)
+        for name, moment in (("--opens", opens_at), ("--closes", closes_at)):
             if moment is not None:
                 try:
                     check_future(name, moment, app.now(), zone, allow_past)
@@ -140,7 +142,7 @@ def _record(session: Session, discussion: Discussion) -> dict[str, Any]:
 def list_(
     ctx: typer.Context,
     community: str | None = typer.Option(None, "--community", "-c", help="Only this community."),
-    state: str | None = typer.Option(None, help="Only discussions in this state."),
+    state: lifecycle.State | None = typer.Option(None, help="Only discussions in this state."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List discussions, newest first."""
@@ -150,7 +152,7 @@ def list_(
         if community:
             query = query.where(Discussion.community_id == get_community(session, community).id)
         if state:
-            query = query.where(Discussion.state == state)
+            query = query.where(Discussion.state == state.value)
         records = [_record(session, d) for d in session.exec(query)]
     if as_json:
         print_json(records)
@@ -162,7 +164,7 @@ def list_(
 @discussion_app.command("show")
 def show(
     ctx: typer.Context,
-    discussion_id: int = typer.Argument(..., help="The discussion's number."),
+    discussion_id: int = DISCUSSION_ID,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a discussion: state, dates in the community's time zone, counts, the synopsis."""
@@ -178,20 +180,67 @@ def show(
         out.print("\n" + text, markup=False)
 
 
+def _closing_when_opened(
+    app: Context,
+    discussion: Discussion,
+    zone: str,
+    closes: str | None,
+    days: int | None,
+    allow_past: bool,
+) -> datetime | None:
+    """The new closing time asked for (None: keep the stored one). A closing already past
+    is refused, since members would be invited to a discussion that the next run closes."""
+    if closes is not None and days is not None:
+        raise InvalidInput("--closes: give --closes or --days, not both")
+    now = app.now()
+    new = now + timedelta(days=days) if days is not None else _moment("--closes", closes, zone)
+    ends = new or discussion.closes_at
+    if ends is not None and ends <= now and not allow_past:
+        raise InvalidInput(
+            f"--closes: discussion {discussion.id} closes {local_text(ends, zone)}, already past"
+            f" (it is now {local_text(now, zone)}); give --days N or --closes TIME, or"
+            " --allow-past if that is meant"
+        )
+    return new
+
+
 @discussion_app.command("open")
-def open_(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
+def open_(
+    ctx: typer.Context,
+    discussion_id: int = DISCUSSION_ID,
+    closes: str | None = typer.Option(
+        None, metavar="TIME", help=f"Close then instead of the time it has. {TIME_HELP}"
+    ),
+    days: int | None = typer.Option(
+        None, min=1, metavar="DAYS", help="Close this many days from now (instead of --closes)."
+    ),
+    allow_past: bool = typer.Option(
+        False, "--allow-past", help="Open it even though its closing time is already past."
+    ),
+) -> None:
     """Open a draft or scheduled discussion now: the question goes to every member."""
     app = instance(ctx)
     with app.session() as session:
-        state = lifecycle.get(session, discussion_id).state
-    sent = lifecycle.open_discussion(app, discussion_id, when_due=False)
+        discussion = lifecycle.get(session, discussion_id)
+        state = discussion.state
+        refused = Conflict(
+            f"discussion {discussion_id} is {state}; only a draft or scheduled opens"
+        )
+        if state not in (lifecycle.State.DRAFT, lifecycle.State.SCHEDULED):
+            raise refused
+        community = session.get(Community, discussion.community_id)
+        assert community is not None
+        closes_at = _closing_when_opened(
+            app, discussion, community.timezone, closes, days, allow_past
+        )
+    sent = lifecycle.open_discussion(app, discussion_id, when_due=False, closes_at=closes_at)
     if sent is None:
-        raise Conflict(f"discussion {discussion_id} is {state}; only a draft or scheduled opens")
+        raise refused
     out.print(f"discussion {discussion_id} open: {sent} announcement(s) queued")
 
 
 @discussion_app.command("close")
-def close(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
+def close(ctx: typer.Context, discussion_id: int = DISCUSSION_ID) -> None:
     """Close an open discussion now and send its moderator the draft synopsis."""
     app = instance(ctx)
     with app.session() as session:
@@ -202,7 +251,7 @@ def close(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
 
 
 @discussion_app.command("cancel")
-def cancel(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None:
+def cancel(ctx: typer.Context, discussion_id: int = DISCUSSION_ID) -> None:
     """Call off a discussion that has not closed."""
     lifecycle.cancel(instance(ctx), discussion_id)
     out.print(f"discussion {discussion_id} cancelled")
@@ -211,7 +260,7 @@ def cancel(ctx: typer.Context, discussion_id: int = typer.Argument(...)) -> None
 @discussion_app.command("synopsis")
 def set_synopsis(
     ctx: typer.Context,
-    discussion_id: int = typer.Argument(...),
+    discussion_id: int = DISCUSSION_ID,
     file: str | None = typer.Option(
         None, "--file", help="The synopsis ('-' reads standard input); without it, print the draft."
     ),
@@ -228,7 +277,7 @@ def set_synopsis(
             assert community is not None
             out.print(synopsis.draft(app, session, community, discussion), markup=False)
         return
-    text = _read("file", file)
+    text = _read("--file", file)
     with app.session() as session:
         lifecycle.get(session, discussion_id)
         sent = synopsis.set_synopsis(app, session, discussion_id, text, correction=correction)
@@ -251,7 +300,7 @@ def run_due_command(
 
     app = instance(ctx)
     # --now decides what is due; what the run queues is still due at once (scheduler.run_due).
-    report = run_due(app, _time("now", now))
+    report = run_due(app, _time("--now", now))
     for line in report.done:
         out.print(line, markup=False)
     for line in report.failed:

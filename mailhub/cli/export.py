@@ -12,6 +12,7 @@ import re
 import sys
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import typer
 from rich.progress import Progress
@@ -43,9 +44,23 @@ def _destination(to: str | None, name: str) -> Path:
     if to is None:
         return Path(name)
     if to.endswith(("/", os.sep)):
-        Path(to).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(to).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput(f"--to: cannot make the folder {to} ({exc.strerror})") from None
         return Path(to) / name
     return Path(to) / name if Path(to).is_dir() else Path(to)
+
+
+def _new_file(path: Path) -> BinaryIO:
+    """The file opened for writing, never over an existing one; a folder that is missing
+    or not writable is the admin's to fix, said in one line."""
+    try:
+        return path.open("xb")
+    except FileExistsError:
+        raise Conflict(f"{path} already exists; remove it or name another file with --to") from None
+    except OSError as exc:
+        raise InvalidInput(f"--to: cannot write {path} ({exc.strerror})") from None
 
 
 @export_app.command("mbox")
@@ -77,7 +92,7 @@ def export_mbox(
         raise Conflict(f"{path} already exists; remove it or name another file with --to")
     read = partial(checked_bytes, app.settings.data_dir / "attachments")
     writer = MboxWriter(app, target, read, as_received=True)
-    stream = sys.stdout.buffer if to_stdout else path.open("xb")
+    stream = sys.stdout.buffer if to_stdout else _new_file(path)
     try:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task(f"exporting {target.slug}", total=len(ids))

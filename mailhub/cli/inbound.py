@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.progress import Progress
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from mailhub.cli.common import (
     err,
@@ -53,6 +53,10 @@ def inbound_record(row: InboundMessage) -> dict[str, Any]:
     }
 
 
+# Where spooled mail comes from (InboundMessage.source).
+SOURCES = ("smtp", "lmtp", "imap", "pipe")
+
+
 @inbound_app.command("list")
 def list_(
     ctx: typer.Context,
@@ -60,7 +64,9 @@ def list_(
     msg_class: str | None = typer.Option(
         None, "--class", help="Only this class (post, bounce, ...)."
     ),
-    source: str | None = typer.Option(None, help="Only this source: smtp, lmtp, imap, pipe, mbox."),
+    source: str | None = typer.Option(
+        None, metavar="SOURCE", help="Only this source: smtp, lmtp, imap or pipe."
+    ),
     sender: str | None = typer.Option(None, help="Only this envelope sender."),
     since: str | None = typer.Option(None, help="Only rows received at or after this ISO time."),
     limit: int = typer.Option(50, min=1, metavar="N", help="At most this many rows, newest first."),
@@ -73,6 +79,8 @@ def list_(
     if msg_class:
         query = query.where(InboundMessage.msg_class == msg_class)
     if source:
+        if source not in SOURCES:
+            raise InvalidInput(f"--source: {source!r} is not one of {', '.join(SOURCES)}")
         query = query.where(InboundMessage.source == source)
     if sender:
         query = query.where(InboundMessage.mail_from == sender)
@@ -123,6 +131,24 @@ def show(
     print_message_row(record, body, as_json)
 
 
+def _name_the_unretried(session: Session, row_ids: list[int]) -> None:
+    """An id that is no row is an error; a row that is neither quarantined nor failed is
+    left as it is, and said so (as `outbox retry` does)."""
+    found = dict(
+        session.exec(
+            select(InboundMessage.id, InboundMessage.state).where(
+                col(InboundMessage.id).in_(row_ids)
+            )
+        ).all()
+    )
+    missing = [str(i) for i in row_ids if i not in found]
+    if missing:
+        raise NotFound(f"no spooled message {', '.join(missing)}")
+    for row_id, state in sorted(found.items()):
+        if state not in (InboundState.QUARANTINED.value, InboundState.FAILED.value):
+            err.print(f"row {row_id} is {state}: left as it is", markup=False)
+
+
 @inbound_app.command("retry")
 def retry(
     ctx: typer.Context,
@@ -140,6 +166,7 @@ def retry(
             )
         )
         if row_ids:
+            _name_the_unretried(session, row_ids)
             query = query.where(col(InboundMessage.id).in_(row_ids))
         ids = [i for i in session.exec(query) if i is not None]
         spool.release(session.connection(), ids)

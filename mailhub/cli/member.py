@@ -6,8 +6,9 @@ store through mailhub/roster.py alone and starts in a fraction of the time (benc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -22,14 +23,17 @@ from mailhub.cli.common import (
     print_record,
     print_table,
     settings,
+    theme_slugs,
 )
-from mailhub.errors import NotFound
+from mailhub.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from mailhub.members import MemberFields
     from mailhub.models import Community
+
+T = TypeVar("T")
 
 member_app = make_app("Add, import, list, show, update and remove members.")
 
@@ -75,10 +79,12 @@ def _fields(
         email=check_email(email),
         name=name,
         affiliation=affiliation.value if affiliation else None,
-        country=check_country(country) if country else None,
+        country=_as_option("--country", check_country, country) if country else None,
         clear_country=country == "",
         organisation=organisation,
-        themes=check_themes(themes, known_theme_slugs(session)) if themes is not None else None,
+        themes=_as_option("--theme", check_themes, theme_slugs(themes), known_theme_slugs(session))
+        if themes is not None
+        else None,
         role=role.value if role else None,
         delivery=delivery.value if delivery else None,
         moderated=moderated,
@@ -89,6 +95,15 @@ def _fields(
         only_my_themes=only_my_themes,
         event_reminders=event_reminders,
     )
+
+
+def _as_option(option: str, check: Callable[..., T], *args: Any) -> T:
+    """A value checked as the CSV import checks it, its problem named by the option."""
+    try:
+        return check(*args)
+    except InvalidInput as exc:
+        said = str(exc).removeprefix(f"{option.lstrip('-')} ")  # "country 'XX': ..."
+        raise InvalidInput(f"{option}: {said}") from None
 
 
 NAME = typer.Option(None, help="Full name.")
@@ -177,6 +192,9 @@ def update(
     """Change the given fields of a member; the others stay as they are."""
     from mailhub.members import update_member
 
+    given = (name, affiliation, country, organisation, themes, role, delivery, moderated)
+    if all(v is None for v in (*given, status, digest_format, only_my_themes, event_reminders)):
+        raise InvalidInput("nothing to change: give at least one field to change (see --help)")
     app = instance(ctx)
     with app.session() as session:
         target = resolve_community(session, community)
@@ -229,7 +247,7 @@ def import_(
 ) -> None:
     """Import members from CSV: good rows are applied, bad rows reported by line; re-running
     the same file changes nothing. Columns: email, name, affiliation, country, organisation,
-    themes (';'-separated), role, delivery, moderated, status."""
+    themes (separated by ';', ',' or spaces), role, delivery, moderated, status."""
     from rich.progress import Progress
 
     from mailhub.member_import import import_members

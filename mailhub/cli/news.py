@@ -34,7 +34,17 @@ AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 def _themes(session: Session, values: list[str]) -> tuple[str, ...]:
-    return tuple(check_themes(values, {t.slug for t in list_themes(session)}))
+    try:
+        return tuple(check_themes(values, {t.slug for t in list_themes(session)}))
+    except InvalidInput as exc:
+        raise InvalidInput(f"--theme: {exc}") from None
+
+
+def _something_to_change(given: dict[str, object]) -> None:
+    """An update without a field to change is a mistake, not a success that did nothing."""
+    if all(value is None for value in given.values()):
+        options = ", ".join(f"--{name}" for name in given)
+        raise InvalidInput(f"nothing to change: give at least one of {options} (see --help)")
 
 
 def community_slugs(session: Session) -> dict[int | None, str]:
@@ -55,11 +65,8 @@ def news_add(
     with app.session() as session:
         target = get_community(session, community)
         if not title.strip():
-            raise InvalidInput("title: a news item needs a title")
-        try:
-            link = check_url(url, "url") if url else None
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
+            raise InvalidInput("--title: a news item needs a title")
+        link = _link(url)
         fields = store.NewsFields(title.strip(), body, link, _themes(session, theme))
         item = store.add_news(session, target, fields, app.now())
         out.print(f"news item {item.id} added to {target.slug}", markup=False)
@@ -204,7 +211,7 @@ def event_cancel(
 
 def _link(url: str | None) -> str | None:
     try:
-        return check_url(url, "url") if url else None
+        return check_url(url, "--url") if url else None
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
 
@@ -225,9 +232,10 @@ def news_update(
     ),
 ) -> None:
     """Change a news item (the fields given)."""
+    _something_to_change({"title": title, "body": body, "url": url, "theme": theme})
     with instance(ctx).session() as session:
         if title is not None and not title.strip():
-            raise InvalidInput("title: a news item needs a title")
+            raise InvalidInput("--title: a news item needs a title")
         changes = {
             "title": title.strip() if title else None,
             "body": body,
@@ -266,6 +274,8 @@ def event_update(
     allow_past: bool = typer.Option(False, "--allow-past", help="Accept a start already past."),
 ) -> None:
     """Change an event (the fields given); calendars that imported it see the change."""
+    given = {"title": title, "starts": starts, "ends": ends, "where": where, "url": url}
+    _something_to_change({**given, "description": description, "theme": theme})
     app = instance(ctx)
     with app.session() as session:
         event = session.get(Event, event_id)
@@ -332,18 +342,29 @@ def event_digest(
         metavar="WEEKS",
         help="Events starting in this many weeks (default: [events] digest_weeks).",
     ),
-    now: str | None = typer.Option(None, "--now", help="Act as if it were this ISO 8601 time."),
+    now: str | None = typer.Option(
+        None, "--now", metavar="TIME", help="Act as if it were this ISO 8601 time."
+    ),
+    allow_past: bool = typer.Option(
+        False, "--allow-past", help="Accept a --now already past (events over by today)."
+    ),
 ) -> None:
     """Mail the upcoming events, each with its .ics, to every member who receives mail."""
     app = instance(ctx)
     with app.session() as session:
-        community_id = get_community(session, community).id or 0
+        target = get_community(session, community)
+        community_id, zone = target.id or 0, target.timezone
     at = app.now()
     if now is not None:
         try:
             at = parse_iso(now)
         except ValueError:
             raise InvalidInput(f"--now: {now!r} is not an ISO 8601 time") from None
+        # The mail goes out today: "upcoming" as of a past day lists events that are over.
+        try:
+            check_future("--now", at, app.now(), zone, allow_past)
+        except BadTime as exc:
+            raise InvalidInput(str(exc)) from None
     weeks = weeks or app.settings.events.digest_weeks
     run = eventdigest.send_digest(app, community_id, weeks, at)
     if not run.events:

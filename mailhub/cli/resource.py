@@ -4,6 +4,8 @@ taken into it (`candidates`, then `add --from-post`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,30 @@ resource_app = make_app(
     "The resource library: links and files, tagged by theme and country "
     "(add, list, show, remove, export, candidates)."
 )
+
+
+# How the library's checks begin their problems (shared with the offers answered by mail,
+# which name `kind=` and `country=`), and the option each one is on the command line.
+OPTION_OF = {
+    "kind ": "--kind",
+    "country ": "--country",
+    "title: ": "--title",
+    "unknown theme": "--theme",
+}
+
+
+@contextmanager
+def options_named() -> Iterator[None]:
+    """A problem with a value names the option it was typed in (`--kind: 'poem': ...`)."""
+    try:
+        yield
+    except InvalidInput as exc:
+        said = str(exc)
+        for start, option in OPTION_OF.items():
+            if said.startswith(start):
+                rest = said if start == "unknown theme" else said.removeprefix(start)
+                raise InvalidInput(f"{option}: {rest}") from None
+        raise
 
 
 def _origin(session: Session, address: str | None) -> resources.Origin:
@@ -66,7 +92,7 @@ def resource_add(
         raise InvalidInput("--attachment goes with --from-post")
     fields = resources.ResourceFields(title, kind, description, tuple(theme), country)
     root = app.settings.data_dir / "attachments"
-    with app.session() as session:
+    with app.session() as session, options_named():
         origin = _origin(session, added_by)
         if from_post is not None:
             if community:
@@ -121,7 +147,7 @@ def resource_list(
     as_json: bool = AS_JSON,
 ) -> None:
     """List resources, newest first."""
-    with instance(ctx).session() as session:
+    with instance(ctx).session() as session, options_named():
         target = get_community(session, community) if community else None
         rows = resources.find(session, target, kind, theme, country)
         slugs = community_slugs(session)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from mailhub.choices import Delivery
-from mailhub.cli.common import instance, out
+from mailhub.cli.common import instance, out, theme_slugs
 from mailhub.cli.member import COMMUNITY_HELP, member_app, resolve_community
 from mailhub.errors import Conflict, NotFound
 
@@ -155,7 +155,7 @@ def themes(
             known = ", ".join(sorted(known_theme_slugs(session))) or "(none)"
             out.print(f"{member.person.email}: {mine}\navailable: {known}", markup=False)
             return
-        result = set_themes(session, member, [] if clear else list(slugs or []), app.now())
+        result = set_themes(session, member, [] if clear else theme_slugs(slugs or []), app.now())
         _refuse(member, result)
         address, chosen = member.person.email, ", ".join(member.membership.themes) or "(none)"
     out.print(f"{address} themes: {chosen}", markup=False)

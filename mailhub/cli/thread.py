@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from mailhub.cli.common import instance, make_app, out, print_json, print_record, print_table
 from mailhub.communities import get_community
-from mailhub.errors import InvalidInput, NotFound
+from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.models import Post, Thread
 from mailhub.threads import store
 from mailhub.threads import themes as thread_themes
@@ -135,6 +135,8 @@ def move(
             raise NotFound(f"no thread {to}")
         if thread.community_id != post.community_id:
             raise InvalidInput("the thread belongs to another community")
+        if post.thread_id == thread.id:
+            raise Conflict(f"post {post_id} is in thread {to} already; nothing moved")
         moved = store.move(session, post, thread)
     out.print(f"moved {moved} post(s) into thread {to}")
 

@@ -52,9 +52,9 @@ def _check_moderator(session: Session, community: Community, email: str) -> Pers
         else None
     )
     if person is None or membership is None or membership.status != "active":
-        raise InvalidInput(f"moderator: {email} is not an active member of {community.slug}")
+        raise InvalidInput(f"--moderator: {email} is not an active member of {community.slug}")
     if membership.role not in MODERATING_ROLES:
-        raise InvalidInput(f"moderator: {email} is not a moderator or admin of {community.slug}")
+        raise InvalidInput(f"--moderator: {email} is not a moderator or admin of {community.slug}")
     return person
 
 
@@ -73,17 +73,18 @@ def create(
 ) -> Discussion:
     """A new discussion: scheduled when it has an opening time, a draft otherwise."""
     if not plan.title.strip():
-        raise InvalidInput("title: must not be empty")
+        raise InvalidInput("--title: must not be empty")
     if not plan.question.strip():
-        raise InvalidInput("question: must not be empty")
+        raise InvalidInput("--question-file: the question is empty")
     moderator = _check_moderator(session, community, plan.moderator_email)
     unknown = sorted(set(plan.themes) - known_theme_slugs(session))
     if unknown:
-        raise InvalidInput(f"theme: unknown theme {', '.join(unknown)} (see 'mailhub theme list')")
+        listed = ", ".join(unknown)
+        raise InvalidInput(f"--theme: unknown theme {listed} (see 'mailhub theme list')")
     start = plan.opens_at or now
     closes_at = plan.closes_at or start + timedelta(days=plan.days or settings.default_days)
     if closes_at <= start:
-        raise InvalidInput("closes: the closing time must be after the opening time")
+        raise InvalidInput("--closes: the closing time must be after the opening time")
     assert community.id is not None
     discussion = Discussion(
         community_id=community.id,
@@ -111,7 +112,7 @@ def schedule(ctx: Context, discussion_id: int, opens_at: datetime) -> Discussion
             state = get(session, discussion_id).state
             raise Conflict(f"discussion {discussion_id} is {state}; only a draft is scheduled")
         if discussion.closes_at is not None and discussion.closes_at <= opens_at:
-            raise InvalidInput("opens: the opening time must be before the closing time")
+            raise InvalidInput("--opens: the opening time must be before the closing time")
         discussion.opens_at = opens_at
         discussion.state = State.SCHEDULED.value
         if discussion.closes_at is not None:
@@ -162,9 +163,16 @@ def _community(session: Session, discussion: Discussion) -> Community:
     return community
 
 
-def open_discussion(ctx: Context, discussion_id: int, *, when_due: bool = True) -> int | None:
-    """Open a scheduled discussion (or, by hand, a draft now); return the announcements
-    queued, or None when it was not this call's to open."""
+def open_discussion(
+    ctx: Context,
+    discussion_id: int,
+    *,
+    when_due: bool = True,
+    closes_at: datetime | None = None,
+) -> int | None:
+    """Open a scheduled discussion (or, by hand, a draft now), closing at closes_at when
+    given (a draft opened weeks after it was made needs a new end); return the
+    announcements queued, or None when it was not this call's to open."""
     now = ctx.now()
     conditions: list[Any]
     if when_due:
@@ -175,6 +183,9 @@ def open_discussion(ctx: Context, discussion_id: int, *, when_due: bool = True) 
         discussion = claim(session, discussion_id, *conditions)
         if discussion is None:
             return None
+        if closes_at is not None:
+            discussion.closes_at = closes_at
+            discussion.remind_at = reminder_time(ctx.settings.discussions, now, closes_at)
         community = _community(session, discussion)
         root = mails.root_post(ctx, session, community, discussion, now)
         sent = mails.announce(ctx, session, community, discussion, root)

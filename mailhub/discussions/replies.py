@@ -3,10 +3,14 @@
 The reply's own text (quotes and signature trimmed) becomes the synopsis, if the token is
 genuine and of this community, the discussion is closed, and the mail comes from the
 discussion's moderator or an admin of the community. Anything else changes nothing and
-the sender is told why; a synopsis already set is replaced only by an explicit correction.
+the sender is told why; a synopsis already set is replaced only by an explicit correction:
+a reply whose first line is the word "correction", the corrected synopsis below it (the
+moderator has no command line, and a second send by mistake must not replace anything).
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlmodel import select
 
@@ -16,7 +20,7 @@ from mailhub.discussions import synopsis
 from mailhub.errors import MailhubError
 from mailhub.inbound.outcomes import Incoming, Outcome
 from mailhub.inbound.trim import trim_reply
-from mailhub.models import Discussion, Membership, Person
+from mailhub.models import Discussion, DiscussionState, Membership, Person
 from mailhub.outbound.compose import Notice, owner_reply_to, send_notice
 from mailhub.rendering import render
 
@@ -36,7 +40,28 @@ def _answer(
     send_notice(incoming.ctx, incoming.session, incoming.community, notice)
 
 
-def _refuse(incoming: Incoming, sender: str, why: str) -> Outcome:
+# The first line of a correction by mail: the word alone ("Correction:", "CORRECTION").
+CORRECTION_LINE = re.compile(r"\s*correction\s*[:.!-]?\s*", re.IGNORECASE)
+
+
+def read_correction(text: str) -> tuple[bool, str]:
+    """Whether the reply's own text opens with the word "correction", and the text after."""
+    first, _, rest = text.strip().partition("\n")
+    if CORRECTION_LINE.fullmatch(first):
+        return True, rest
+    return False, text
+
+
+def _refuse(
+    incoming: Incoming,
+    sender: str,
+    why: str,
+    *,
+    who_may: bool = True,
+    reply_here: str | None = None,
+) -> Outcome:
+    """Tell the sender why nothing changed. ``reply_here``: the synopsis address, when
+    answering this mail again is the way on (a correction)."""
     community = incoming.community
     book = incoming.ctx.address_book(incoming.session)
     text = render(
@@ -44,11 +69,13 @@ def _refuse(incoming: Incoming, sender: str, why: str) -> Outcome:
         incoming.ctx.settings.templates_override,
         community=community,
         why=why,
+        who_may=who_may,
+        reply_here=reply_here is not None,
         owner_address=book.address(community.slug, Kind.OWNER),
     )
     if sender:
-        owner = owner_reply_to(book, community)
-        _answer(incoming, sender, "Your synopsis was not published", text, "refused", owner)
+        answer_to = reply_here or owner_reply_to(book, community)
+        _answer(incoming, sender, "Your synopsis was not published", text, "refused", answer_to)
     return incoming.outcome("synopsis", f"refused: {why}")
 
 
@@ -84,17 +111,42 @@ def handle(incoming: Incoming) -> Outcome:
     if not _may_write(incoming, discussion, person):
         why = f"{sender or 'the sender'} is not the moderator of \u201c{discussion.title}\u201d"
         return _refuse(incoming, sender, why)
-    text = trim_reply(incoming.parsed.text).own_words
+    book = ctx.address_book(session)
+    here = book.address(community.slug, Kind.SYNOPSIS, incoming.destination.token)
+    correction, text = read_correction(trim_reply(incoming.parsed.text).own_words)
     if not text.strip():
         why = "the reply had nothing of yours above the quoted mail; write the synopsis at the top"
         return _refuse(incoming, sender, why)
+    summarised = discussion.state == DiscussionState.SUMMARISED.value
+    if summarised and not correction:
+        why = (
+            f"\u201c{discussion.title}\u201d already has a synopsis. To replace it, reply with\n"
+            "the word 'correction' alone on the first line and the whole corrected\n"
+            "synopsis below it"
+        )
+        return _refuse(incoming, sender, why, who_may=False, reply_here=here)
     try:
-        sent = synopsis.set_synopsis(ctx, session, discussion.id or 0, text)
+        sent = synopsis.set_synopsis(
+            ctx, session, discussion.id or 0, text, correction=correction and summarised
+        )
     except MailhubError as exc:
-        return _refuse(incoming, sender, str(exc))
-    summary = (
-        f"The synopsis of \u201c{discussion.title}\u201d is stored and was sent to "
-        f"{sent} member(s).\n"
+        return _refuse(incoming, sender, str(exc), who_may=False)
+    _answer(
+        incoming,
+        sender,
+        f"{'Correction' if correction and summarised else 'Synopsis'} published: "
+        f"{discussion.title}",
+        _published(discussion.title, sent),
+        "done",
+        reply_to=here,
     )
-    _answer(incoming, sender, f"Synopsis published: {discussion.title}", summary, "done")
     return incoming.outcome("synopsis", f"synopsis of discussion #{discussion.id} by {sender}")
+
+
+def _published(title: str, sent: int) -> str:
+    return (
+        f"The synopsis of \u201c{title}\u201d is stored and was sent to {sent} member(s).\n\n"
+        "To correct it, reply to this mail: write the word 'correction' alone on\n"
+        "the first line, then the whole synopsis as it should read. It replaces\n"
+        "this one and goes to every member as a correction.\n"
+    )

@@ -104,7 +104,7 @@ def add_link(
     origin: Origin = Origin(),
 ) -> Resource:
     try:
-        link = check_url(url, "url")
+        link = check_url(url, "--url")
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     resource = _resource(community, check_fields(session, fields), origin, now)
@@ -123,7 +123,7 @@ def add_file(
 ) -> Resource:
     """Store the file's bytes by their sha256 and add a resource naming them."""
     if not path.is_file():
-        raise InvalidInput(f"file {str(path)!r}: no such file")
+        raise InvalidInput(f"--file {str(path)!r}: no such file")
     title = fields.title if fields.title.strip() else path.name
     checked = check_fields(
         session,
@@ -132,7 +132,7 @@ def add_file(
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"file {str(path)!r}: cannot be read ({exc.strerror})") from None
+        raise InvalidInput(f"--file {str(path)!r}: cannot be read ({exc.strerror})") from None
     digest = hashlib.sha256(data).hexdigest()
     attachments.save(root, digest, data)
     resource = _resource(community, checked, origin, now)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mailhub.context import Context
 from mailhub.library.offers import offer_attachments
@@ -33,6 +33,7 @@ from mailhub.moderation.rules import Action, Verdict
 from mailhub.moderation.team import moderation_address, moderators
 from mailhub.news.publish import mail_message_id, settle
 from mailhub.outbound.compose import Notice, owner_reply_to, send_rendered, staff_notice
+from mailhub.portal import links
 from mailhub.search.queue import mark
 from mailhub.threads.themes import add_themes
 
@@ -62,15 +63,24 @@ class Done:
     reason: str | None
 
 
-def person_label(person: Person | None) -> str:
+def person_label(person: Person | None, via: str = "rules") -> str:
+    """Who decided, for people: a named moderator, an admin's command (`queue approve`
+    without --as names nobody), or the rules."""
     if person is None:
-        return "the rules"
+        return "an admin on the command line" if via == "cli" else "the rules"
     return f"{person.name} <{person.email}>" if person.name else person.email
 
 
 def decider_label(session: Session, post: Post) -> str:
     person = session.get(Person, post.decided_by) if post.decided_by else None
-    return person_label(person)
+    if person is not None:
+        return person_label(person)
+    last = session.exec(
+        select(Decision.via)
+        .where(Decision.post_id == post.id, Decision.action != "hold")
+        .order_by(col(Decision.id).desc())
+    ).first()
+    return person_label(None, last or "rules")
 
 
 def notify_held(ctx: Context, session: Session, community: Community, post: Post) -> int:
@@ -80,6 +90,7 @@ def notify_held(ctx: Context, session: Session, community: Community, post: Post
         return 0
     person = session.get(Person, post.person_id) if post.person_id else None
     files = session.exec(select(Attachment).where(Attachment.post_id == post.id)).all()
+    web = held_links(ctx, community, files)
     sent = 0
     for moderator in team:
         notice = staff_notice(
@@ -101,8 +112,24 @@ def notify_held(ctx: Context, session: Session, community: Community, post: Post
             author_name=post.author_name,
             reason=post.reason,
             attachments=files,
+            **web,
         )
     return sent
+
+
+def held_links(
+    ctx: Context, community: Community, files: Sequence[Attachment]
+) -> dict[str, object]:
+    """The queue's web address and each held file's, when the portal has a public address:
+    the files are not in the notice (a file the policy refused may be harmful), so this is
+    how a moderator opens them before deciding."""
+    base = links.base_url(ctx.settings)
+    if base is None:
+        return {"queue_url": None, "file_urls": {}}
+    return {
+        "queue_url": base + links.queue_path(community.slug),
+        "file_urls": {f.id: base + links.held_file_path(community.slug, f.id) for f in files},
+    }
 
 
 def tell_sender(

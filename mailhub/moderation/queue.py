@@ -18,6 +18,7 @@ from mailhub.context import Context
 from mailhub.models import Attachment, Community, Person, Post, PostStatus
 from mailhub.moderation.team import DECISION_TOKEN_LIFETIME, moderators
 from mailhub.outbound.compose import send_rendered, staff_notice
+from mailhub.portal import links
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ def send_reminders(ctx: Context, session: Session, now: datetime | None = None) 
             continue
         items = queue_items(session, held_posts(session, community), now)
         book = ctx.address_book(session)
+        base = links.base_url(ctx.settings)
+        web = base + links.queue_path(community.slug) if base else None
         for moderator in moderators(session, community):
             token = tokens.sign(
                 ctx.secret,
@@ -113,5 +116,7 @@ def send_reminders(ctx: Context, session: Session, now: datetime | None = None) 
                 reply_to=book.address(community.slug, Kind.MODERATION, token),
             )
             template = "moderation/reminder.txt"
-            sent += send_rendered(ctx, session, community, template, notice, items=items)
+            sent += send_rendered(
+                ctx, session, community, template, notice, items=items, queue_url=web
+            )
     return sent

@@ -203,8 +203,14 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
     ctx, session, community = incoming.ctx, incoming.session, incoming.community
     decision = read_decision(incoming.parsed.text) or read_decision(incoming.parsed.subject)
     if decision is None:
+        # Its Reply-To is this item's decision address, so the moderator simply answers again.
         notice = _answer(
-            incoming, sender.email, f"No decision read for item {post.id}", "unclear", sender
+            incoming,
+            sender.email,
+            f"No decision read for item {post.id}",
+            "unclear",
+            sender,
+            reply_to=team.moderation_address(ctx, session, community, post, sender),
         )
         send_rendered(ctx, session, community, "moderation/unclear.txt", notice, post=post)
         return incoming.outcome("decision", f"unclear reply about item {post.id}; nothing changed")
@@ -260,16 +266,23 @@ def _batch(incoming: Incoming, sender: Person) -> Outcome:
         for number in numbers:
             report.append(_batch_one(ctx, session, community, sender, action, number, reason))
     if not report:
-        report.append(
-            "No decision lines were found, so nothing changed. Use lines such as 'approve 1 3 4'."
-        )
+        report.append("No decision lines were found, so nothing changed.")
+        report.append("Reply to this message with lines such as 'approve 1 3 4'.")
     text = "What was done:\n\n" + "\n".join(f"  {line}" for line in report) + "\n"
     subject = f"{community.tag or community.name} moderation summary"
     send_notice(
         ctx,
         session,
         community,
-        _answer(incoming, sender.email, subject, "batch", sender, text=text),
+        _answer(
+            incoming,
+            sender.email,
+            subject,
+            "batch",
+            sender,
+            text=text,
+            reply_to=team.queue_address(ctx, session, community, sender),
+        ),
     )
     return incoming.outcome("decision", f"batch from {sender.email}: {len(report)} line(s)")
 

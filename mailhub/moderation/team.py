@@ -59,3 +59,13 @@ def moderation_address(
     expires = ctx.now() + DECISION_TOKEN_LIFETIME
     token = tokens.sign(ctx.secret, purpose, post.id or 0, moderator.id or 0, expires_at=expires)
     return ctx.address_book(session).address(community.slug, Kind.MODERATION, token)
+
+
+def queue_address(ctx: Context, session: Session, community: Community, moderator: Person) -> str:
+    """The address one moderator answers the queue reminder at: lines of decisions on
+    several items (`approve 3 4`)."""
+    expires = ctx.now() + DECISION_TOKEN_LIFETIME
+    token = tokens.sign(
+        ctx.secret, tokens.QUEUE, community.id or 0, moderator.id or 0, expires_at=expires
+    )
+    return ctx.address_book(session).address(community.slug, Kind.MODERATION, token)

@@ -54,6 +54,16 @@ def reports_path(slug: str, since: str, until: str) -> str:
     return f"/c/{slug}/reports?since={since}&until={until}"
 
 
+def queue_path(slug: str) -> str:
+    """The moderators' queue of a community (anyone else: 404)."""
+    return f"/c/{slug}/queue"
+
+
+def held_file_path(slug: str, attachment_id: int | None) -> str:
+    """A held post's attachment, for the community's moderators while the post waits."""
+    return f"/c/{slug}/queue/files/{attachment_id}"
+
+
 def signin_path(next_path: str = "/", token: str = "") -> str:
     """The sign-in page (with ``token``: a mailed link's page) that returns the member to
     ``next_path``, a path of this site with its query, percent-encoded so that its `&`, `?`

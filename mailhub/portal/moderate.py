@@ -77,7 +77,7 @@ def held_entries(session: Session, community: Community, now: datetime) -> list[
     submissions.update({i.post_id: i for i in events})
     history: dict[int | None, list[tuple[Decision, str]]] = defaultdict(list)
     for decision, person in decisions:
-        history[decision.post_id].append((decision, actions.person_label(person)))
+        history[decision.post_id].append((decision, actions.person_label(person, decision.via)))
     attached: dict[int | None, list[Attachment]] = defaultdict(list)
     for file in files:
         attached[file.post_id].append(file)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from mailhub.errors import Conflict
 from mailhub.models import Community, Post, Thread, ThreadRef, table_of
 from mailhub.search.queue import mark, mark_threads
 from mailhub.threads.subjects import is_reply_subject, normalise_subject
@@ -244,9 +245,19 @@ def move(session: Session, post: Post, thread: Thread) -> int:
 
 
 def split(session: Session, post: Post, now: datetime) -> Thread:
-    """Make a post and its replies a thread of their own (a client joined two topics)."""
+    """Make a post and its replies a thread of their own (a client joined two topics).
+    A post that with its replies is the whole of its thread has nothing to leave behind:
+    refused, or the thread (its address, its themes) would be left empty for a copy."""
     community = session.get(Community, post.community_id)
     assert community is not None
+    if post.thread_id is not None:
+        moving = len(descendants(session, post))
+        count = select(func.count()).select_from(Post).where(Post.thread_id == post.thread_id)
+        if moving >= session.exec(count).one():
+            raise Conflict(
+                f"post {post.id} and its replies are the whole of thread {post.thread_id}:"
+                " nothing to split off"
+            )
     thread = Thread(
         community_id=post.community_id,
         subject=post.subject,
