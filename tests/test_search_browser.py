@@ -44,6 +44,9 @@ def test_a_visitor_searches_and_opens_a_result(
         assert page.inner_text("ul.results mark") == "Councils"
         results = page.url
         page.click("ul.results a")
+        # The address changes when the navigation commits; the page is read once loaded
+        # (read at once on a busy machine, it was still empty).
+        page.wait_for_load_state()
         assert page.url.endswith(f"/c/irnet/d/{world.ids['discussion']}")
         assert "SYNOPSIS-TEXT" in page.content()
         context.close()
