@@ -41,3 +41,9 @@ def last_due(cron: str, zone: str, now: datetime) -> datetime | None:
         if found is not None:
             return found.astimezone(UTC)
     return None
+
+
+def next_due(cron: str, zone: str, now: datetime) -> datetime | None:
+    """The first firing of ``cron`` after ``now`` (UTC), None if it never fires again."""
+    at = trigger(cron, zone).get_next_fire_time(None, now + timedelta(seconds=1))
+    return at.astimezone(UTC) if at is not None else None

@@ -278,6 +278,8 @@ def test_commands_written_as_people_write_them(ctx: Context, port: int) -> None:
     send(ctx, port, "lan@example.org", "Digest, please.\nEvents off.\nFormat RFC1153.")
     reply = text_of(queued(ctx, "command-reply", "lan@example.org")[-1])
     assert "Not understood" not in reply
+    # When the first digest comes, in the community's time (Mondays at 08:00 in Nairobi).
+    assert "The next one goes out Monday 09 March 2026, 08:00 EAT" in reply
     found = membership(ctx, "lan@example.org")
     assert found is not None
     assert (found.delivery, found.event_reminders, found.digest_format) == (

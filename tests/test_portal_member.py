@@ -64,6 +64,12 @@ def test_a_member_changes_what_they_receive_and_their_profile(
     # The formats are named as the help mail names them: MIME is text and HTML.
     assert "Text and HTML" in page and "attachment" not in page
 
+    # "Only my themes" with no theme ticked narrows nothing, and the page says so.
+    mine_only = [("csrf", csrf), ("delivery", "digest"), ("digest_format", "rfc1153"),
+                 ("only_my_themes", "yes")]  # fmt: skip
+    assert member.post("/me/irnet/settings", mine_only)[0] == 303
+    assert "ticked none, so your digests have every post" in member.get("/me")[2]
+
     back = [("csrf", csrf), ("delivery", "none"), ("digest_format", "mime"),
             ("only_my_themes", "no"), ("event_reminders", "on")]  # fmt: skip
     assert member.post("/me/irnet/settings", back)[0] == 303

@@ -213,6 +213,7 @@ def test_confirm_posts_join_and_leave(web: Context) -> None:
     code, _, page = fetch("POST", link)
     assert code == 200 and "Welcome to IRNet" in page
     assert status(web, "nadia@example.org") == "active"
+    assert 'href="/me"' in page  # where to choose on the web
     # A join on the page gets the welcome mail a join by reply gets (the commands, the
     # profile line); the page pressed again changes nothing and mails nothing.
     (welcome,) = mails(web, "confirmation-reply", "nadia@example.org")

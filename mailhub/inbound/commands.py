@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from mailhub.addresses import InvalidAddress, Kind, normalise_address
 from mailhub.communities import list_themes
+from mailhub.cron import next_due
 from mailhub.errors import InvalidInput
 from mailhub.inbound.closings import is_valediction
 from mailhub.inbound.outcomes import Incoming, Outcome
@@ -42,6 +43,7 @@ from mailhub.subscriptions import (
     unsubscribe,
 )
 from mailhub.threads.subjects import normalise_subject
+from mailhub.times import human
 
 MAX_LINES = 20
 REPLIES_PER_DAY = 5
@@ -314,9 +316,22 @@ def _delivery(mode: Delivery) -> Command:
             return _not_member(request, member)
         result = set_delivery(member, mode.value, request.incoming.ctx.now())
         prefix = "Nothing to change: " if result is Result.ALREADY else ""
-        return prefix + DELIVERY_ANSWERS[mode]
+        return (
+            prefix
+            + DELIVERY_ANSWERS[mode]
+            + (_next_digest(request) if mode is Delivery.DIGEST else "")
+        )
 
     return command
+
+
+def _next_digest(request: Request) -> str:
+    """When the member's first digest comes, in their community's time."""
+    community = request.incoming.community
+    due = next_due(community.digest_cron, community.timezone, request.incoming.ctx.now())
+    if due is None:
+        return ""
+    return f" The next one goes out {human(due, community.timezone)}, if there is anything new."
 
 
 def _themes(request: Request, args: list[str]) -> str:
