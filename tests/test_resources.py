@@ -416,6 +416,11 @@ def test_thread_themes_from_approvals_and_the_cli_feed_only_my_themes(
     mailer.send(MOD, address, "Re: held", "approve themes gren-jobs\n")
     assert post_by(ctx, green).status == "held"
     assert "unknown theme gren-jobs" in answers(ctx, MOD)[-1]
+    # The moderator answers the refusal itself with the corrected decision (its Reply-To
+    # is this item's decision address, not the owners').
+    (_, refusal) = outbox(ctx, "moderation-reply", MOD)[-1]
+    assert "your decision again" in body(refusal)
+    address = address_in(refusal["Reply-To"], "m")
     mailer.send(MOD, address, "Re: held", "approve themes green-jobs\n")
     assert post_by(ctx, green).status == "approved"
     assert run_cli("queue", "approve", str(post_by(ctx, plain).id)).exit_code == 0

@@ -129,7 +129,16 @@ def _answer(
     )
 
 
-def _refuse(incoming: Incoming, sender: str, why: str, hint: str | None = None) -> Outcome:
+def _refuse(
+    incoming: Incoming,
+    sender: str,
+    why: str,
+    hint: str | None = None,
+    *,
+    reply_here: str | None = None,
+) -> Outcome:
+    """Tell the sender why nothing changed; ``reply_here``, a decision address, when
+    answering again with a corrected decision is the way on."""
     ctx, session, community = incoming.ctx, incoming.session, incoming.community
     if sender:
         owner = owner_reply_to(ctx.address_book(session), community)
@@ -139,7 +148,7 @@ def _refuse(incoming: Incoming, sender: str, why: str, hint: str | None = None) 
             "Your moderation reply changed nothing",
             "refused",
             None,
-            reply_to=owner,
+            reply_to=reply_here or owner,
         )
         rcpt_to = incoming.item.row.rcpt_to
         send_rendered(
@@ -151,6 +160,7 @@ def _refuse(incoming: Incoming, sender: str, why: str, hint: str | None = None) 
             address=rcpt_to[0] if rcpt_to else "this address",
             why=why,
             hint=hint,
+            reply_here=reply_here is not None,
         )
     return incoming.outcome("decision", f"refused: {why}")
 
@@ -242,7 +252,8 @@ def _single(incoming: Incoming, sender: Person, post: Post) -> Outcome:
         )
         return incoming.outcome("decision", f"item {post.id} already decided by {exc.by}")
     except InvalidInput as exc:  # an unknown theme, refused before anything was decided
-        return _refuse(incoming, sender.email, str(exc))
+        again = team.moderation_address(ctx, session, community, post, sender)
+        return _refuse(incoming, sender.email, str(exc), reply_here=again)
     summary = f"Item {post.id} ({post.subject or 'no subject'}): {_past(decision.action)}."
     done = _answer(incoming, sender.email, summary, "done", sender, text=summary + "\n")
     send_notice(ctx, session, community, done)
