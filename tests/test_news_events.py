@@ -299,6 +299,12 @@ def test_cli_edits_and_removes_news_and_events(run_cli: Callable[..., Any]) -> N
         ["skills"],
     )
     assert run_cli("news", "update", "1", "--url", "javascript:alert(1)").exit_code == 2
+    # An empty --url removes the link (a link gone dead), once.
+    cleared = run_cli("news", "update", "1", "--url", "")
+    assert cleared.exit_code == 0 and "changed url" in cleared.output
+    assert json.loads(run_cli("news", "list", "--json").stdout)[0]["url"] is None
+    assert "nothing changed" in run_cli("news", "update", "1", "--url", "").output
+    assert run_cli("news", "update", "1", "--url", "https://x.org/code").exit_code == 0
     # An update that names nothing to change is a mistake (exit 2), not a silent success;
     # problems name the options typed.
     for args, words in (

@@ -57,7 +57,7 @@ def news_add(
     community: str = COMMUNITY,
     title: str = typer.Option(..., help="The headline."),
     body: str = typer.Option("", help="The text."),
-    url: str | None = typer.Option(None, help="A link to read more."),
+    url: str | None = typer.Option(None, help="A link to read more ('' removes it)."),
     theme: list[str] = THEMES,
 ) -> None:
     """Add a news item, published at once."""
@@ -226,7 +226,7 @@ def news_update(
     item_id: int = typer.Argument(..., help="The news item's id."),
     title: str | None = typer.Option(None, help="The headline."),
     body: str | None = typer.Option(None, help="The text."),
-    url: str | None = typer.Option(None, help="A link to read more."),
+    url: str | None = typer.Option(None, help="A link to read more ('' removes it)."),
     theme: list[str] | None = typer.Option(
         None, "--theme", metavar="SLUG", help="Theme slugs (replace)."
     ),
@@ -239,7 +239,7 @@ def news_update(
         changes = {
             "title": title.strip() if title else None,
             "body": body,
-            "url": _link(url),
+            "url": store.CLEAR if url == "" else _link(url),
             "themes": list(_themes(session, theme)) if theme else None,
         }
         item, changed = store.update_item(session, NewsItem, item_id, changes)
@@ -266,7 +266,7 @@ def event_update(
     ),
     ends: str | None = typer.Option(None, help="End: a date and time, or a time that day."),
     where: str | None = typer.Option(None, help="Where it takes place."),
-    url: str | None = typer.Option(None, help="A link to the event's page."),
+    url: str | None = typer.Option(None, help="A link to the event's page ('' removes it)."),
     description: str | None = typer.Option(None, help="What it is about."),
     theme: list[str] | None = typer.Option(
         None, "--theme", metavar="SLUG", help="Theme slugs (replace)."
@@ -284,7 +284,7 @@ def event_update(
         changes: dict[str, Any] = {
             "title": title.strip() if title else None,
             "location": where,
-            "url": _link(url),
+            "url": store.CLEAR if url == "" else _link(url),
             "description": description,
             "themes": list(_themes(session, theme)) if theme else None,
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlmodel import Session, select
 
@@ -122,17 +122,24 @@ def _found(session: Session, model: type[NewsItem] | type[Event], item_id: int) 
     return item
 
 
+# A change that empties an optional field (an item's link), where None means "unchanged".
+CLEAR: Final = object()
+
+
 def update_item(
     session: Session, model: type[NewsItem] | type[Event], item_id: int, changes: dict[str, Any]
 ) -> tuple[NewsItem | Event, list[str]]:
-    """Change the given fields of a news item or event (None: leave as it is); the names of
-    the fields that changed. Themes are checked by the caller; an event keeps its uid, so a
-    calendar that imported it updates it."""
+    """Change the given fields of a news item or event (None: leave as it is; CLEAR: empty
+    it); the names of the fields that changed. Themes are checked by the caller; an event
+    keeps its uid, so a calendar that imported it updates it."""
     item = _found(session, model, item_id)
     changed = []
     for key, value in changes.items():
-        if value is not None and getattr(item, key) != value:
-            setattr(item, key, value)
+        if value is None:
+            continue
+        wanted = None if value is CLEAR else value
+        if getattr(item, key) != wanted:
+            setattr(item, key, wanted)
             changed.append(key)
     if isinstance(item, Event) and item.ends_at is not None and item.ends_at < item.starts_at:
         raise InvalidInput("ends: the end is before the start")
