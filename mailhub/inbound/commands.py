@@ -402,7 +402,11 @@ def _format(request: Request, args: list[str]) -> str:
         return 'Write "format mime" (text and HTML) or "format rfc1153" (one plain text).'
     result = set_preferences(member, request.incoming.ctx.now(), digest_format=wanted)
     prefix = "Nothing to change: your" if result is Result.ALREADY else "Your"
-    return f"{prefix} digests come as {FORMAT_NAMES[wanted]}."
+    answer = f"{prefix} digests come as {FORMAT_NAMES[wanted]}."
+    if member.membership.delivery != Delivery.DIGEST.value:
+        # The format is kept for later; say so, or the member waits for a digest.
+        answer += ' You receive no digests now: write "digest" to get them instead.'
+    return answer
 
 
 def _events(request: Request, args: list[str]) -> str:
