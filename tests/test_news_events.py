@@ -148,6 +148,12 @@ def test_event_from_lines_with_and_without_a_zone(ctx: Context, send: Callable[.
     assert fair.title == "Skills fair" and fair.timezone == "Africa/Nairobi"
     assert fair.starts_at == datetime(2026, 7, 3, 7, 0, tzinfo=UTC)
     assert len(outbox(ctx, "held", MOD)) == 2
+    assert "already past" not in body(outbox(ctx, "held", MOD)[-1][1])
+    # An event that has already started is held like any other, and the moderator is
+    # told, so that it is not published as coming.
+    send(BOB, EVENTS, "Old forum", "Starts: 2026-01-10 10:00\nWhere: Bangkok\n")
+    notice = body(outbox(ctx, "held", MOD)[-1][1])
+    assert "Starts: 2026-01-10 10:00 Africa/Nairobi (already past when it was sent)" in notice
 
 
 def test_event_without_a_start_is_answered_and_nothing_stored(

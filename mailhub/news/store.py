@@ -212,8 +212,13 @@ def submit_news(
     return item
 
 
-def describe_event(event: EventFields) -> str:
-    lines = [f"Title:  {event.title}", f"Starts: {local_text(event.starts_at, event.timezone)}"]
+def describe_event(event: EventFields, now: datetime) -> str:
+    """The event as the moderator reads it in the queue and the held notice; a start
+    already past when it came is said, so that an old event is not published as coming."""
+    starts = local_text(event.starts_at, event.timezone)
+    if event.starts_at < now:
+        starts += " (already past when it was sent)"
+    lines = [f"Title:  {event.title}", f"Starts: {starts}"]
     if event.ends_at:
         lines.append(f"Ends:   {local_text(event.ends_at, event.timezone)}")
     lines += [
@@ -230,7 +235,7 @@ def submit_event(
 ) -> Event:
     """A member's event, held in the moderation queue."""
     post = _held_post(
-        ctx, community, who, "event", f"Event: {fields.title}", describe_event(fields)
+        ctx, community, who, "event", f"Event: {fields.title}", describe_event(fields, ctx.now())
     )
     _hold(ctx, session, community, post)
     event = _event_row(ctx, community, fields, PostStatus.HELD.value)
