@@ -423,10 +423,6 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
     assert "> format rfc1153 Your digests come as one plain text (RFC 1153)." in reply
     assert "You receive no digests now" not in reply  # Amina takes digests
     assert "> events off You will get no event reminders." in reply
-    # Bob gets each post: the format is kept, and he is told it changes nothing yet.
-    send(ctx, port, "bob@example.org", "format rfc1153")
-    told = text_of(queued(ctx, "command-reply", "bob@example.org")[-1])
-    assert 'You receive no digests now: write "digest" to get them instead.' in told
     assert "only posts tagged with your themes: skills" in reply
     joined = membership(ctx, "amina@example.org")
     assert joined is not None
@@ -436,6 +432,10 @@ def test_preferences_and_profile_by_mail(ctx: Context, port: int) -> None:
         True,
     )
     assert joined.themes == ["skills"]
+    # Bob gets each post: the format is kept, and he is told it changes nothing yet.
+    send(ctx, port, "bob@example.org", "format rfc1153")
+    told = text_of(queued(ctx, "command-reply", "bob@example.org")[-1])
+    assert 'You receive no digests now: write "digest" to get them instead.' in told
 
     send(
         ctx,

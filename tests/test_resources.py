@@ -542,7 +542,7 @@ def test_export_into_a_folder_never_leaves_it(tmp_path: Path, name: str) -> None
     resource = Resource(id=7, community_id=1, title="Report", sha256=digest, filename=name)
     folder = tmp_path / "out" / "dl"
     folder.mkdir(parents=True)
-    written = resources.export(resource, root, folder)
+    written = resources.export(resource, root, str(folder))
     assert written.parent == folder
     assert written.read_bytes() == data
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dl"]

@@ -7,7 +7,6 @@ re-imports with `mailhub import mbox` (same Message-IDs, same threads).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from functools import partial
@@ -19,6 +18,7 @@ from rich.progress import Progress
 
 from mailhub.cli.common import err, instance, make_app, out
 from mailhub.communities import get_community
+from mailhub.destinations import file_or_folder
 from mailhub.errors import Conflict, InvalidInput
 from mailhub.exports.archive import BATCH, MboxWriter, Selection, post_ids
 from mailhub.portal.files import checked_bytes
@@ -35,21 +35,6 @@ def _month(value: str | None) -> tuple[int, int] | None:
     if not found or not 1 <= int(found.group(2)) <= 12:
         raise InvalidInput(f"--month: {value!r} is not a month like 2026-11")
     return int(found.group(1)), int(found.group(2))
-
-
-def _destination(to: str | None, name: str) -> Path:
-    """Where the mbox goes: ``to`` itself, or ``name`` inside it when ``to`` is a folder
-    (one that exists, or a path ending in '/', made here). A str, not a Path, comes in:
-    Path("exports/") drops the '/' that says "a folder"."""
-    if to is None:
-        return Path(name)
-    if to.endswith(("/", os.sep)):
-        try:
-            Path(to).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InvalidInput(f"--to: cannot make the folder {to} ({exc.strerror})") from None
-        return Path(to) / name
-    return Path(to) / name if Path(to).is_dir() else Path(to)
 
 
 def _new_file(path: Path) -> BinaryIO:
@@ -86,7 +71,8 @@ def export_mbox(
         target = get_community(session, community)
         since, until = month_bounds(*wanted) if wanted else (None, None)
         ids = post_ids(session, Selection(target.id or 0, None, since, until))
-    path = _destination(to, f"{target.slug}{'-' + month.strip() if month else ''}.mbox")
+    name = f"{target.slug}{'-' + month.strip() if month else ''}.mbox"
+    path = Path(name) if to is None else file_or_folder(to, name)
     to_stdout = str(path) == "-"
     if not to_stdout and path.exists():
         raise Conflict(f"{path} already exists; remove it or name another file with --to")

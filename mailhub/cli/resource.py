@@ -3,7 +3,6 @@ taken into it (`candidates`, then `add --from-post`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -208,13 +207,11 @@ def resource_export(
     force: bool = typer.Option(False, "--force", help="Replace a file that exists."),
 ) -> None:
     """Write a file resource's bytes to a file, checked against its sha256."""
-    # A str, not a Path: Path("downloads/") drops the '/' that says "a folder".
-    folder = to.endswith(("/", os.sep))
     app = instance(ctx)
     with app.session() as session:
         resource = resources.get_resource(session, resource_id)
         root = app.settings.data_dir / "attachments"
-        written = resources.export(resource, root, Path(to), overwrite=force, folder=folder)
+        written = resources.export(resource, root, to, overwrite=force)
     out.print(f"resource {resource_id} written to {written}", markup=False)
 
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from mailhub.communities import known_theme_slugs
 from mailhub.countries import check_country
+from mailhub.destinations import file_or_folder
 from mailhub.errors import Conflict, InvalidInput, NotFound
 from mailhub.inbound import attachments
 from mailhub.members import check_themes
@@ -194,38 +195,27 @@ def safe_file_name(resource: Resource) -> str:
     return name
 
 
-def export(
-    resource: Resource, root: Path, to: Path, overwrite: bool = False, folder: bool = False
-) -> Path:
-    """Write a file resource's bytes to ``to``. A folder (an existing one, or any with
-    ``folder``, which is made if missing) takes the resource's file name."""
+def export(resource: Resource, root: Path, to: str, overwrite: bool = False) -> Path:
+    """Write a file resource's bytes to ``to``: a file, or a folder that takes the
+    resource's file name (see destinations.py)."""
     source = stored_file(resource, root)
     if source is None:
         raise Conflict(f"resource {resource.id} is a web link ({resource.url}), not a file")
     if not source.is_file():
         raise Conflict(f"resource {resource.id}: its stored file {resource.sha256} is missing")
-    if folder and not to.is_dir():
-        _make_folder(to)
-    target = to / safe_file_name(resource) if to.is_dir() else to
+    target = file_or_folder(to, safe_file_name(resource))
     if target.exists() and not overwrite:
         raise Conflict(f"{target} exists already (--force replaces it)")
     if not target.parent.is_dir():
-        raise InvalidInput(f"--to {str(to)!r}: no such folder {str(target.parent)!r}")
+        raise InvalidInput(f"--to {to!r}: no such folder {str(target.parent)!r}")
     data = source.read_bytes()
     if hashlib.sha256(data).hexdigest() != resource.sha256:
         raise Conflict(f"resource {resource.id}: its stored file does not match its sha256")
     try:
         target.write_bytes(data)
     except OSError as exc:
-        raise InvalidInput(f"--to {str(to)!r}: cannot be written ({exc.strerror})") from None
+        raise InvalidInput(f"--to {to!r}: cannot be written ({exc.strerror})") from None
     return target
-
-
-def _make_folder(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInput(f"--to {str(path)!r}: cannot make the folder ({exc.strerror})") from None
 
 
 def post_attachments(session: Session, post: Post) -> list[Attachment]:
